@@ -1,0 +1,311 @@
+// Package checkpoint saves and restores this project's training checkpoints.
+//
+// A checkpoint is a directory holding model.safetensors (every float32
+// variable of a GoMLX model.Store, named by its variable path) and state.json
+// (the caller's training state plus any non-float32 variables, such as the
+// RNG state). Directories are written under a temporary name and renamed into
+// place, so a crash at any instant leaves the previous checkpoint loadable.
+//
+// A run directory (see RunDir) holds numbered checkpoints ckpt-NNNNNNNN (the
+// number is the epoch), a "best" checkpoint and model.json (ModelInfo), which
+// is all that prediction needs.
+package checkpoint
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gocls/gocls/internal/atomicfile"
+	"github.com/gocls/gocls/internal/safetensors"
+)
+
+const (
+	weightsFile = "model.safetensors"
+	stateFile   = "state.json"
+	prefix      = "ckpt-"
+	// Best is the name of the best-by-validation checkpoint in a run directory.
+	Best = "best"
+)
+
+type rawVar struct {
+	DType string `json:"dtype"`
+	Shape []int  `json:"shape"`
+	Data  string `json:"data"` // base64 of the little-endian bytes
+}
+
+type stateDoc struct {
+	State     json.RawMessage   `json:"state,omitempty"`
+	Variables map[string]rawVar `json:"variables,omitempty"`
+}
+
+// Save writes every variable of store and the JSON encoding of state into the
+// checkpoint directory dir, replacing any previous one atomically.
+func Save(dir string, store *model.Store, state any) error {
+	tensorsOut := map[string]safetensors.Tensor{}
+	doc := stateDoc{Variables: map[string]rawVar{}}
+	for v := range store.IterVariables() {
+		val, err := v.Value()
+		if err != nil {
+			return fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
+		}
+		if val.DType() == dtypes.Float32 {
+			data, err := tensors.CopyFlatData[float32](val)
+			if err != nil {
+				return fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
+			}
+			tensorsOut[v.Path()] = safetensors.Tensor{Shape: val.Shape().Dimensions, Data: data}
+			continue
+		}
+		var raw []byte
+		if err := val.ConstBytes(func(b []byte) { raw = append([]byte{}, b...) }); err != nil {
+			return fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
+		}
+		doc.Variables[v.Path()] = rawVar{DType: val.DType().String(), Shape: val.Shape().Dimensions, Data: base64.StdEncoding.EncodeToString(raw)}
+	}
+	if state != nil {
+		b, err := json.Marshal(state)
+		if err != nil {
+			return fmt.Errorf("checkpoint: encoding state: %w", err)
+		}
+		doc.State = b
+	}
+	stateJSON, err := json.MarshalIndent(doc, "", " ")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer os.RemoveAll(tmp) // no-op once renamed
+	f, err := os.Create(filepath.Join(tmp, weightsFile))
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := safetensors.Write(f, tensorsOut, map[string]string{"format": "gocls"}); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint: writing %s: %w", dir, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(tmp, stateFile), stateJSON); err != nil {
+		return err
+	}
+	return replaceDir(tmp, dir)
+}
+
+// replaceDir renames tmp to dir; an existing dir is moved aside first and
+// removed only after the new one is in place.
+func replaceDir(tmp, dir string) error {
+	old := ""
+	if _, err := os.Stat(dir); err == nil {
+		old = dir + ".old"
+		os.RemoveAll(old)
+		if err := os.Rename(dir, old); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if old != "" {
+			_ = os.Rename(old, dir)
+		}
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	return nil
+}
+
+// Load reads the checkpoint directory dir: every variable it holds is set in
+// store (created when missing, shape-checked when present), and the saved
+// state is decoded into state (if not nil).
+func Load(dir string, store *model.Store, state any) error {
+	ts, _, err := safetensors.ReadFile(filepath.Join(dir, weightsFile))
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	sb, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	var doc stateDoc
+	if err := json.Unmarshal(sb, &doc); err != nil {
+		return fmt.Errorf("checkpoint: %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	for path, t := range ts {
+		if err := setVar(store, path, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
+			return fmt.Errorf("checkpoint: %s: %w", dir, err)
+		}
+	}
+	for path, rv := range doc.Variables {
+		dt, err := dtypes.DTypeString(rv.DType)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %s: variable %s: %w", dir, path, err)
+		}
+		raw, err := base64.StdEncoding.DecodeString(rv.Data)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %s: variable %s: %w", dir, path, err)
+		}
+		t := tensors.FromShape(shapes.Make(dt, rv.Shape...))
+		if int(t.ByteSize()) != len(raw) {
+			return fmt.Errorf("checkpoint: %s: variable %s: %d bytes for shape %v", dir, path, len(raw), rv.Shape)
+		}
+		if err := t.MutableBytes(func(b []byte) { copy(b, raw) }); err != nil {
+			return fmt.Errorf("checkpoint: %s: %w", dir, err)
+		}
+		if err := setVar(store, path, t); err != nil {
+			return fmt.Errorf("checkpoint: %s: %w", dir, err)
+		}
+	}
+	if state != nil && len(doc.State) > 0 {
+		if err := json.Unmarshal(doc.State, state); err != nil {
+			return fmt.Errorf("checkpoint: %s: state: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+func setVar(store *model.Store, path string, t *tensors.Tensor) error {
+	if v := store.GetVariable(path); v != nil {
+		if !v.Shape().Equal(t.Shape()) {
+			return fmt.Errorf("variable %s has shape %s in the checkpoint, the model wants %s", path, t.Shape(), v.Shape())
+		}
+		return v.SetValue(t)
+	}
+	_, err := store.CreateVariable(path, t)
+	return err
+}
+
+// LoadTensors reads only the float32 tensors of a checkpoint directory, by
+// variable path (used to fine-tune from another run).
+func LoadTensors(dir string) (map[string]safetensors.Tensor, error) {
+	ts, _, err := safetensors.ReadFile(filepath.Join(dir, weightsFile))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return ts, nil
+}
+
+// Name returns the directory name of the checkpoint for an epoch.
+func Name(epoch int) string { return fmt.Sprintf("%s%08d", prefix, epoch) }
+
+// List returns the numbered checkpoints of a run directory, oldest first.
+func List(runDir string) ([]string, error) {
+	entries, err := os.ReadDir(runDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	type numbered struct {
+		n    int
+		path string
+	}
+	var found []numbered
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(name, prefix))
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(runDir, name, stateFile)); err != nil {
+			continue // incomplete
+		}
+		found = append(found, numbered{n, filepath.Join(runDir, name)})
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].n < found[j].n })
+	out := make([]string, len(found))
+	for i, f := range found {
+		out[i] = f.path
+	}
+	return out, nil
+}
+
+// Latest returns the newest numbered checkpoint of runDir, or "" if none.
+func Latest(runDir string) (string, error) {
+	l, err := List(runDir)
+	if err != nil || len(l) == 0 {
+		return "", err
+	}
+	return l[len(l)-1], nil
+}
+
+// Prune removes all but the newest keep numbered checkpoints (keep <= 0 keeps all).
+func Prune(runDir string, keep int) error {
+	if keep <= 0 {
+		return nil
+	}
+	l, err := List(runDir)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(l)-keep; i++ {
+		if err := os.RemoveAll(l[i]); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
+// Resolve finds a checkpoint directory from a user argument: a checkpoint
+// directory itself, or a run directory (then "best" when present, else the
+// latest), or with step >= 0 the run directory's ckpt for that epoch.
+func Resolve(path string, step int) (string, error) {
+	if _, err := os.Stat(filepath.Join(path, weightsFile)); err == nil && step < 0 {
+		return path, nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	if step >= 0 {
+		d := filepath.Join(path, Name(step))
+		if _, err := os.Stat(filepath.Join(d, weightsFile)); err != nil {
+			l, _ := List(path)
+			return "", fmt.Errorf("checkpoint: %s: no checkpoint for step %d (have %d numbered checkpoints)", path, step, len(l))
+		}
+		return d, nil
+	}
+	if b := filepath.Join(path, Best); fileExists(filepath.Join(b, weightsFile)) {
+		return b, nil
+	}
+	latest, err := Latest(path)
+	if err != nil {
+		return "", err
+	}
+	if latest == "" {
+		return "", fmt.Errorf("checkpoint: %s: no checkpoint found (want %s/ or %sNNNNNNNN/ holding %s)", path, Best, prefix, weightsFile)
+	}
+	return latest, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
