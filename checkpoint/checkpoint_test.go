@@ -97,3 +97,19 @@ func TestResolve(t *testing.T) {
 	_, err = Resolve(filepath.Join(run, "nope"), -1)
 	require.ErrorContains(t, err, "nope")
 }
+
+func TestModelInfo(t *testing.T) {
+	run := t.TempDir()
+	_, err := ReadModelInfo(run)
+	require.ErrorContains(t, err, ModelInfoFile)
+	in := ModelInfo{Arch: "resnet18", Layout: "v1.5", NumClasses: 12, Scope: "/model"}
+	in.Preprocessing.Crop = 224
+	require.NoError(t, WriteModelInfo(run, in))
+	out, err := ReadModelInfo(run)
+	require.NoError(t, err)
+	require.Equal(t, in, out)
+	require.Equal(t, run, RunDirOf(filepath.Join(run, Best)))
+	require.NoError(t, os.WriteFile(filepath.Join(run, ModelInfoFile), []byte("{}"), 0o644))
+	_, err = ReadModelInfo(run)
+	require.ErrorContains(t, err, "missing arch")
+}

@@ -1,0 +1,60 @@
+package checkpoint
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gocls/gocls/internal/atomicfile"
+	"github.com/gocls/gocls/models/resnet"
+)
+
+// ModelInfoFile is the name of the model description in a run directory.
+const ModelInfoFile = "model.json"
+
+// ModelInfo describes the network a run trains: everything prediction needs
+// besides the weights. It is written once per run directory.
+type ModelInfo struct {
+	Arch          string               `json:"arch"`        // e.g. "resnet50"
+	Layout        resnet.Layout        `json:"layout"`      // "v1.5" (torchvision) or "v1" (Keras)
+	NumClasses    int                  `json:"num_classes"` // size of the classifier
+	Classes       []string             `json:"classes,omitempty"`
+	Scope         string               `json:"scope"` // variable scope of the network, e.g. "/model"
+	Preprocessing resnet.Preprocessing `json:"preprocessing"`
+}
+
+// WriteModelInfo writes runDir/model.json atomically.
+func WriteModelInfo(runDir string, info ModelInfo) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return atomicfile.WriteFile(filepath.Join(runDir, ModelInfoFile), append(b, '\n'))
+}
+
+// ReadModelInfo reads runDir/model.json.
+func ReadModelInfo(runDir string) (ModelInfo, error) {
+	var info ModelInfo
+	p := filepath.Join(runDir, ModelInfoFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return info, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("checkpoint: %s: %w", p, err)
+	}
+	if info.Arch == "" || info.NumClasses <= 0 {
+		return info, fmt.Errorf("checkpoint: %s: missing arch or num_classes", p)
+	}
+	return info, nil
+}
+
+// RunDirOf returns the run directory of a checkpoint directory (its parent)
+// when the parent holds model.json, else dir itself.
+func RunDirOf(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, ModelInfoFile)); err == nil {
+		return dir
+	}
+	return filepath.Dir(dir)
+}
