@@ -1,0 +1,256 @@
+package resnet
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	_ "github.com/gomlx/gomlx/backends/default"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// testBackend returns the backend selected by $GOMLX_BACKEND, or the pure-Go backend ("go") when unset
+// (compute's own default would be XLA).
+func testBackend(t testing.TB) compute.Backend {
+	t.Helper()
+	var (
+		backend compute.Backend
+		err     error
+	)
+	if _, found := os.LookupEnv(compute.ConfigEnvVar); found {
+		backend, err = compute.New()
+	} else {
+		backend, err = compute.NewWithConfig("go")
+	}
+	require.NoError(t, err)
+	return backend
+}
+
+// buildGraph builds m.Logits on a [batch, size, size, 3] parameter in a fresh graph and store, without
+// initialising or running anything. It returns the store, the logits node and the scope used.
+func buildGraph(t testing.TB, m *Model, batch, size int, training bool) (*model.Store, *Node) {
+	t.Helper()
+	backend := testBackend(t)
+	store := model.NewStore()
+	g := NewGraph(backend, "resnet_shapes")
+	store.SetTraining(g, training)
+	model.SetStore(g, store)
+	images := Parameter(g, "images", shapes.Make(dtypes.Float32, batch, size, size, 3))
+	logits := m.Logits(store.RootScope().In("model"), images)
+	return store, logits
+}
+
+func TestNewErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		model      string
+		classes    int
+		layout     Layout
+		wantSubstr []string
+	}{
+		{"unknown name", "resnet20", 10, LayoutTorchvision, []string{`"resnet20"`, "resnet18, resnet34, resnet50, resnet101, resnet152"}},
+		{"empty name", "", 10, LayoutTorchvision, []string{"resnet: unknown model", "resnet152"}},
+		{"zero classes", "resnet18", 0, LayoutTorchvision, []string{"resnet18", "classes", "got 0"}},
+		{"bad layout", "resnet50", 10, Layout("v2"), []string{`"v2"`, `"v1.5"`, `"v1"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := New(tc.model, tc.classes, tc.layout)
+			require.Error(t, err)
+			require.Nil(t, m)
+			for _, s := range tc.wantSubstr {
+				require.Contains(t, err.Error(), s)
+			}
+			require.NotContains(t, err.Error(), "\n")
+		})
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	tests := []struct {
+		layout  Layout
+		epsilon float64
+	}{
+		{LayoutTorchvision, 1e-5},
+		{LayoutKeras, 1e-3},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.layout), func(t *testing.T) {
+			m, err := New("resnet50", 7, tc.layout)
+			require.NoError(t, err)
+			require.Equal(t, tc.epsilon, m.Epsilon)
+			require.Equal(t, 0.1, m.Momentum)
+			require.False(t, m.ZeroInitResidual)
+			require.Equal(t, Variants["resnet50"], m.Variant)
+			require.Equal(t, 2048, m.FeatureDim())
+		})
+	}
+	require.Equal(t, []string{"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"}, Names())
+}
+
+func TestLogitsShapes(t *testing.T) {
+	for _, name := range Names() {
+		for _, layout := range []Layout{LayoutTorchvision, LayoutKeras} {
+			for _, training := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/training=%v", name, layout, training), func(t *testing.T) {
+					m, err := New(name, 12, layout)
+					require.NoError(t, err)
+					_, logits := buildGraph(t, m, 2, 64, training)
+					require.Equal(t, []int{2, 12}, logits.Shape().Dimensions)
+					require.Equal(t, dtypes.Float32, logits.DType())
+				})
+			}
+		}
+	}
+	// Odd input sizes follow torch's floor arithmetic.
+	for _, size := range []int{32, 33, 224, 227} {
+		t.Run(fmt.Sprintf("resnet18/size=%d", size), func(t *testing.T) {
+			m, err := New("resnet18", 3, LayoutTorchvision)
+			require.NoError(t, err)
+			_, logits := buildGraph(t, m, 1, size, false)
+			require.Equal(t, []int{1, 3}, logits.Shape().Dimensions)
+		})
+	}
+}
+
+// countParams returns the number of trainable and non-trainable scalars under /model.
+func countParams(store *model.Store) (trainable, frozen int) {
+	for v := range store.IterVariables() {
+		if !strings.HasPrefix(v.Path(), "/model/") {
+			continue
+		}
+		if v.Trainable {
+			trainable += v.Shape().Size()
+		} else {
+			frozen += v.Shape().Size()
+		}
+	}
+	return
+}
+
+func TestParameterCounts(t *testing.T) {
+	tests := []struct {
+		name      string
+		layout    Layout
+		classes   int
+		trainable int // torchvision's sum(p.numel() for p in model.parameters()), Keras' trainable params.
+		runningBN int // BN running mean + variance.
+	}{
+		{"resnet18", LayoutTorchvision, 1000, 11_689_512, 9_600},
+		{"resnet34", LayoutTorchvision, 1000, 21_797_672, 17_024},
+		{"resnet50", LayoutTorchvision, 1000, 25_557_032, 53_120},
+		{"resnet101", LayoutTorchvision, 1000, 44_549_160, 105_344},
+		{"resnet152", LayoutTorchvision, 1000, 60_192_808, 151_424},
+		{"resnet50", LayoutKeras, 1000, 25_583_592, 53_120},
+		{"resnet50", LayoutTorchvision, 12, 25_557_032 - 988*2049, 53_120},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%s/%d", tc.name, tc.layout, tc.classes), func(t *testing.T) {
+			m, err := New(tc.name, tc.classes, tc.layout)
+			require.NoError(t, err)
+			store, _ := buildGraph(t, m, 1, 64, true)
+			trainable, frozen := countParams(store)
+			require.Equal(t, tc.trainable, trainable)
+			require.Equal(t, tc.runningBN, frozen)
+		})
+	}
+}
+
+// variableTree lists "path shape trainable" for every variable under /model, sorted by path.
+func variableTree(store *model.Store) string {
+	var lines []string
+	for v := range store.IterVariables() {
+		if !strings.HasPrefix(v.Path(), "/model/") {
+			continue
+		}
+		kind := "trainable"
+		if !v.Trainable {
+			kind = "running"
+		}
+		lines = append(lines, fmt.Sprintf("%s %v %s", strings.TrimPrefix(v.Path(), "/model/"), v.Shape().Dimensions, kind))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func TestVariableTreeGolden(t *testing.T) {
+	tests := []struct {
+		layout Layout
+		golden string
+	}{
+		{LayoutTorchvision, "resnet50_v1.5_variables.golden"},
+		{LayoutKeras, "resnet50_v1_variables.golden"},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.layout), func(t *testing.T) {
+			m, err := New("resnet50", 1000, tc.layout)
+			require.NoError(t, err)
+			store, _ := buildGraph(t, m, 1, 64, true)
+			got := variableTree(store)
+			path := filepath.Join("testdata", tc.golden)
+			if *update {
+				require.NoError(t, os.MkdirAll("testdata", 0o755))
+				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run go test -run TestVariableTreeGolden -update to create it")
+			require.Equal(t, string(want), got)
+		})
+	}
+}
+
+// randomImages returns deterministic pseudo-random images [batch, size, size, 3] in [-1, 1).
+func randomImages(batch, size int, seed uint32) *tensors.Tensor {
+	data := make([]float32, batch*size*size*3)
+	state := seed*2654435761 + 1
+	for i := range data {
+		state = state*1664525 + 1013904223
+		data[i] = float32(state>>8)/float32(1<<24)*2 - 1
+	}
+	return tensors.FromFlatDataAndDimensions(data, batch, size, size, 3)
+}
+
+func TestLogitsRun(t *testing.T) {
+	backend := testBackend(t)
+	for _, layout := range []Layout{LayoutTorchvision, LayoutKeras} {
+		for _, training := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/training=%v", layout, training), func(t *testing.T) {
+				m, err := New("resnet18", 5, layout)
+				require.NoError(t, err)
+				store := model.NewStore()
+				store.RootScope().SetParam(model.ParamInitialSeed, int64(42))
+				exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *Node) *Node {
+					store.SetTraining(images.Graph(), training)
+					return m.Logits(scope.In("model"), images)
+				})
+				require.NoError(t, err)
+				out, err := exec.Call1(randomImages(2, 32, 1))
+				require.NoError(t, err)
+				require.Equal(t, []int{2, 5}, out.Shape().Dimensions)
+				for _, v := range tensors.MustCopyFlatData[float32](out) {
+					require.False(t, math.IsNaN(float64(v)) || math.IsInf(float64(v), 0), "logit %v", v)
+				}
+				mean := store.GetVariable("/model/stem/bn/mean")
+				require.NotNil(t, mean)
+				changed := false
+				for _, v := range tensors.MustCopyFlatData[float32](mean.MustValue()) {
+					changed = changed || v != 0
+				}
+				require.Equal(t, training, changed, "running mean updated only in training mode")
+			})
+		}
+	}
+}
