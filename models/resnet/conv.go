@@ -1,16 +1,323 @@
 package resnet
 
 import (
+	"fmt"
+	"sync"
+
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 )
+
+// ConvImpl selects how Conv2D is lowered.
+type ConvImpl int
+
+const (
+	// ConvAuto picks per backend: ConvGather on the pure-Go backend ("go"), ConvNative elsewhere (XLA).
+	ConvAuto ConvImpl = iota
+	// ConvNative is GoMLX's Convolve (the backend's ConvGeneral) and its autodiff gradient.
+	ConvNative
+	// ConvGather is im2col by one Gather of whole pixel rows plus one MatMul, with a hand-written
+	// gradient that is again Gather + MatMul (no dilated convolutions, no interior padding, no strided
+	// slices). It is the fast path on the pure-Go backend, whose ConvGeneral is a scalar loop.
+	ConvGather
+)
+
+// String returns the name used by flags: "auto", "native" or "gather".
+func (c ConvImpl) String() string {
+	switch c {
+	case ConvAuto:
+		return "auto"
+	case ConvNative:
+		return "native"
+	case ConvGather:
+		return "gather"
+	}
+	return fmt.Sprintf("ConvImpl(%d)", int(c))
+}
+
+// ParseConvImpl parses "auto", "native" or "gather".
+func ParseConvImpl(s string) (ConvImpl, error) {
+	for _, c := range []ConvImpl{ConvAuto, ConvNative, ConvGather} {
+		if c.String() == s {
+			return c, nil
+		}
+	}
+	return ConvAuto, fmt.Errorf("resnet: unknown convolution implementation %q (want auto, native or gather)", s)
+}
+
+// DefaultConvImpl is the implementation Conv2D uses; ConvAuto (the default) picks per backend.
+// Benchmarks and tests may set it before building a graph; it is read at graph-building time.
+var DefaultConvImpl = ConvAuto
+
+// goBackendName is compute/gobackend.BackendName, the String() of the pure-Go backend.
+const goBackendName = "go"
+
+// ConvImplFor returns the implementation that ConvAuto resolves to for the graph's backend.
+func ConvImplFor(g *Graph) ConvImpl {
+	if b := g.Backend(); b != nil && b.String() == goBackendName {
+		return ConvGather
+	}
+	return ConvNative
+}
 
 // Conv2D convolves x [batch, H, W, Cin] with kernel [kh, kw, Cin, Cout] using
 // the given stride and symmetric zero padding on both spatial axes, and
-// returns [batch, H', W', Cout]. No bias.
+// returns [batch, H', W', Cout] with H' = (H+2*padding-kh)/stride+1. No bias.
 //
 // It is the single convolution entry point of the model: it picks the fastest
-// correct implementation for the graph's backend.
+// correct implementation for the graph's backend (see DefaultConvImpl and ConvImplFor).
 func Conv2D(x, kernel *Node, stride, padding int) *Node {
-	return Convolve(x, kernel).Strides(stride).
-		PaddingPerDim([][2]int{{padding, padding}, {padding, padding}}).Done()
+	return Conv2DWith(DefaultConvImpl, x, kernel, stride, padding)
+}
+
+// Conv2DWith is Conv2D with an explicit implementation. It panics on programmer errors (ranks,
+// channel mismatch, non-positive stride, negative padding, kernel larger than the padded input).
+func Conv2DWith(impl ConvImpl, x, kernel *Node, stride, padding int) *Node {
+	geom := newConvGeom(x, kernel, stride, padding)
+	if impl == ConvAuto {
+		impl = ConvImplFor(x.Graph())
+	}
+	switch impl {
+	case ConvNative:
+		return Convolve(x, kernel).Strides(stride).
+			PaddingPerDim([][2]int{{padding, padding}, {padding, padding}}).Done()
+	case ConvGather:
+		if x.DType() != kernel.DType() {
+			panic(fmt.Sprintf("resnet.Conv2D: x dtype %s != kernel dtype %s", x.DType(), kernel.DType()))
+		}
+		return gatherConv2D(x, kernel, geom)
+	}
+	panic(fmt.Sprintf("resnet.Conv2D: unknown implementation %s", impl))
+}
+
+// convGeom holds the static sizes of one convolution.
+type convGeom struct {
+	B, H, W, C, Cout, KH, KW, S, P, Ho, Wo int
+}
+
+func newConvGeom(x, kernel *Node, stride, padding int) convGeom {
+	if x.Rank() != 4 || kernel.Rank() != 4 {
+		panic(fmt.Sprintf("resnet.Conv2D: want x [batch,H,W,Cin] and kernel [kh,kw,Cin,Cout], got %s and %s",
+			x.Shape(), kernel.Shape()))
+	}
+	d, kd := x.Shape().Dimensions, kernel.Shape().Dimensions
+	g := convGeom{B: d[0], H: d[1], W: d[2], C: d[3], KH: kd[0], KW: kd[1], Cout: kd[3], S: stride, P: padding}
+	if kd[2] != g.C {
+		panic(fmt.Sprintf("resnet.Conv2D: x has %d channels but kernel %s expects %d", g.C, kernel.Shape(), kd[2]))
+	}
+	if stride < 1 || padding < 0 {
+		panic(fmt.Sprintf("resnet.Conv2D: stride %d must be >= 1 and padding %d >= 0", stride, padding))
+	}
+	if g.H+2*padding < g.KH || g.W+2*padding < g.KW {
+		panic(fmt.Sprintf("resnet.Conv2D: kernel %dx%d larger than padded input %dx%d",
+			g.KH, g.KW, g.H+2*padding, g.W+2*padding))
+	}
+	g.Ho = (g.H+2*padding-g.KH)/stride + 1
+	g.Wo = (g.W+2*padding-g.KW)/stride + 1
+	if int64(g.B)*int64(max(g.H*g.W, g.Ho*g.Wo)) >= 1<<31-1 {
+		panic(fmt.Sprintf("resnet.Conv2D: input %s too large for int32 pixel indices", x.Shape()))
+	}
+	return g
+}
+
+// taps is the number of kernel positions.
+func (g convGeom) taps() int { return g.KH * g.KW }
+
+// pointwise reports a 1x1 convolution without padding (a plain matrix product, maybe subsampled).
+func (g convGeom) pointwise() bool { return g.KH == 1 && g.KW == 1 && g.P == 0 }
+
+// gatherConv2D is ConvGather: forward cols·K, gradients built by hand (see conv2DGrads).
+//
+// The forward runs on StopGradient'ed inputs; the gradient reaches x and kernel through two
+// IdentityWithCustomGradient nodes joined to the output by a zero-valued scalar "tie". The output's own
+// custom gradient records dL/dy, which the (later-visited, upstream) input gradients then use. The tie's
+// autodiff gradient is never used, so the backend prunes it.
+func gatherConv2D(x, kernel *Node, g convGeom) *Node {
+	cols := patches(StopGradient(x), g) // [B*Ho*Wo, KH*KW*C]
+	kmat := Reshape(StopGradient(kernel), g.taps()*g.C, g.Cout)
+	y0 := Reshape(MatMul(cols, kmat), g.B, g.Ho, g.Wo, g.Cout)
+
+	var dy *Node // [B*Ho*Wo, Cout], set while differentiating the output.
+	needDY := func() *Node {
+		if dy == nil {
+			panic("resnet.Conv2D: internal error: input gradient requested before the output gradient")
+		}
+		return dy
+	}
+	xc := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return convGradInput(needDY(), kernel, g) })
+	kc := IdentityWithCustomGradient(kernel, func(_, _ *Node) *Node { return convGradKernel(needDY(), cols, g) })
+	tie := MulScalar(Add(ReduceAllSum(xc), ReduceAllSum(kc)), 0)
+	return IdentityWithCustomGradient(Add(y0, tie), func(_, v *Node) *Node {
+		dy = Reshape(v, g.B*g.Ho*g.Wo, g.Cout)
+		return v
+	})
+}
+
+// patches returns the im2col matrix [B*Ho*Wo, KH*KW*C] of x [B,H,W,C], ordered (tap row, tap col, channel)
+// like a reshaped HWIO kernel. For 1x1 convolutions it is the (subsampled) [B*Ho*Wo, C] view.
+func patches(x *Node, g convGeom) *Node {
+	flat := Reshape(x, g.B*g.H*g.W, g.C)
+	if g.pointwise() {
+		if g.S == 1 {
+			return flat
+		}
+		return Gather(flat, ConstTensor(x.Graph(), convIndices(idxSubsample, g)), true)
+	}
+	cols := Gather(withZeroRow(flat), ConstTensor(x.Graph(), convIndices(idxIm2col, g)))
+	return Reshape(cols, g.B*g.Ho*g.Wo, g.taps()*g.C)
+}
+
+// convGradKernel returns dL/dkernel [KH,KW,C,Cout] = colsᵀ·dy, computed as (dyᵀ·cols)ᵀ so that the big
+// cols matrix is read in its natural layout and only dy [M, Cout] and the small result are transposed.
+func convGradKernel(dy, cols *Node, g convGeom) *Node {
+	dwt := MatMul(Transpose(dy, 0, 1), cols) // [Cout, KH*KW*C]
+	return Reshape(Transpose(dwt, 0, 1), g.KH, g.KW, g.C, g.Cout)
+}
+
+// convGradInput returns dL/dx [B,H,W,C] from dy [B*Ho*Wo, Cout]: a transposed convolution written as a
+// Gather of dy rows per input pixel and tap (zero row where the tap did not touch the pixel) and one
+// MatMul with the kernel contracted on its (tap, Cout) axes.
+func convGradInput(dy, kernel *Node, g convGeom) *Node {
+	if g.pointwise() {
+		dxs := DotGeneral(dy, []int{1}, nil, Reshape(kernel, g.C, g.Cout), []int{1}, nil) // [M, C]
+		if g.S > 1 {
+			dxs = Gather(withZeroRow(dxs), ConstTensor(dy.Graph(), convIndices(idxUpsample, g)), true)
+		}
+		return Reshape(dxs, g.B, g.H, g.W, g.C)
+	}
+	t := g.taps()
+	cols := Gather(withZeroRow(dy), ConstTensor(dy.Graph(), convIndices(idxCol2im, g)))
+	cols = Reshape(cols, g.B*g.H*g.W, t*g.Cout)
+	kt := Reshape(TransposeAllAxes(Reshape(kernel, t, g.C, g.Cout), 1, 0, 2), g.C, t*g.Cout)
+	dx := DotGeneral(cols, []int{1}, nil, kt, []int{1}, nil) // [B*H*W, C]
+	return Reshape(dx, g.B, g.H, g.W, g.C)
+}
+
+// withZeroRow appends one row of zeros to a [rows, C] matrix: the target of out-of-range indices.
+func withZeroRow(m *Node) *Node {
+	c := m.Shape().Dimensions[1]
+	return Concatenate([]*Node{m, Zeros(m.Graph(), shapes.Make(m.DType(), 1, c))}, 0)
+}
+
+// Index tables (int32 constants) are cached per geometry: building them is O(pixels·taps).
+type indexKind int
+
+const (
+	idxIm2col    indexKind = iota // [B*Ho*Wo, KH*KW, 1] rows of x (zero row B*H*W outside the image)
+	idxCol2im                     // [B*H*W, KH*KW, 1] rows of dy (zero row B*Ho*Wo where no output used the pixel)
+	idxSubsample                  // [B*Ho*Wo, 1] rows of x read by a strided 1x1 convolution
+	idxUpsample                   // [B*H*W, 1] rows of dx·kernelᵀ for a strided 1x1 convolution (zero row elsewhere)
+)
+
+type indexKey struct {
+	kind indexKind
+	g    convGeom
+}
+
+var (
+	indexMu    sync.Mutex
+	indexCache = map[indexKey]*tensors.Tensor{}
+)
+
+// convIndices returns the cached index table of the given kind.
+func convIndices(kind indexKind, g convGeom) *tensors.Tensor {
+	key := indexKey{kind, g}
+	indexMu.Lock()
+	defer indexMu.Unlock()
+	if t, ok := indexCache[key]; ok {
+		return t
+	}
+	var t *tensors.Tensor
+	switch kind {
+	case idxIm2col:
+		t = tensors.FromFlatDataAndDimensions(im2colIndices(g), g.B*g.Ho*g.Wo, g.taps(), 1)
+	case idxCol2im:
+		t = tensors.FromFlatDataAndDimensions(col2imIndices(g), g.B*g.H*g.W, g.taps(), 1)
+	case idxSubsample:
+		t = tensors.FromFlatDataAndDimensions(subsampleIndices(g), g.B*g.Ho*g.Wo, 1)
+	case idxUpsample:
+		t = tensors.FromFlatDataAndDimensions(upsampleIndices(g), g.B*g.H*g.W, 1)
+	}
+	indexCache[key] = t
+	return t
+}
+
+// im2colIndices: for output pixel (b,oh,ow) and tap (i,j), the input row (b, oh*S-P+i, ow*S-P+j).
+func im2colIndices(g convGeom) []int32 {
+	zero := int32(g.B * g.H * g.W)
+	idx := make([]int32, 0, g.B*g.Ho*g.Wo*g.taps())
+	for b := range g.B {
+		for oh := range g.Ho {
+			for ow := range g.Wo {
+				for i := range g.KH {
+					h := oh*g.S - g.P + i
+					for j := range g.KW {
+						w := ow*g.S - g.P + j
+						if h < 0 || h >= g.H || w < 0 || w >= g.W {
+							idx = append(idx, zero)
+						} else {
+							idx = append(idx, int32((b*g.H+h)*g.W+w))
+						}
+					}
+				}
+			}
+		}
+	}
+	return idx
+}
+
+// col2imIndices: for input pixel (b,h,w) and tap (i,j), the output row (b, oh, ow) with oh*S-P+i = h
+// and ow*S-P+j = w, if it exists.
+func col2imIndices(g convGeom) []int32 {
+	zero := int32(g.B * g.Ho * g.Wo)
+	idx := make([]int32, 0, g.B*g.H*g.W*g.taps())
+	for b := range g.B {
+		for h := range g.H {
+			for w := range g.W {
+				for i := range g.KH {
+					nh := h + g.P - i
+					okH := nh >= 0 && nh%g.S == 0 && nh/g.S < g.Ho
+					for j := range g.KW {
+						nw := w + g.P - j
+						if okH && nw >= 0 && nw%g.S == 0 && nw/g.S < g.Wo {
+							idx = append(idx, int32((b*g.Ho+nh/g.S)*g.Wo+nw/g.S))
+						} else {
+							idx = append(idx, zero)
+						}
+					}
+				}
+			}
+		}
+	}
+	return idx
+}
+
+func subsampleIndices(g convGeom) []int32 {
+	idx := make([]int32, 0, g.B*g.Ho*g.Wo)
+	for b := range g.B {
+		for oh := range g.Ho {
+			for ow := range g.Wo {
+				idx = append(idx, int32((b*g.H+oh*g.S)*g.W+ow*g.S))
+			}
+		}
+	}
+	return idx
+}
+
+func upsampleIndices(g convGeom) []int32 {
+	zero := int32(g.B * g.Ho * g.Wo)
+	idx := make([]int32, 0, g.B*g.H*g.W)
+	for b := range g.B {
+		for h := range g.H {
+			for w := range g.W {
+				if h%g.S == 0 && w%g.S == 0 && h/g.S < g.Ho && w/g.S < g.Wo {
+					idx = append(idx, int32((b*g.Ho+h/g.S)*g.Wo+w/g.S))
+				} else {
+					idx = append(idx, zero)
+				}
+			}
+		}
+	}
+	return idx
 }
