@@ -1,0 +1,268 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sync"
+)
+
+// Batch is one batch of transformed images. Images is [Size, H, W, 3]
+// float32, channels-last and normalised; Labels [Size] int32 (-1 for
+// unlabelled samples); Names the samples' Name fields; Indices their
+// positions in the loader's sample slice.
+type Batch struct {
+	Images  []float32
+	Labels  []int32
+	Names   []string
+	Indices []int
+	Size    int
+}
+
+// LoaderOptions configures NewLoader.
+//
+// BatchSize defaults to 32, Workers to GOMAXPROCS, Prefetch (batches prepared
+// ahead of the consumer) to 2. Shuffle permutes the samples each epoch with a
+// permutation that is a pure function of (Seed, epoch). DropLast drops a final
+// partial batch. Decode sets the decoding options. OnBad, when set, is called
+// (from a single goroutine, in sample order) for each file that cannot be
+// used; the file is skipped and the batch filled from the following samples.
+type LoaderOptions struct {
+	BatchSize, Workers, Prefetch int
+	Seed                         int64
+	Shuffle, DropLast            bool
+	Decode                       DecodeOptions
+	OnBad                        func(path string, err error)
+}
+
+// Loader decodes and transforms samples in parallel into batches.
+//
+// Reproducibility: the order of an epoch depends only on (Seed, epoch) and
+// each sample's augmentation RNG only on (Seed, epoch, sample index), so the
+// batches of an epoch are identical whatever the number of workers or their
+// scheduling, and a resumed run reproduces a straight one.
+type Loader struct {
+	samples []Sample
+	t       Transform
+	o       LoaderOptions
+	pool    sync.Pool // *[]float32 batch image buffers
+}
+
+// NewLoader returns a loader over samples (not copied; do not modify them
+// while an epoch runs).
+func NewLoader(samples []Sample, t Transform, o LoaderOptions) *Loader {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 32
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Prefetch <= 0 {
+		o.Prefetch = 2
+	}
+	return &Loader{samples: samples, t: t, o: o}
+}
+
+// Len returns the number of samples.
+func (l *Loader) Len() int { return len(l.samples) }
+
+// NumBatches is the number of batches of an epoch when no file is bad.
+func (l *Loader) NumBatches() int {
+	n := len(l.samples) / l.o.BatchSize
+	if !l.o.DropLast && len(l.samples)%l.o.BatchSize != 0 {
+		n++
+	}
+	return n
+}
+
+// Order returns the sample indices of epoch in the order they are served.
+func (l *Loader) Order(epoch int) []int {
+	n := len(l.samples)
+	if !l.o.Shuffle {
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx
+	}
+	rng := rand.New(rand.NewPCG(mix64(uint64(l.o.Seed)), mix64(uint64(int64(epoch))^0xe90c)))
+	return rng.Perm(n)
+}
+
+// SampleRNG returns the augmentation RNG of sample index i in epoch.
+func (l *Loader) SampleRNG(epoch, i int) *rand.Rand {
+	s1 := mix64(uint64(l.o.Seed) ^ mix64(uint64(int64(epoch))))
+	s2 := mix64(uint64(int64(i)) + 0x51)
+	return rand.New(rand.NewPCG(s1, s2))
+}
+
+// Release gives a batch's image buffer back for reuse by later batches. It is
+// optional; do not touch b.Images afterwards.
+func (l *Loader) Release(b Batch) {
+	if cap(b.Images) > 0 {
+		imgs := b.Images[:0]
+		l.pool.Put(&imgs)
+	}
+}
+
+func (l *Loader) batchBuffer(n int) []float32 {
+	if p, ok := l.pool.Get().(*[]float32); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]float32, n)
+}
+
+type loadResult struct {
+	buf []float32 // nil when bad
+	err error
+}
+
+// Epoch starts producing the batches of epoch and returns the channel they
+// arrive on; it is closed after the last batch or when ctx is cancelled.
+// Consumers that stop early must cancel ctx so the workers exit. Workers decode
+// and transform up to Workers*2+Prefetch*BatchSize samples ahead; batches are
+// assembled in order and at most Prefetch wait in the channel.
+func (l *Loader) Epoch(ctx context.Context, epoch int) <-chan Batch {
+	out := make(chan Batch, l.o.Prefetch)
+	order := l.Order(epoch)
+	sampleLen := l.t.Len()
+	window := l.o.Workers*2 + l.o.Prefetch*l.o.BatchSize
+
+	type job struct {
+		idx int
+		res chan loadResult
+	}
+	jobs := make(chan job)
+	pending := make(chan chan loadResult, window)
+	var bufPool sync.Pool // per-sample float buffers
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for w := 0; w < l.o.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for jb := range jobs {
+				var buf []float32
+				if p, ok := bufPool.Get().(*[]float32); ok {
+					buf = *p
+				} else {
+					buf = make([]float32, sampleLen)
+				}
+				err := l.load(buf, jb.idx, epoch)
+				if err != nil {
+					keep := buf
+					bufPool.Put(&keep)
+					buf = nil
+				}
+				jb.res <- loadResult{buf: buf, err: err}
+			}
+		}()
+	}
+	// Dispatcher: hands out jobs in order, bounded by the pending window.
+	go func() {
+		defer close(jobs)
+		defer close(pending)
+		for _, idx := range order {
+			res := make(chan loadResult, 1)
+			select {
+			case pending <- res:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- job{idx: idx, res: res}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// Assembler: consumes results in order.
+	go func() {
+		defer func() {
+			cancel()
+			wg.Wait()
+			close(out)
+		}()
+		bs := l.o.BatchSize
+		var cur Batch
+		pos := 0
+		emit := func() bool {
+			select {
+			case out <- cur:
+				cur = Batch{}
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for res := range pending {
+			var r loadResult
+			select {
+			case r = <-res:
+			case <-ctx.Done():
+				return
+			}
+			idx := order[pos]
+			pos++
+			if r.err != nil {
+				if l.o.OnBad != nil {
+					l.o.OnBad(l.samples[idx].Path, r.err)
+				}
+				continue
+			}
+			if cur.Images == nil {
+				cur.Images = l.batchBuffer(bs * sampleLen)
+				cur.Labels = make([]int32, 0, bs)
+				cur.Names = make([]string, 0, bs)
+				cur.Indices = make([]int, 0, bs)
+			}
+			copy(cur.Images[cur.Size*sampleLen:], r.buf)
+			buf := r.buf
+			bufPool.Put(&buf)
+			s := l.samples[idx]
+			cur.Labels = append(cur.Labels, int32(s.Label))
+			cur.Names = append(cur.Names, s.Name)
+			cur.Indices = append(cur.Indices, idx)
+			cur.Size++
+			if cur.Size == bs && !emit() {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if cur.Size > 0 && !l.o.DropLast {
+			cur.Images = cur.Images[:cur.Size*sampleLen]
+			emit()
+		}
+	}()
+	return out
+}
+
+// load decodes sample idx and transforms it into buf.
+func (l *Loader) load(buf []float32, idx, epoch int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("dataset: %s: panic while loading: %v", l.samples[idx].Path, r)
+		}
+	}()
+	path := l.samples[idx].Path
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("dataset: %w", err)
+	}
+	src, info, err := decodeRaw(data, l.o.Decode)
+	if err != nil {
+		return fmt.Errorf("dataset: %s: %w", path, err)
+	}
+	img := toRGB(src, info, l.o.Decode)
+	var rng *rand.Rand
+	if l.t.train {
+		rng = l.SampleRNG(epoch, idx)
+	}
+	l.t.Apply(buf, img, rng)
+	return nil
+}
