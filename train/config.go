@@ -46,9 +46,9 @@ type SyntheticConfig struct {
 
 // ModelConfig selects the network.
 type ModelConfig struct {
-	Arch       string        `yaml:"arch"`        // resnet18|34|50|101|152 (default resnet50)
-	Layout     resnet.Layout `yaml:"layout"`      // "v1.5" torchvision (default) or "v1" Keras
-	Pretrained string        `yaml:"pretrained"`  // "", "imagenet", a weight file, or a run/checkpoint directory
+	Arch       string        `yaml:"arch"`       // resnet18|34|50|101|152 (default resnet50)
+	Layout     resnet.Layout `yaml:"layout"`     // "v1.5" torchvision (default) or "v1" Keras
+	Pretrained string        `yaml:"pretrained"` // "", "imagenet", a weight file, or a run/checkpoint directory
 }
 
 // OptimConfig selects the optimizer.
@@ -141,4 +141,3 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
-
