@@ -1,0 +1,54 @@
+package weights
+
+import (
+	"os"
+	"testing"
+)
+
+func FuzzParseTFJS(f *testing.F) {
+	f.Add([]byte(`{"weightsManifest":[{"paths":["s"],"weights":[{"name":"conv1/kernel","shape":[2],"dtype":"float32"}]}]}`), []byte("12345678"))
+	f.Add([]byte(`{"weightsManifest":[{"paths":["s","t"],"weights":[{"name":"x","shape":[1,1],"dtype":"int32"},{"name":"y","shape":[],"dtype":"float32"}]}]}`), []byte("abcdefgh"))
+	f.Add([]byte(`{"weightsManifest":[{"paths":[],"weights":[{"name":"x","shape":[0],"dtype":"float32"}]}]}`), []byte{})
+	f.Fuzz(func(t *testing.T, modelJSON, shard []byte) {
+		ts, err := parseTFJS(modelJSON, func(string) ([]byte, error) { return shard, nil })
+		if err != nil {
+			return
+		}
+		for name, tensor := range ts {
+			if tensor.NumElements() != len(tensor.Data) {
+				t.Fatalf("%s: shape %v with %d values", name, tensor.Shape, len(tensor.Data))
+			}
+		}
+		// Renaming must never panic either.
+		_, _ = renameKeras(ts)
+	})
+}
+
+func FuzzParsePth(f *testing.F) {
+	data, err := os.ReadFile("testdata/tiny.pth")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte("PK\x03\x04"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ts, err := parsePth(data)
+		if err != nil {
+			return
+		}
+		for name, tensor := range ts {
+			if tensor.NumElements() != len(tensor.Data) {
+				t.Fatalf("%s: shape %v with %d values", name, tensor.Shape, len(tensor.Data))
+			}
+		}
+		_, _ = renameTorch(ts)
+	})
+}
+
+func FuzzParseLabels(f *testing.F) {
+	f.Add([]byte(`{"0":"tench","1":"goldfish"}`))
+	f.Add([]byte(`["a","b"]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = parseLabels(data)
+	})
+}
