@@ -1,0 +1,63 @@
+// Package preprocess implements OpenCV 4 image operations in pure Go on the
+// standard library's image types, matching OpenCV's results (see the tests
+// against OpenCV 4.6 golden files in testdata/).
+//
+// Types: 8-bit single-channel images are *image.Gray; colour images are
+// *image.RGBA in R, G, B order (alpha is carried through, not used); float
+// results are *Plane ([H, W] float64) and DFTs *Complex ([H, W] complex128).
+// Multi-channel filtering is per channel (PerChannel, Split, Merge), as
+// OpenCV does on a 3-channel Mat; bilateral filtering has a true colour
+// version (BilateralFilterRGBA). Inputs with any origin or stride are
+// accepted; results start at (0, 0).
+//
+// Conventions (OpenCV defaults): borders are BORDER_REFLECT_101 except
+// MedianBlur (BORDER_REPLICATE, as cv::medianBlur), AdaptiveThreshold
+// (BORDER_REPLICATE, as cv::adaptiveThreshold) and morphology (pixels
+// outside the image are ignored); 8-bit results round half to even and
+// saturate (saturate_cast), except GaussianBlur, which reproduces OpenCV's
+// bit-exact fixed-point path.
+//
+// Operations:
+//
+//	colour     Gray, SwapRB, HSV, HLS, Lab, Split, Merge, ToRGBA, ToGray
+//	filters    Filter2D, Filter2DFloat, SepFilterFloat, Blur, GaussianBlur,
+//	           MedianBlur, BilateralFilter, BilateralFilterRGBA
+//	thresholds Threshold, Otsu, IterativeThreshold, MaxEntropyThreshold,
+//	           AdaptiveThreshold
+//	gradients  Sobel, Laplacian, AddWeighted, ConvertScaleAbs, Magnitude
+//	morphology StructuringElement, Erode, Dilate, MorphologyEx
+//	components ConnectedComponents (labels, areas, boxes, Largest)
+//	frequency  DFT, IDFT, FFTShift, IFFTShift, LogMagnitude, Phase, Spectrum,
+//	           FreqFilter, FrequencyFilter, SwapAmplitudePhase
+//	files      WriteNPY, WriteNPYComplex, ReadNPY
+//
+// # Preprocessing steps from configs
+//
+// A config lists steps as StepConfig values (YAML/JSON tags given), e.g.
+//
+//	preprocess:
+//	  - {op: gaussian, ksize: 5}
+//	  - {op: median, ksize: 3}
+//	  - {op: morph, morph: open, shape: ellipse, ksize: 5}
+//
+// ParseSteps validates them and returns one Step
+// (func(*image.RGBA) *image.RGBA) per entry; Chain composes them:
+//
+//	steps, err := preprocess.ParseSteps(cfg.Preprocess)
+//	if err != nil { return err }           // "preprocess: step 1 (median): ksize must be odd and >= 1, got 4"
+//	run := preprocess.Chain(steps)
+//	out := run(preprocess.ToRGBA(decoded))
+//
+// Ops and their fields (defaults in brackets): gray; bgr (swap R and B);
+// hsv, hls, lab (colour-space codes in the R, G, B slots); blur ksize[3];
+// gaussian ksize[5], sigma[0], sigma_y[0]; median ksize[3]; bilateral
+// d[9], sigma_color[75], sigma_space[75]; filter2d kernel (rows);
+// threshold thresh, maxval[255], type[binary]; otsu, iterative,
+// maxentropy; adaptive method[mean], block[11], c[0], type[binary],
+// maxval[255]; morph morph[open], shape[rect], ksize[3], iterations[1];
+// sobel dx[1], dy[0], ksize[3] (|result| saturated to 8 bits); laplacian
+// ksize[1]; fft filter[lowpass], kind[gaussian], radius, radius2.
+// Threshold-like ops, sobel and laplacian work on the gray image and
+// replicate the result into R, G, B; the others work per channel. Steps are
+// deterministic; random augmentation belongs to the caller.
+package preprocess

@@ -1,0 +1,474 @@
+package preprocess
+
+import (
+	"image"
+	"math"
+)
+
+// Filter2D correlates src with kernel (not flipped, like cv::filter2D; anchor
+// at the kernel centre (W/2, H/2)), borders BORDER_REFLECT_101, accumulating
+// in float32 over the non-zero taps in raster order as OpenCV does, and
+// rounds to 8 bits (half to even, saturated). kernel is a [kh, kw] Plane.
+func Filter2D(src *image.Gray, kernel *Plane) *image.Gray {
+	pix, w, h := grayPix(src)
+	type tap struct {
+		dx, dy int
+		k      float32
+	}
+	var taps []tap
+	ax, ay := kernel.W/2, kernel.H/2
+	for ky := 0; ky < kernel.H; ky++ {
+		for kx := 0; kx < kernel.W; kx++ {
+			if v := kernel.Pix[ky*kernel.W+kx]; v != 0 {
+				taps = append(taps, tap{kx - ax, ky - ay, float32(v)})
+			}
+		}
+	}
+	xt := borderTable(w, kernel.W, BorderReflect101)
+	yt := borderTable(h, kernel.H, BorderReflect101)
+	dst := image.NewGray(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var s float32
+			for _, t := range taps {
+				s += t.k * float32(pix[yt[y+t.dy+kernel.H]*w+xt[x+t.dx+kernel.W]])
+			}
+			dst.Pix[y*w+x] = satU8(float64(s))
+		}
+	}
+	return dst
+}
+
+// Filter2DFloat is Filter2D with a float64 result (no rounding), e.g. cv::filter2D
+// with ddepth CV_64F. Layout [H, W].
+func Filter2DFloat(src *image.Gray, kernel *Plane, border Border) *Plane {
+	pix, w, h := grayPix(src)
+	ax, ay := kernel.W/2, kernel.H/2
+	xt := borderTable(w, kernel.W, border)
+	yt := borderTable(h, kernel.H, border)
+	dst := NewPlane(w, h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var s float64
+			for ky := 0; ky < kernel.H; ky++ {
+				row := yt[y+ky-ay+kernel.H] * w
+				for kx := 0; kx < kernel.W; kx++ {
+					if k := kernel.Pix[ky*kernel.W+kx]; k != 0 {
+						s += k * float64(pix[row+xt[x+kx-ax+kernel.W]])
+					}
+				}
+			}
+			dst.Pix[y*w+x] = s
+		}
+	}
+	return dst
+}
+
+// SepFilterFloat filters src with the separable kernel kx (along x) then ky
+// (along y), anchors at the centres, in float64 with the given border.
+// Returns a [H, W] Plane. Integer kernels (Sobel, Laplacian) give exact results.
+func SepFilterFloat(src *image.Gray, kx, ky []float64, border Border) *Plane {
+	pix, w, h := grayPix(src)
+	rx, ry := len(kx)/2, len(ky)/2
+	xt := borderTable(w, rx, border)
+	tmp := make([]float64, w*h)
+	for y := 0; y < h; y++ {
+		row := pix[y*w : (y+1)*w]
+		out := tmp[y*w : (y+1)*w]
+		for x := range out {
+			var s float64
+			for i, k := range kx {
+				s += k * float64(row[xt[x+i]])
+			}
+			out[x] = s
+		}
+	}
+	dst := NewPlane(w, h)
+	rows := make([][]float64, len(ky))
+	for y := 0; y < h; y++ {
+		for j := range ky {
+			r := border.index(y+j-ry, h)
+			rows[j] = tmp[r*w : (r+1)*w]
+		}
+		out := dst.Pix[y*w : (y+1)*w]
+		for x := range out {
+			var s float64
+			for j, k := range ky {
+				s += k * rows[j][x]
+			}
+			out[x] = s
+		}
+	}
+	return dst
+}
+
+// Blur is the normalised box filter (cv::blur) with a kw×kh window anchored at
+// its centre, BORDER_REFLECT_101, rounding as OpenCV (sum·(1/area), half to
+// even).
+func Blur(src *image.Gray, kw, kh int) *image.Gray {
+	return boxFilter(src, kw, kh, BorderReflect101)
+}
+
+func boxFilter(src *image.Gray, kw, kh int, border Border) *image.Gray {
+	if kw < 1 || kh < 1 {
+		panic("preprocess.Blur: ksize must be >= 1")
+	}
+	pix, w, h := grayPix(src)
+	dst := image.NewGray(image.Rect(0, 0, w, h))
+	if w == 0 || h == 0 {
+		return dst
+	}
+	rx, ry := kw/2, kh/2
+	// Horizontal running sums of each row.
+	hs := make([]int32, w*h)
+	xt := borderTable(w, kw, border)
+	for y := 0; y < h; y++ {
+		row := pix[y*w : (y+1)*w]
+		out := hs[y*w : (y+1)*w]
+		var s int32
+		for i := 0; i < kw; i++ {
+			s += int32(row[xt[i-rx+kw]])
+		}
+		out[0] = s
+		for x := 1; x < w; x++ {
+			s += int32(row[xt[x+kw-1-rx+kw]]) - int32(row[xt[x-1-rx+kw]])
+			out[x] = s
+		}
+	}
+	scale := 1 / float64(kw*kh)
+	col := make([]int32, w)
+	for j := 0; j < kh; j++ {
+		r := border.index(j-ry, h)
+		for x, v := range hs[r*w : (r+1)*w] {
+			col[x] += v
+		}
+	}
+	for y := 0; y < h; y++ {
+		out := dst.Pix[y*w : (y+1)*w]
+		for x, s := range col {
+			out[x] = satU8(float64(s) * scale)
+		}
+		if y+1 < h {
+			add := border.index(y+1+kh-1-ry, h)
+			sub := border.index(y-ry, h)
+			a, b := hs[add*w:(add+1)*w], hs[sub*w:(sub+1)*w]
+			for x := range col {
+				col[x] += a[x] - b[x]
+			}
+		}
+	}
+	return dst
+}
+
+// GaussianKernel returns OpenCV's normalised Gaussian kernel of n taps
+// (cv::getGaussianKernel): for sigma <= 0 and n <= 7 the fixed binomial
+// tables, otherwise sigma (or 0.3·((n-1)/2-1)+0.8 when sigma <= 0).
+func GaussianKernel(n int, sigma float64) []float64 {
+	if sigma <= 0 {
+		switch n {
+		case 1:
+			return []float64{1}
+		case 3:
+			return []float64{0.25, 0.5, 0.25}
+		case 5:
+			return []float64{0.0625, 0.25, 0.375, 0.25, 0.0625}
+		case 7:
+			return []float64{0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125}
+		}
+		sigma = math.FMA(float64(n), 0.15, 0.35)
+	}
+	scale2 := -0.125 / (sigma * sigma)
+	n2 := (n - 1) / 2
+	vals := make([]float64, n2)
+	sum := 0.0
+	for i, x := 0, 1-n; i < n2; i, x = i+1, x+2 {
+		vals[i] = math.Exp(float64(x*x) * scale2)
+		sum += vals[i]
+	}
+	sum = sum*2 + 1
+	if n%2 == 0 {
+		sum++
+	}
+	mul := 1 / sum
+	k := make([]float64, n)
+	for i, v := range vals {
+		k[i] = v * mul
+		k[n-1-i] = k[i]
+	}
+	k[n2] = mul
+	if n%2 == 0 {
+		k[n2+1] = mul
+	}
+	return k
+}
+
+// gaussianKernelQ8 is OpenCV's getGaussianKernelFixedPoint_ED with 8 fraction
+// bits: error-diffused rounding that sums to exactly 256.
+func gaussianKernelQ8(n int, sigma float64) []uint32 {
+	k := GaussianKernel(n, sigma)
+	out := make([]uint32, n)
+	var err float64
+	sum := 0
+	for i := 0; i < n/2; i++ {
+		adj := k[i]*256 + err
+		v := math.RoundToEven(adj)
+		err = adj - v
+		out[i], out[n-1-i] = uint32(v), uint32(v)
+		sum += int(v)
+	}
+	out[n/2] = uint32(256 - 2*sum)
+	return out
+}
+
+// GaussianKsize is the kernel size OpenCV derives from sigma for 8-bit images
+// when ksize is 0: round(sigma·6+1) made odd.
+func GaussianKsize(sigma float64) int {
+	return int(math.RoundToEven(sigma*3*2+1)) | 1
+}
+
+// GaussianBlur blurs src with a ksize×ksize Gaussian (cv::GaussianBlur):
+// sigmaY 0 means sigmaX; sigma 0 derives sigma from ksize (binomial tables
+// for ksize <= 7); ksize 0 derives ksize from sigma. BORDER_REFLECT_101.
+// Uses OpenCV's bit-exact 8-bit fixed-point path (Q8 kernels, Q16 sums,
+// round half up), so results equal OpenCV's. ksize must be odd or 0.
+func GaussianBlur(src *image.Gray, ksize int, sigmaX, sigmaY float64) *image.Gray {
+	if sigmaY <= 0 {
+		sigmaY = sigmaX
+	}
+	kw, kh := ksize, ksize
+	if kw <= 0 {
+		kw = GaussianKsize(sigmaX)
+	}
+	if kh <= 0 {
+		kh = GaussianKsize(sigmaY)
+	}
+	if kw%2 == 0 || kh%2 == 0 {
+		panic("preprocess.GaussianBlur: ksize must be odd")
+	}
+	return sepFilterQ8(src, gaussianKernelQ8(kw, sigmaX), gaussianKernelQ8(kh, sigmaY))
+}
+
+// sepFilterQ8 applies Q8 kernels kx then ky (each summing to 256) with
+// BORDER_REFLECT_101: uint16 row sums, uint32 column sums, (s+2^15)>>16.
+func sepFilterQ8(src *image.Gray, kx, ky []uint32) *image.Gray {
+	pix, w, h := grayPix(src)
+	dst := image.NewGray(image.Rect(0, 0, w, h))
+	if w == 0 || h == 0 {
+		return dst
+	}
+	rx, ry := len(kx)/2, len(ky)/2
+	tmp := make([]uint16, w*h)
+	pad := make([]uint8, w+2*rx)
+	xt := borderTable(w, rx, BorderReflect101)
+	for y := 0; y < h; y++ {
+		row := pix[y*w : (y+1)*w]
+		for i, s := range xt {
+			pad[i] = row[s]
+		}
+		hRowQ8(pad, tmp[y*w:(y+1)*w], kx)
+	}
+	rows := make([][]uint16, len(ky))
+	for y := 0; y < h; y++ {
+		for j := range ky {
+			r := reflect101(y+j-ry, h)
+			rows[j] = tmp[r*w : (r+1)*w]
+		}
+		vRowQ8(rows, dst.Pix[y*w:(y+1)*w], ky)
+	}
+	return dst
+}
+
+// hRowQ8 computes out[x] = Σ k[i]·pad[x+i].
+func hRowQ8(pad []uint8, out []uint16, k []uint32) {
+	switch len(k) {
+	case 3:
+		k0, k1 := uint32(k[0]), uint32(k[1])
+		pad = pad[:len(out)+2]
+		for x := range out {
+			p := pad[x : x+3 : x+3]
+			out[x] = uint16(k0*(uint32(p[0])+uint32(p[2])) + k1*uint32(p[1]))
+		}
+	case 5:
+		k0, k1, k2 := k[0], k[1], k[2]
+		pad = pad[:len(out)+4]
+		for x := range out {
+			p := pad[x : x+5 : x+5]
+			out[x] = uint16(k0*(uint32(p[0])+uint32(p[4])) + k1*(uint32(p[1])+uint32(p[3])) + k2*uint32(p[2]))
+		}
+	default:
+		for x := range out {
+			var s uint32
+			p := pad[x : x+len(k)]
+			for i, kv := range k {
+				s += kv * uint32(p[i])
+			}
+			out[x] = uint16(s)
+		}
+	}
+}
+
+// vRowQ8 computes out[x] = round(Σ k[j]·rows[j][x] / 2^16) saturated.
+func vRowQ8(rows [][]uint16, out []uint8, k []uint32) {
+	n := len(out)
+	switch len(k) {
+	case 5:
+		r0, r1, r2, r3, r4 := rows[0][:n], rows[1][:n], rows[2][:n], rows[3][:n], rows[4][:n]
+		k0, k1, k2 := k[0], k[1], k[2]
+		for x := range out {
+			s := k0*(uint32(r0[x])+uint32(r4[x])) + k1*(uint32(r1[x])+uint32(r3[x])) + k2*uint32(r2[x])
+			out[x] = sat16(s)
+		}
+	case 3:
+		r0, r1, r2 := rows[0][:n], rows[1][:n], rows[2][:n]
+		k0, k1 := k[0], k[1]
+		for x := range out {
+			out[x] = sat16(k0*(uint32(r0[x])+uint32(r2[x])) + k1*uint32(r1[x]))
+		}
+	default:
+		for x := range out {
+			var s uint32
+			for j, kv := range k {
+				s += kv * uint32(rows[j][x])
+			}
+			out[x] = sat16(s)
+		}
+	}
+}
+
+func sat16(s uint32) uint8 {
+	v := (s + 1<<15) >> 16
+	if v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// BilateralFilter is cv::bilateralFilter on one channel: window radius d/2
+// (d <= 0: round(1.5·sigmaSpace)), circular support, weights
+// exp(-r²/2σs²)·exp(-Δ²/2σc²) in float32, BORDER_REFLECT_101, rounded.
+func BilateralFilter(src *image.Gray, d int, sigmaColor, sigmaSpace float64) *image.Gray {
+	pix, w, h := grayPix(src)
+	radius, ofs, sw, cw := bilateralSetup(d, sigmaColor, sigmaSpace, 1)
+	pw := w + 2*radius
+	padded := padGray(pix, w, h, radius, BorderReflect101)
+	for k := range ofs {
+		ofs[k].i = ofs[k].y*pw + ofs[k].x
+	}
+	dst := image.NewGray(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := (y+radius)*pw + x + radius
+			v0 := int(padded[c])
+			var sum, wsum float32
+			for k, o := range ofs {
+				v := int(padded[c+o.i])
+				d := v - v0
+				if d < 0 {
+					d = -d
+				}
+				wt := sw[k] * cw[d]
+				sum += float32(v) * wt
+				wsum += wt
+			}
+			dst.Pix[y*w+x] = satU8(float64(sum / wsum))
+		}
+	}
+	return dst
+}
+
+// BilateralFilterRGBA is cv::bilateralFilter on a 3-channel image: the colour
+// distance is |ΔR|+|ΔG|+|ΔB|, one weight per neighbour for all channels.
+func BilateralFilterRGBA(src *image.RGBA, d int, sigmaColor, sigmaSpace float64) *image.RGBA {
+	ch := Split(src)
+	radius, ofs, sw, cw := bilateralSetup(d, sigmaColor, sigmaSpace, 3)
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	pw := w + 2*radius
+	var pl [3][]uint8
+	for c := range pl {
+		pl[c] = padGray(ch[c].Pix, w, h, radius, BorderReflect101)
+	}
+	for k := range ofs {
+		ofs[k].i = ofs[k].y*pw + ofs[k].x
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := (y+radius)*pw + x + radius
+			r0, g0, b0 := int(pl[0][c]), int(pl[1][c]), int(pl[2][c])
+			var sr, sg, sb, wsum float32
+			for k, o := range ofs {
+				r, g, bb := int(pl[0][c+o.i]), int(pl[1][c+o.i]), int(pl[2][c+o.i])
+				wt := sw[k] * cw[absInt(r-r0)+absInt(g-g0)+absInt(bb-b0)]
+				sr += float32(r) * wt
+				sg += float32(g) * wt
+				sb += float32(bb) * wt
+				wsum += wt
+			}
+			i := 4 * (y*w + x)
+			dst.Pix[i] = satU8(float64(sr / wsum))
+			dst.Pix[i+1] = satU8(float64(sg / wsum))
+			dst.Pix[i+2] = satU8(float64(sb / wsum))
+			dst.Pix[i+3] = ch[3].Pix[y*w+x]
+		}
+	}
+	return dst
+}
+
+func absInt(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func bilateralSetup(d int, sigmaColor, sigmaSpace float64, cn int) (int, []offset, []float32, []float32) {
+	if sigmaColor <= 0 {
+		sigmaColor = 1
+	}
+	if sigmaSpace <= 0 {
+		sigmaSpace = 1
+	}
+	cc := -0.5 / (sigmaColor * sigmaColor)
+	sc := -0.5 / (sigmaSpace * sigmaSpace)
+	radius := d / 2
+	if d <= 0 {
+		radius = int(math.RoundToEven(sigmaSpace * 1.5))
+	}
+	radius = max(radius, 1)
+	cw := make([]float32, 256*cn)
+	for i := range cw {
+		cw[i] = float32(math.Exp(float64(i*i) * cc))
+	}
+	var ofs []offset
+	var sw []float32
+	for i := -radius; i <= radius; i++ {
+		for j := -radius; j <= radius; j++ {
+			r := math.Sqrt(float64(i*i) + float64(j*j))
+			if r > float64(radius) {
+				continue
+			}
+			sw = append(sw, float32(math.Exp(r*r*sc)))
+			ofs = append(ofs, offset{x: j, y: i})
+		}
+	}
+	return radius, ofs, sw, cw
+}
+
+// offset is a window offset; i is filled with the flat offset in a padded buffer.
+type offset struct{ x, y, i int }
+
+// padGray copies pix (w×h) into a (w+2p)×(h+2p) buffer with the border filled.
+func padGray(pix []uint8, w, h, p int, border Border) []uint8 {
+	pw := w + 2*p
+	out := make([]uint8, pw*(h+2*p))
+	xt := borderTable(w, p, border)
+	for y := 0; y < h+2*p; y++ {
+		row := pix[border.index(y-p, h)*w:]
+		o := out[y*pw : (y+1)*pw]
+		for x := range o {
+			o[x] = row[xt[x]]
+		}
+	}
+	return out
+}
