@@ -204,7 +204,14 @@ func toRGB(src image.Image, info Info, o DecodeOptions) *image.RGBA {
 	w, h := b.Dx(), b.Dy()
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	bg := o.bg()
+	if info.Format == "webp" {
+		if y, ok := webpYCbCr(src); ok {
+			src = y
+		}
+	}
 	switch s := src.(type) {
+	case *webpImage:
+		s.toRGBA(dst, bg)
 	case *image.YCbCr:
 		draw.Draw(dst, dst.Rect, s, b.Min, draw.Src) // fast path in the stdlib
 	case *image.Gray:
@@ -412,4 +419,62 @@ func exifOrientation(t []byte) int {
 		return v
 	}
 	return 0
+}
+
+// webpImage wraps a decoded lossy WebP: VP8 stores limited-range BT.601
+// YCbCr ("studio swing"), while image.YCbCr's conversion assumes JPEG's full
+// range, so colours are converted here with libwebp's formulas.
+type webpImage struct {
+	ycc     *image.YCbCr
+	a       []uint8 // alpha plane (nil when opaque), stride ycc.Rect.Dx()
+	aStride int
+}
+
+func (w *webpImage) ColorModel() color.Model { return color.RGBAModel }
+func (w *webpImage) Bounds() image.Rectangle { return w.ycc.Rect }
+func (w *webpImage) At(x, y int) color.Color { return w.ycc.At(x, y) }
+
+func webpYCbCr(src image.Image) (*webpImage, bool) {
+	switch s := src.(type) {
+	case *image.YCbCr:
+		return &webpImage{ycc: s}, true
+	case *image.NYCbCrA:
+		return &webpImage{ycc: &s.YCbCr, a: s.A, aStride: s.AStride}, true
+	}
+	return nil, false
+}
+
+// libwebp's VP8YUVToR/G/B (yuv.h), 14-bit fixed point.
+func webpMultHi(v, c int32) int32 { return (v * c) >> 8 }
+
+func webpClip8(v int32) uint8 {
+	if v&^((256<<6)-1) == 0 {
+		return uint8(v >> 6)
+	}
+	if v < 0 {
+		return 0
+	}
+	return 255
+}
+
+func (w *webpImage) toRGBA(dst *image.RGBA, bg [3]uint8) {
+	r := w.ycc.Rect
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		out := dst.Pix[(y-r.Min.Y)*dst.Stride:]
+		for x := r.Min.X; x < r.Max.X; x++ {
+			yy := int32(w.ycc.Y[w.ycc.YOffset(x, y)])
+			ci := w.ycc.COffset(x, y)
+			u, v := int32(w.ycc.Cb[ci]), int32(w.ycc.Cr[ci])
+			yc := webpMultHi(yy, 19077)
+			cr := webpClip8(yc + webpMultHi(v, 26149) - 14234)
+			cg := webpClip8(yc - webpMultHi(u, 6419) - webpMultHi(v, 13320) + 8708)
+			cb := webpClip8(yc + webpMultHi(u, 33050) - 17685)
+			o := 4 * (x - r.Min.X)
+			if w.a != nil {
+				a := w.a[(y-r.Min.Y)*w.aStride+(x-r.Min.X)]
+				cr, cg, cb = blend(cr, bg[0], a), blend(cg, bg[1], a), blend(cb, bg[2], a)
+			}
+			out[o], out[o+1], out[o+2], out[o+3] = cr, cg, cb, 255
+		}
+	}
 }

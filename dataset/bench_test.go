@@ -1,0 +1,81 @@
+package dataset
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// cat12Samples returns the labelled cat12 samples or skips.
+func cat12Samples(tb testing.TB) []Sample {
+	d := cat12Dir(tb)
+	s, _, err := ReadList(filepath.Join(d, "train_list.txt"), d, 12)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func totalBytes(tb testing.TB, s []Sample) int64 {
+	var n int64
+	for _, x := range s {
+		st, err := os.Stat(x.Path)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		n += st.Size()
+	}
+	return n
+}
+
+// BenchmarkPipelineCat12 is decode + random-resized-crop(224) + flip +
+// ImageNet normalisation over the cat12 training images with GOMAXPROCS
+// workers; it reports img/s (compare with testdata/bench_pil.py).
+func BenchmarkPipelineCat12(b *testing.B) {
+	s := cat12Samples(b)
+	if testing.Short() {
+		s = s[:200]
+	}
+	a := DefaultConfig().Augment
+	t := TrainTransform(a, 224, ImageNetNormalize())
+	l := NewLoader(s, t, LoaderOptions{BatchSize: 32, Workers: runtime.GOMAXPROCS(0), Shuffle: true, Seed: 1})
+	b.SetBytes(totalBytes(b, s))
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		for batch := range l.Epoch(context.Background(), i) {
+			n += batch.Size
+			l.Release(batch)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "img/s")
+}
+
+// BenchmarkDecodeCat12 measures decoding alone (to RGB), one goroutine.
+func BenchmarkDecodeCat12(b *testing.B) {
+	s := cat12Samples(b)[:200]
+	var files [][]byte
+	var total int64
+	for _, x := range s {
+		d, err := os.ReadFile(x.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, d)
+		total += int64(len(d))
+	}
+	b.SetBytes(total)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, d := range files {
+			if _, _, err := DecodeBytes(d, DecodeOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(files))/b.Elapsed().Seconds(), "img/s")
+}
