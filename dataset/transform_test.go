@@ -2,8 +2,8 @@ package dataset
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/binary"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"image"
@@ -368,4 +368,3 @@ func TestRotate(t *testing.T) {
 	rotate(img, 7, 5, 0)
 	require.InDeltaSlice(t, cp, img, 1e-3)
 }
-
