@@ -9,15 +9,10 @@ import (
 	"sync"
 	"testing"
 
-	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gocls/gocls/checkpoint"
-	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/internal/synth"
-	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/predict/predicttest"
 )
 
 // The fixture is built once per test binary: a tiny ResNet18 run directory
@@ -31,8 +26,6 @@ var (
 )
 
 const fixtureClasses = 3
-
-var fixturePrep = resnet.Preprocessing{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.25, 0.25, 0.25}, Scale: 1, Resize: 32, Crop: 32}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -60,63 +53,7 @@ func buildFixture() error {
 	if err := synth.Generate(fixtureData, synth.Options{Classes: fixtureClasses, PerClass: 2, Test: 5, Size: 32}); err != nil {
 		return err
 	}
-	return saveTinyRun(fixtureRun, "resnet18", fixtureClasses, fixturePrep, 7)
-}
-
-// saveTinyRun initialises a network, scales its head so that predictions
-// are decisive, and saves it as run/best (and, with the head negated, as
-// run/ckpt-00000001) together with model.json.
-func saveTinyRun(run, arch string, classes int, prep resnet.Preprocessing, seed int64) error {
-	net, err := resnet.New(arch, classes, resnet.LayoutTorchvision)
-	if err != nil {
-		return err
-	}
-	be, err := backend.New("go")
-	if err != nil {
-		return err
-	}
-	store := model.NewStore()
-	if err := store.SetRNGStateFromSeed(seed); err != nil {
-		return err
-	}
-	exec, err := model.NewExec(be, store, func(root *model.Scope, images *Node) *Node {
-		return net.Logits(store.Scope(DefaultScope), images)
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := exec.Exec(tensors.FromShape(tensorShape(1, prep.Crop))); err != nil {
-		return err
-	}
-	scaleVar := func(path string, f float32) error {
-		v := store.GetVariable(path)
-		vals, err := tensors.CopyFlatData[float32](v.MustValue())
-		if err != nil {
-			return err
-		}
-		for i := range vals {
-			vals[i] *= f
-		}
-		return v.SetValue(tensors.FromFlatDataAndDimensions(vals, v.Shape().Dimensions...))
-	}
-	if err := scaleVar(DefaultScope+"/fc/weights", 20); err != nil {
-		return err
-	}
-	if err := checkpoint.Save(filepath.Join(run, checkpoint.Best), store, nil); err != nil {
-		return err
-	}
-	if err := scaleVar(DefaultScope+"/fc/weights", -1); err != nil {
-		return err
-	}
-	if err := checkpoint.Save(filepath.Join(run, checkpoint.Name(1)), store, nil); err != nil {
-		return err
-	}
-	names := make([]string, classes)
-	for i := range names {
-		names[i] = string(rune('a'+i)) + "cat"
-	}
-	return checkpoint.WriteModelInfo(run, checkpoint.ModelInfo{Arch: arch, Layout: resnet.LayoutTorchvision,
-		NumClasses: classes, Classes: names, Scope: DefaultScope, Preprocessing: prep})
+	return predicttest.SaveRun(fixtureRun, "resnet18", fixtureClasses, predicttest.TinyPreprocessing, 7)
 }
 
 // writePNG writes a size x size image whose left half is c1 and right half c2

@@ -15,16 +15,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/dataset"
 )
-
-func tensorShape(batch, crop int) shapes.Shape {
-	return shapes.Make(dtypes.Float32, batch, crop, crop, 3)
-}
 
 // run calls Run with test defaults and returns the summary, the log and the
 // warnings.
@@ -279,7 +273,7 @@ func TestEvaluationMode(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{`true\predicted`, "acat", "bcat", "ccat"}, recs[0])
 	for c := 0; c < 3; c++ {
-		require.Equal(t, []string{string(rune('a' + c)) + "cat", strconv.Itoa(want[c][0]), strconv.Itoa(want[c][1]), strconv.Itoa(want[c][2])}, recs[c+1])
+		require.Equal(t, []string{string(rune('a'+c)) + "cat", strconv.Itoa(want[c][0]), strconv.Itoa(want[c][1]), strconv.Itoa(want[c][2])}, recs[c+1])
 	}
 	png, err := os.ReadFile(filepath.Join(out, "confusion.png"))
 	require.NoError(t, err)

@@ -1,0 +1,86 @@
+// Package predicttest builds tiny run directories for tests of prediction
+// (and of anything that reads checkpoints): a randomly initialised ResNet
+// saved exactly as training saves it.
+package predicttest
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/internal/backend"
+	"github.com/gocls/gocls/models/resnet"
+)
+
+// Scope is the variable scope of the saved network.
+const Scope = "/model"
+
+// TinyPreprocessing is a cheap input convention: resize 32, crop 32.
+var TinyPreprocessing = resnet.Preprocessing{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.25, 0.25, 0.25}, Scale: 1, Resize: 32, Crop: 32}
+
+// ClassName is the name SaveRun gives class i in model.json: "acat", "bcat", ...
+func ClassName(i int) string { return string(rune('a'+i%26)) + "cat" }
+
+// SaveRun initialises arch (torchvision layout) with classes outputs from
+// seed, multiplies the classifier weights by 20 so that predictions are
+// decisive, and writes run/best, run/ckpt-00000001 (the same network with
+// the classifier weights negated, so its best class is best's worst) and
+// run/model.json with prep and class names ClassName(i).
+func SaveRun(run, arch string, classes int, prep resnet.Preprocessing, seed int64) error {
+	net, err := resnet.New(arch, classes, resnet.LayoutTorchvision)
+	if err != nil {
+		return err
+	}
+	be, err := backend.New("go")
+	if err != nil {
+		return err
+	}
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(seed); err != nil {
+		return err
+	}
+	exec, err := model.NewExec(be, store, func(root *model.Scope, images *Node) *Node {
+		return net.Logits(store.Scope(Scope), images)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := exec.Exec(tensors.FromShape(shapes.Make(dtypes.Float32, 1, prep.Crop, prep.Crop, 3))); err != nil {
+		return fmt.Errorf("predicttest: %w", err)
+	}
+	scale := func(f float32) error {
+		v := store.GetVariable(Scope + "/fc/weights")
+		vals, err := tensors.CopyFlatData[float32](v.MustValue())
+		if err != nil {
+			return err
+		}
+		for i := range vals {
+			vals[i] *= f
+		}
+		return v.SetValue(tensors.FromFlatDataAndDimensions(vals, v.Shape().Dimensions...))
+	}
+	if err := scale(20); err != nil {
+		return err
+	}
+	if err := checkpoint.Save(filepath.Join(run, checkpoint.Best), store, nil); err != nil {
+		return err
+	}
+	if err := scale(-1); err != nil {
+		return err
+	}
+	if err := checkpoint.Save(filepath.Join(run, checkpoint.Name(1)), store, nil); err != nil {
+		return err
+	}
+	names := make([]string, classes)
+	for i := range names {
+		names[i] = ClassName(i)
+	}
+	return checkpoint.WriteModelInfo(run, checkpoint.ModelInfo{Arch: arch, Layout: resnet.LayoutTorchvision,
+		NumClasses: classes, Classes: names, Scope: Scope, Preprocessing: prep})
+}
