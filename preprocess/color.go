@@ -10,8 +10,9 @@ import (
 // decoders give RGB, not OpenCV's BGR); 3-channel conversion results are
 // stored in the R, G, B slots of an *image.RGBA (e.g. H, S, V) with alpha 255.
 
-// Gray converts RGB to 8-bit gray with OpenCV's fixed-point weights
-// (0.299 R + 0.587 G + 0.114 B, COLOR_RGB2GRAY): exact match with OpenCV.
+// Gray converts RGB to 8-bit gray with OpenCV 4's 15-bit fixed-point
+// weights (0.299 R + 0.587 G + 0.114 B as 9798, 19235, 3735 / 2^15,
+// COLOR_RGB2GRAY): exact match with OpenCV.
 func Gray(src *image.RGBA) *image.Gray {
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -22,7 +23,7 @@ func Gray(src *image.RGBA) *image.Gray {
 		out := dst.Pix[y*w : (y+1)*w]
 		for x := range out {
 			p := row[4*x : 4*x+3 : 4*x+3]
-			out[x] = uint8((int(p[0])*4899 + int(p[1])*9617 + int(p[2])*1868 + 8192) >> 14)
+			out[x] = uint8((int(p[0])*9798 + int(p[1])*19235 + int(p[2])*3735 + 16384) >> 15)
 		}
 	}
 	return dst

@@ -7,8 +7,10 @@ import (
 
 // Filter2D correlates src with kernel (not flipped, like cv::filter2D; anchor
 // at the kernel centre (W/2, H/2)), borders BORDER_REFLECT_101, accumulating
-// in float32 over the non-zero taps in raster order as OpenCV does, and
-// rounds to 8 bits (half to even, saturated). kernel is a [kh, kw] Plane.
+// in float32 with fused multiply-adds over the non-zero taps in raster order
+// (as OpenCV's AVX2 path), and rounds to 8 bits (half to even, saturated).
+// kernel is a [kh, kw] Plane. Kernels of 11×11 and more use a DFT in
+// OpenCV and may differ by one grey level.
 func Filter2D(src *image.Gray, kernel *Plane) *image.Gray {
 	pix, w, h := grayPix(src)
 	type tap struct {
@@ -31,12 +33,18 @@ func Filter2D(src *image.Gray, kernel *Plane) *image.Gray {
 		for x := 0; x < w; x++ {
 			var s float32
 			for _, t := range taps {
-				s += t.k * float32(pix[yt[y+t.dy+kernel.H]*w+xt[x+t.dx+kernel.W]])
+				s = fma32(t.k, float32(pix[yt[y+t.dy+kernel.H]*w+xt[x+t.dx+kernel.W]]), s)
 			}
 			dst.Pix[y*w+x] = satU8(float64(s))
 		}
 	}
 	return dst
+}
+
+// fma32 is a float32 fused multiply-add (through float64, exact for the
+// 8-bit × kernel products used here).
+func fma32(a, b, c float32) float32 {
+	return float32(math.FMA(float64(a), float64(b), float64(c)))
 }
 
 // Filter2DFloat is Filter2D with a float64 result (no rounding), e.g. cv::filter2D

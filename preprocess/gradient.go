@@ -109,8 +109,10 @@ func Laplacian(src *image.Gray, ksize int) *Plane {
 	panic("preprocess.Laplacian: ksize must be odd and >= 1")
 }
 
-// AddWeighted returns saturate(a·alpha + b·beta + gamma) per pixel, computed
-// in float32 like cv::addWeighted on 8-bit images. Sizes must match.
+// AddWeighted returns saturate(a·alpha + b·beta + gamma) per pixel like
+// cv::addWeighted on 8-bit images: float32 with OpenCV's fused
+// multiply-adds, fma(a, alpha, fma(b, beta, gamma)), which matches its AVX2
+// path bit for bit. Sizes must match.
 func AddWeighted(a *image.Gray, alpha float64, b *image.Gray, beta, gamma float64) *image.Gray {
 	pa, w, h := grayPix(a)
 	pb, w2, h2 := grayPix(b)
@@ -120,7 +122,8 @@ func AddWeighted(a *image.Gray, alpha float64, b *image.Gray, beta, gamma float6
 	al, be, ga := float32(alpha), float32(beta), float32(gamma)
 	dst := image.NewGray(image.Rect(0, 0, w, h))
 	for i := range pa {
-		dst.Pix[i] = satU8(float64(float32(pa[i])*al + float32(pb[i])*be + ga))
+		inner := float32(math.FMA(float64(pb[i]), float64(be), float64(ga)))
+		dst.Pix[i] = satU8(float64(float32(math.FMA(float64(pa[i]), float64(al), float64(inner)))))
 	}
 	return dst
 }

@@ -81,7 +81,8 @@ func writeNPYHeader(w io.Writer, dtype string, shape []int, n int) error {
 
 // ReadNPY parses a .npy file holding little-endian float64/float32/uint8/
 // int32/int64 ('<f8', '<f4', '|u1', '<i4', '<i8'; real values go to Data)
-// or complex ('<c16', '<c8'; to Complex), C order, version 1, 2 or 3.
+// or complex ('<c16', '<c8'; to Complex), version 1, 2 or 3. Fortran-order
+// arrays are reordered to C order.
 func ReadNPY(data []byte) (*NPY, error) {
 	if len(data) < 10 || string(data[:6]) != "\x93NUMPY" {
 		return nil, errors.New("preprocess: npy: bad magic")
@@ -112,8 +113,8 @@ func ReadNPY(data []byte) (*NPY, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fo != "False" {
-		return nil, errors.New("preprocess: npy: fortran_order arrays are not supported")
+	if fo != "False" && fo != "True" {
+		return nil, fmt.Errorf("preprocess: npy: bad fortran_order %q", fo)
 	}
 	shapeStr, err := npyField(hdr, "shape")
 	if err != nil {
@@ -172,7 +173,47 @@ func ReadNPY(data []byte) (*NPY, error) {
 			}
 		}
 	}
+	if fo == "True" && len(out.Shape) > 1 {
+		out.toCOrder()
+	}
 	return out, nil
+}
+
+// toCOrder reorders column-major (Fortran) data into row-major order.
+func (a *NPY) toCOrder() {
+	n := len(a.Data) + len(a.Complex)
+	idx := make([]int, n) // idx[c] = Fortran position of C position c
+	nd := len(a.Shape)
+	coord := make([]int, nd)
+	for c := 0; c < n; c++ {
+		f, stride := 0, 1
+		for d := 0; d < nd; d++ {
+			f += coord[d] * stride
+			stride *= a.Shape[d]
+		}
+		idx[c] = f
+		for d := nd - 1; d >= 0; d-- {
+			coord[d]++
+			if coord[d] < a.Shape[d] {
+				break
+			}
+			coord[d] = 0
+		}
+	}
+	if a.Data != nil {
+		src := a.Data
+		a.Data = make([]float64, n)
+		for c, f := range idx {
+			a.Data[c] = src[f]
+		}
+	}
+	if a.Complex != nil {
+		src := a.Complex
+		a.Complex = make([]complex128, n)
+		for c, f := range idx {
+			a.Complex[c] = src[f]
+		}
+	}
 }
 
 // npyField extracts the raw value of key from a header dict literal.
