@@ -23,6 +23,13 @@ type Sample struct {
 // maxListErrors bounds how many problems ReadList reports at once.
 const maxListErrors = 20
 
+// ListProblem is one rejected line of a list file.
+type ListProblem struct {
+	Line int    `json:"line"`
+	Name string `json:"name,omitempty"` // the image path as written, when the line had one
+	Msg  string `json:"error"`
+}
+
 // ReadList parses a list file of "NAME<TAB>LABEL" lines (any run of spaces or
 // tabs separates the two fields; CRLF line ends, blank lines and a UTF-8 BOM are
 // accepted; lines starting with '#' are comments). NAME is relative to root.
@@ -35,22 +42,39 @@ func ReadList(listPath, root string, numClasses int) (samples []Sample, warnings
 	if numClasses <= 0 {
 		return nil, nil, fmt.Errorf("dataset: %s: num_classes must be positive, got %d", listPath, numClasses)
 	}
+	samples, problems, warnings, err := ParseList(listPath, root, numClasses)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(problems) > 0 {
+		var errs []error
+		for i, p := range problems {
+			if i == maxListErrors {
+				errs = append(errs, fmt.Errorf("dataset: %s: %d more errors not shown", listPath, len(problems)-i))
+				break
+			}
+			errs = append(errs, fmt.Errorf("dataset: %s:%d: %s", listPath, p.Line, p.Msg))
+		}
+		return nil, nil, errors.Join(errs...)
+	}
+	if len(samples) == 0 {
+		return nil, nil, fmt.Errorf("dataset: %s: no samples", listPath)
+	}
+	return samples, warnings, nil
+}
+
+// ParseList is the lenient form of ReadList used by data-quality scans: it
+// returns the usable samples together with every rejected line, and an error
+// only when the list itself cannot be read. numClasses <= 0 accepts any
+// label >= 0 (and gives no empty-class warnings).
+func ParseList(listPath, root string, numClasses int) (samples []Sample, problems []ListProblem, warnings []string, err error) {
 	f, err := os.Open(listPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dataset: reading list: %w", err)
+		return nil, nil, nil, fmt.Errorf("dataset: reading list: %w", err)
 	}
 	defer f.Close()
-
-	var errs []error
-	addErr := func(line int, format string, args ...any) {
-		if len(errs) < maxListErrors {
-			errs = append(errs, fmt.Errorf("dataset: %s:%d: %s", listPath, line, fmt.Sprintf(format, args...)))
-		} else if len(errs) == maxListErrors {
-			errs = append(errs, fmt.Errorf("dataset: %s: more errors not shown", listPath))
-		}
-	}
 	seen := make(map[string]int)
-	counts := make([]int, numClasses)
+	counts := make(map[int]int)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	lineNo := 0
@@ -66,23 +90,30 @@ func ReadList(listPath, root string, numClasses int) (samples []Sample, warnings
 		}
 		cut := strings.LastIndexAny(line, " \t")
 		if cut < 0 {
-			addErr(lineNo, "want \"NAME<TAB>LABEL\", got %q", line)
+			problems = append(problems, ListProblem{lineNo, "", fmt.Sprintf("want \"NAME<TAB>LABEL\", got %q", line)})
 			continue
 		}
 		name := strings.TrimSpace(line[:cut])
 		labelText := line[cut+1:]
+		bad := func(format string, args ...any) {
+			problems = append(problems, ListProblem{lineNo, name, fmt.Sprintf(format, args...)})
+		}
 		label, convErr := strconv.Atoi(labelText)
 		if convErr != nil {
-			addErr(lineNo, "label %q is not an integer", labelText)
+			bad("label %q is not an integer", labelText)
 			continue
 		}
-		if label < 0 || label >= numClasses {
-			addErr(lineNo, "label %d out of range [0,%d)", label, numClasses)
+		if label < 0 || (numClasses > 0 && label >= numClasses) {
+			if numClasses > 0 {
+				bad("label %d out of range [0,%d)", label, numClasses)
+			} else {
+				bad("label %d is negative", label)
+			}
 			continue
 		}
 		key := filepath.ToSlash(filepath.Clean(name))
 		if first, dup := seen[key]; dup {
-			addErr(lineNo, "duplicate entry %q (first on line %d)", name, first)
+			bad("duplicate entry %q (first on line %d)", name, first)
 			continue
 		}
 		seen[key] = lineNo
@@ -92,31 +123,25 @@ func ReadList(listPath, root string, numClasses int) (samples []Sample, warnings
 		}
 		st, statErr := os.Stat(path)
 		if statErr != nil {
-			addErr(lineNo, "missing image file %s", path)
+			bad("missing image file %s", path)
 			continue
 		}
 		if !st.Mode().IsRegular() {
-			addErr(lineNo, "%s is not a regular file", path)
+			bad("%s is not a regular file", path)
 			continue
 		}
 		counts[label]++
 		samples = append(samples, Sample{Path: path, Name: name, Label: label})
 	}
 	if scanErr := sc.Err(); scanErr != nil {
-		return nil, nil, fmt.Errorf("dataset: %s:%d: %w", listPath, lineNo+1, scanErr)
+		return nil, nil, nil, fmt.Errorf("dataset: %s:%d: %w", listPath, lineNo+1, scanErr)
 	}
-	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
-	}
-	if len(samples) == 0 {
-		return nil, nil, fmt.Errorf("dataset: %s: no samples", listPath)
-	}
-	for c, n := range counts {
-		if n == 0 {
+	for c := 0; c < numClasses; c++ {
+		if counts[c] == 0 {
 			warnings = append(warnings, fmt.Sprintf("dataset: %s: class %d has no images", listPath, c))
 		}
 	}
-	return samples, warnings, nil
+	return samples, problems, warnings, nil
 }
 
 // ListImages returns every regular, non-hidden file of dir (not recursive),
