@@ -382,12 +382,18 @@ func writeOutputs(o Options, c *Classifier, preds []Prediction, sum *Summary, lo
 
 // WriteResultCSV writes the competition file atomically: one
 // "NAME,class" line per prediction, NAME the file's base name, sorted by
-// name, "\n" line ends, no header. Two images with the same base name are
-// an error (the file could not tell them apart).
+// name (bytewise), "\n" line ends, no header, no quoting. Two images with
+// the same base name, or a name holding a comma, quote or line break, are
+// errors (the file could not hold them unambiguously).
 func WriteResultCSV(path string, preds []Prediction) error {
 	lines, err := sortedByBase(preds)
 	if err != nil {
 		return fmt.Errorf("predict: %s: %w", path, err)
+	}
+	for _, p := range lines {
+		if base := filepath.Base(p.Name); strings.ContainsAny(base, ",\"\r\n") {
+			return fmt.Errorf("predict: %s: file name %q cannot be written unquoted (it holds a comma, quote or line break)", path, base)
+		}
 	}
 	return atomicfile.Write(path, func(w io.Writer) error {
 		for _, p := range lines {
