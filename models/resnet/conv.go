@@ -13,7 +13,8 @@ import (
 type ConvImpl int
 
 const (
-	// ConvAuto picks per backend: ConvGather on the pure-Go backend ("go"), ConvNative elsewhere (XLA).
+	// ConvAuto picks per backend: ConvGather on the pure-Go backend ("go") and ONNX Runtime,
+	// ConvNative elsewhere (XLA).
 	ConvAuto ConvImpl = iota
 	// ConvNative is GoMLX's Convolve (the backend's ConvGeneral) and its autodiff gradient.
 	ConvNative
@@ -53,9 +54,15 @@ var DefaultConvImpl = ConvAuto
 // goBackendName is compute/gobackend.BackendName, the String() of the pure-Go backend.
 const goBackendName = "go"
 
-// ConvImplFor returns the implementation that ConvAuto resolves to for the graph's backend.
+// onnxBackendName is compute-onnx's BackendName (GoMLX's ONNX Runtime backend, build tag onnx).
+const onnxBackendName = "onnxruntime"
+
+// ConvImplFor returns the implementation that ConvAuto resolves to for the graph's backend: ConvGather
+// on the pure-Go backend (its ConvGeneral is a scalar loop) and on ONNX Runtime (where the gradients of
+// the native convolution need input dilation, which ONNX Conv lacks, and where the gather form also
+// measured faster for inference); ConvNative elsewhere (XLA).
 func ConvImplFor(g *Graph) ConvImpl {
-	if b := g.Backend(); b != nil && b.String() == goBackendName {
+	if b := g.Backend(); b != nil && (b.String() == goBackendName || b.Name() == onnxBackendName) {
 		return ConvGather
 	}
 	return ConvNative
@@ -147,11 +154,20 @@ func gatherConv2D(x, kernel *Node, g convGeom) *Node {
 	}
 	xc := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return convGradInput(needDY(), kernel, g) })
 	kc := IdentityWithCustomGradient(kernel, func(_, _ *Node) *Node { return convGradKernel(needDY(), cols, g) })
-	tie := MulScalar(Add(ReduceAllSum(xc), ReduceAllSum(kc)), 0)
+	tie := MulScalar(Add(firstElement(xc), firstElement(kc)), 0)
 	return IdentityWithCustomGradient(Add(y0, tie), func(_, v *Node) *Node {
 		dy = Reshape(v, g.B*g.Ho*g.Wo, g.Cout)
 		return v
 	})
+}
+
+// firstElement returns x[0,0,...] as a scalar: a cheap way to make the tie depend on x.
+func firstElement(x *Node) *Node {
+	specs := make([]SliceAxisSpec, x.Rank())
+	for i := range specs {
+		specs[i] = AxisRange(0, 1)
+	}
+	return Reshape(Slice(x, specs...))
 }
 
 // patches returns the im2col matrix [B*Ho*Wo, KH*KW*C] of x [B,H,W,C], ordered (tap row, tap col, channel)
