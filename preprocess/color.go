@@ -124,10 +124,10 @@ func HLS(src *image.RGBA) *image.RGBA {
 }
 
 const (
-	labShift  = 12
+	labShift   = 12
 	gammaShift = 3
-	labShift2 = labShift + gammaShift
-	labCbrtN  = 256 * 3 / 2 * (1 << gammaShift)
+	labShift2  = labShift + gammaShift
+	labCbrtN   = 256 * 3 / 2 * (1 << gammaShift)
 )
 
 var labTabs = sync.OnceValue(func() (t struct {
@@ -173,7 +173,7 @@ func descale(x, n int) int { return (x + (1 << (n - 1))) >> n }
 func Lab(src *image.RGBA) *image.RGBA {
 	t := labTabs()
 	const lscale = (116*255 + 50) / 100
-	const lshift = -((16*255*(1 << labShift2) + 50) / 100)
+	const lshift = -((16*255*(1<<labShift2) + 50) / 100)
 	c := t.c
 	return mapRGB(src, func(r, g, b int) (uint8, uint8, uint8) {
 		R, G, B := t.gamma[r], t.gamma[g], t.gamma[b]

@@ -7,8 +7,8 @@ import (
 // ComponentStats describes one connected component: its pixel count and
 // bounding box (cv::CC_STAT_LEFT/TOP/WIDTH/HEIGHT/AREA).
 type ComponentStats struct {
-	Area                      int
-	Left, Top, Width, Height  int
+	Area                     int
+	Left, Top, Width, Height int
 }
 
 // Components is the result of ConnectedComponents. Labels has layout [H, W]:

@@ -54,18 +54,18 @@ func goldenNPY(t testing.TB, name string) *NPY {
 }
 
 type goldenScalars struct {
-	Otsu, Otsu2             float64
-	Iterative, Iterative2   float64
-	MaxEntropy              float64 `json:"maxentropy"`
-	MaxEntropy2             float64 `json:"maxentropy2"`
-	Filter2DKernels         map[string][][]float64 `json:"filter2d_kernels"`
-	Gaussian                [][]any
-	Adaptive                [][]any
-	Sobel                   [][]any
-	Morph                   [][]any
-	Freq                    [][]any
-	Elements                map[string][][]int
-	Components              map[string]struct {
+	Otsu, Otsu2           float64
+	Iterative, Iterative2 float64
+	MaxEntropy            float64                `json:"maxentropy"`
+	MaxEntropy2           float64                `json:"maxentropy2"`
+	Filter2DKernels       map[string][][]float64 `json:"filter2d_kernels"`
+	Gaussian              [][]any
+	Adaptive              [][]any
+	Sobel                 [][]any
+	Morph                 [][]any
+	Freq                  [][]any
+	Elements              map[string][][]int
+	Components            map[string]struct {
 		Count       int
 		LargestArea int `json:"largest_area"`
 		Stats       [][5]int
@@ -139,7 +139,9 @@ func requireRel(t testing.TB, want, got []float64, rel float64) {
 func TestGoldenColour(t *testing.T) {
 	src := photo(t, "photo.png")
 	t.Run("gray", func(t *testing.T) { requireGray(t, goldenGray(t, "gray"), Gray(src), 0) })
-	t.Run("togray", func(t *testing.T) { requireGray(t, goldenGray(t, "gray"), ToGray(readImage(t, "testdata/photo.png")), 0) })
+	t.Run("togray", func(t *testing.T) {
+		requireGray(t, goldenGray(t, "gray"), ToGray(readImage(t, "testdata/photo.png")), 0)
+	})
 	for _, tc := range []struct {
 		name string
 		fn   func(*image.RGBA) *image.RGBA
