@@ -158,6 +158,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (sum *Summary, err error
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
+	defer be.Finalize()
 	batch := min(o.BatchSize, len(samples))
 	eng, err := NewEngine(be, c, batch, prep.Crop, o.FlipTTA)
 	if err != nil {

@@ -17,7 +17,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/internal/safetensors"
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // run calls Run with test defaults and returns the summary, the log and the
@@ -386,4 +389,45 @@ func TestCat12Test(t *testing.T) {
 	names, _ := readResult(t, out, 3)
 	require.Len(t, names, 240)
 	require.Equal(t, 240, sum.Images)
+}
+
+// TestPretrainedSafetensors feeds the fixture's weights through the
+// pretrained path (a .safetensors file named by this project's variable
+// tree: torchvision layout and ImageNet preprocessing) and checks it predicts
+// exactly what the checkpoint path predicts with the same preprocessing.
+func TestPretrainedSafetensors(t *testing.T) {
+	runDir, data := fixture(t)
+	dir := t.TempDir()
+	ts, err := checkpoint.LoadTensors(filepath.Join(runDir, "best"))
+	require.NoError(t, err)
+	rel := map[string]safetensors.Tensor{}
+	for k, v := range ts {
+		rel[strings.TrimPrefix(k, DefaultScope+"/")] = v
+	}
+	st := filepath.Join(dir, "tiny.safetensors")
+	f, err := os.Create(st)
+	require.NoError(t, err)
+	require.NoError(t, safetensors.Write(f, rel, map[string]string{"layout": "v1.5"}))
+	require.NoError(t, f.Close())
+
+	// The same weights as a run whose model.json says ImageNet preprocessing.
+	imRun := filepath.Join(dir, "run")
+	require.NoError(t, os.MkdirAll(imRun, 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(runDir, "best"), filepath.Join(imRun, "best")))
+	info, err := checkpoint.ReadModelInfo(runDir)
+	require.NoError(t, err)
+	info.Preprocessing, info.Classes = resnet.TorchvisionImageNet, nil
+	require.NoError(t, checkpoint.WriteModelInfo(imRun, info))
+
+	files := []string{filepath.Join(data, "cat_12_test", "test0002.jpg"), filepath.Join(data, "cat_12_test", "test0004.jpg")}
+	var fromWeights, fromRun bytes.Buffer
+	sum, log, _, err := run(t, Options{Pretrained: st, Files: files, Format: "jsonl", TopK: 3, Stdout: &fromWeights})
+	require.NoError(t, err, log)
+	require.Equal(t, "resnet18", sum.Arch)
+	require.Equal(t, st, sum.Source)
+	require.Contains(t, log, "input 224x224")
+	_, log, _, err = run(t, Options{Checkpoint: imRun, Files: files, Format: "jsonl", TopK: 3, Stdout: &fromRun})
+	require.NoError(t, err, log)
+	require.Equal(t, fromRun.String(), fromWeights.String())
+	require.Contains(t, fromRun.String(), `"labels":["`, "class indices stand in for missing names")
 }

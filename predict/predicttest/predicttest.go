@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -83,4 +84,28 @@ func SaveRun(run, arch string, classes int, prep resnet.Preprocessing, seed int6
 	}
 	return checkpoint.WriteModelInfo(run, checkpoint.ModelInfo{Arch: arch, Layout: resnet.LayoutTorchvision,
 		NumClasses: classes, Classes: names, Scope: Scope, Preprocessing: prep})
+}
+
+// NewStore returns arch (torchvision layout, classes outputs) with every
+// variable under Scope initialised from seed on be (use the store with that
+// backend only), for benchmarks that need a network but no run directory.
+func NewStore(be compute.Backend, arch string, classes, crop int, seed int64) (*model.Store, *resnet.Model, error) {
+	net, err := resnet.New(arch, classes, resnet.LayoutTorchvision)
+	if err != nil {
+		return nil, nil, err
+	}
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(seed); err != nil {
+		return nil, nil, err
+	}
+	exec, err := model.NewExec(be, store, func(root *model.Scope, images *Node) *Node {
+		return net.Logits(store.Scope(Scope), images)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := exec.Exec(tensors.FromShape(shapes.Make(dtypes.Float32, 1, crop, crop, 3))); err != nil {
+		return nil, nil, fmt.Errorf("predicttest: %w", err)
+	}
+	return store, net, nil
 }
