@@ -153,20 +153,17 @@ func inferenceGraph(net *resnet.Model, scope *model.Scope, images *Node, flip bo
 func (e *Engine) BatchSize() int { return e.batch }
 
 // Run classifies n <= BatchSize() images held in images ([n, crop, crop, 3]
-// float32, normalised; extra capacity is used as zero padding) and returns
-// n*classes log-probabilities, row-major.
+// float32, normalised) and returns n*classes log-probabilities, row-major.
+// A short batch (n < BatchSize(), the tail of a run) compiles a graph for
+// its size once instead of computing padding: ~50 ms on the Go backend
+// against ~1 s per padded ResNet50 image.
 func (e *Engine) Run(images []float32, n int) (out []float32, err error) {
 	defer recoverErr(&err)
 	per := e.crop * e.crop * 3
 	if n <= 0 || n > e.batch || len(images) < n*per {
 		return nil, fmt.Errorf("predict: Engine.Run: %d images in %d values (batch %d)", n, len(images), e.batch)
 	}
-	full := images
-	if n < e.batch || len(images) != e.batch*per {
-		full = make([]float32, e.batch*per)
-		copy(full, images[:n*per])
-	}
-	res, err := e.exec.Exec(tensors.FromFlatDataAndDimensions(full, e.batch, e.crop, e.crop, 3))
+	res, err := e.exec.Exec(tensors.FromFlatDataAndDimensions(images[:n*per], n, e.crop, e.crop, 3))
 	if err != nil {
 		return nil, fmt.Errorf("predict: running %s: %w", e.c.Net.Name, err)
 	}
@@ -174,7 +171,10 @@ func (e *Engine) Run(images []float32, n int) (out []float32, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
-	return flat[:n*e.classes], nil
+	if len(flat) != n*e.classes {
+		return nil, fmt.Errorf("predict: %s returned %d values for %d images of %d classes", e.c.Net.Name, len(flat), n, e.classes)
+	}
+	return flat, nil
 }
 
 func recoverErr(err *error) {

@@ -93,7 +93,7 @@ func TestPredictFolderAndList(t *testing.T) {
 		sb.WriteString("cat_12_test/" + names[i] + "\r\n\r\n")
 	}
 	require.NoError(t, os.WriteFile(list, []byte(sb.String()), 0o644))
-	_, log, _, err = run(t, Options{Checkpoint: runDir, Images: list, Out: filepath.Join(out, "list.csv"), BatchSize: 2})
+	_, log, _, err = run(t, Options{Checkpoint: runDir, Images: list, Out: filepath.Join(out, "list.csv"), BatchSize: 2, Progress: true})
 	require.NoError(t, err, log)
 	_, byList := readResult(t, filepath.Join(out, "list.csv"), 3)
 	require.Equal(t, byFolder, byList, "batch size and input form do not change predictions")
