@@ -58,7 +58,7 @@ func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale
 
 	if !scope.IsTraining(g) {
 		// Inference: y = x*a + b with a = scale/sqrt(var+eps), b = offset - mean*a.
-		a := Mul(scale, Rsqrt(AddScalar(varianceVar.NodeValue(g), epsilon)))
+		a := Mul(scale, Reciprocal(Sqrt(AddScalar(varianceVar.NodeValue(g), epsilon))))
 		b := Sub(offset, Mul(meanVar.NodeValue(g), a))
 		return Add(Mul(x, expand(a)), expand(b))
 	}
@@ -72,7 +72,7 @@ func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale
 	mean := ReduceMean(x, reduceAxes...)                   // [C]
 	centred := Sub(x, expand(mean))                        // [..., C]
 	variance := ReduceMean(Square(centred), reduceAxes...) // [C], biased.
-	a := Mul(scale, Rsqrt(AddScalar(variance, epsilon)))
+	a := Mul(scale, Reciprocal(Sqrt(AddScalar(variance, epsilon))))
 	y := Add(Mul(centred, expand(a)), expand(offset))
 
 	// Running statistics (no gradient).

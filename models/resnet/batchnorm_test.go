@@ -1,0 +1,322 @@
+package resnet
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/stretchr/testify/require"
+)
+
+// refBatchNorm is the slow, obviously correct textbook batch norm on a channels-last flat tensor with
+// C channels: per channel mean and biased variance over all other axes, then
+// y = (x-mean)/sqrt(var+eps)*scale + offset. It returns y, the batch mean and the biased batch variance.
+func refBatchNorm(x []float64, c int, scale, offset []float64, eps float64) (y, mean, variance []float64) {
+	n := len(x) / c
+	mean = make([]float64, c)
+	variance = make([]float64, c)
+	for i, v := range x {
+		mean[i%c] += v
+	}
+	for ch := range mean {
+		mean[ch] /= float64(n)
+	}
+	for i, v := range x {
+		d := v - mean[i%c]
+		variance[i%c] += d * d
+	}
+	for ch := range variance {
+		variance[ch] /= float64(n)
+	}
+	y = make([]float64, len(x))
+	for i, v := range x {
+		ch := i % c
+		y[i] = (v-mean[ch])/math.Sqrt(variance[ch]+eps)*scale[ch] + offset[ch]
+	}
+	return y, mean, variance
+}
+
+// refEvalBatchNorm normalises with given (running) statistics.
+func refEvalBatchNorm(x []float64, c int, scale, offset, mean, variance []float64, eps float64) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		ch := i % c
+		y[i] = (v-mean[ch])/math.Sqrt(variance[ch]+eps)*scale[ch] + offset[ch]
+	}
+	return y
+}
+
+// pseudoRandom returns n deterministic values in [lo, hi).
+func pseudoRandom(n int, seed uint32, lo, hi float64) []float64 {
+	out := make([]float64, n)
+	state := seed*2654435761 + 12345
+	for i := range out {
+		state = state*1664525 + 1013904223
+		out[i] = lo + (hi-lo)*float64(state>>8)/float64(1<<24)
+	}
+	return out
+}
+
+func toFloat32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+// bnFixture holds the inputs of a batch-norm test: x [dims...], per-channel scale and offset.
+type bnFixture struct {
+	dims          []int
+	x             []float64
+	scale, offset []float64
+	eps           float64
+}
+
+func newBNFixture(dims []int, eps float64) bnFixture {
+	size := 1
+	for _, d := range dims {
+		size *= d
+	}
+	c := dims[len(dims)-1]
+	x := pseudoRandom(size, 1, -2, 3)
+	// Give channels different means and spreads.
+	for i := range x {
+		x[i] = x[i]*float64(1+i%c) + float64(i%c)
+	}
+	return bnFixture{dims: dims, x: x, scale: pseudoRandom(c, 2, 0.5, 1.5), offset: pseudoRandom(c, 3, -1, 1), eps: eps}
+}
+
+// newBNStore returns a store whose /bn/{scale,offset} hold the fixture's values in dtype.
+func (f bnFixture) newBNStore(t *testing.T, dtype dtypes.DType) *model.Store {
+	store := model.NewStore()
+	scope := store.RootScope().In("bn")
+	c := f.dims[len(f.dims)-1]
+	for name, values := range map[string][]float64{"scale": f.scale, "offset": f.offset} {
+		var tensor *tensors.Tensor
+		if dtype == dtypes.Float64 {
+			tensor = tensors.FromFlatDataAndDimensions(values, c)
+		} else {
+			tensor = tensors.FromFlatDataAndDimensions(toFloat32(values), c)
+		}
+		_, err := scope.CreateVariable(name, tensor)
+		require.NoError(t, err)
+	}
+	return store
+}
+
+func (f bnFixture) xTensor(dtype dtypes.DType) *tensors.Tensor {
+	if dtype == dtypes.Float64 {
+		return tensors.FromFlatDataAndDimensions(f.x, f.dims...)
+	}
+	return tensors.FromFlatDataAndDimensions(toFloat32(f.x), f.dims...)
+}
+
+func flat64(t *testing.T, tensor *tensors.Tensor) []float64 {
+	t.Helper()
+	switch tensor.DType() {
+	case dtypes.Float64:
+		return tensors.MustCopyFlatData[float64](tensor)
+	case dtypes.Float32:
+		f32 := tensors.MustCopyFlatData[float32](tensor)
+		out := make([]float64, len(f32))
+		for i, v := range f32 {
+			out[i] = float64(v)
+		}
+		return out
+	}
+	t.Fatalf("unexpected dtype %s", tensor.DType())
+	return nil
+}
+
+func requireClose(t *testing.T, want, got []float64, tol float64, what string) {
+	t.Helper()
+	require.Len(t, got, len(want), what)
+	for i := range want {
+		if diff := math.Abs(want[i] - got[i]); diff > tol*(1+math.Abs(want[i])) {
+			t.Fatalf("%s[%d]: want %.10g, got %.10g (diff %.3g, tol %.3g)", what, i, want[i], got[i], diff, tol)
+		}
+	}
+}
+
+func TestBatchNormTrainingForwardAndRunningStats(t *testing.T) {
+	backend := testBackend(t)
+	tests := []struct {
+		dtype dtypes.DType
+		dims  []int
+		tol   float64
+	}{
+		{dtypes.Float64, []int{2, 3, 3, 4}, 1e-12},
+		{dtypes.Float32, []int{2, 3, 3, 4}, 1e-5},
+		{dtypes.Float32, []int{4, 5, 2, 3}, 1e-5},
+		{dtypes.Float64, []int{6, 5}, 1e-12}, // [batch, features] works too.
+	}
+	const momentum = 0.1
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%v", tc.dtype, tc.dims), func(t *testing.T) {
+			f := newBNFixture(tc.dims, 1e-5)
+			c := tc.dims[len(tc.dims)-1]
+			store := f.newBNStore(t, tc.dtype)
+			exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
+				store.SetTraining(x.Graph(), true)
+				return BatchNorm(scope.In("bn"), x, f.eps, momentum, false)
+			})
+			require.NoError(t, err)
+			wantY, batchMean, batchVar := refBatchNorm(f.x, c, f.scale, f.offset, f.eps)
+			n := float64(len(f.x) / c)
+
+			runningMean := make([]float64, c)
+			runningVar := make([]float64, c)
+			for ch := range runningVar {
+				runningVar[ch] = 1
+			}
+			for step := range 2 {
+				y, err := exec.Call1(f.xTensor(tc.dtype))
+				require.NoError(t, err)
+				requireClose(t, wantY, flat64(t, y), tc.tol, "y")
+				for ch := range c {
+					runningMean[ch] = (1-momentum)*runningMean[ch] + momentum*batchMean[ch]
+					runningVar[ch] = (1-momentum)*runningVar[ch] + momentum*batchVar[ch]*n/(n-1)
+				}
+				requireClose(t, runningMean, flat64(t, store.GetVariable("/bn/mean").MustValue()), tc.tol,
+					fmt.Sprintf("running mean after step %d", step))
+				requireClose(t, runningVar, flat64(t, store.GetVariable("/bn/variance").MustValue()), tc.tol,
+					fmt.Sprintf("running variance after step %d", step))
+			}
+			require.False(t, store.GetVariable("/bn/mean").Trainable)
+			require.False(t, store.GetVariable("/bn/variance").Trainable)
+			require.True(t, store.GetVariable("/bn/scale").Trainable)
+			require.True(t, store.GetVariable("/bn/offset").Trainable)
+		})
+	}
+}
+
+func TestBatchNormEval(t *testing.T) {
+	backend := testBackend(t)
+	for _, dtype := range []dtypes.DType{dtypes.Float64, dtypes.Float32} {
+		t.Run(dtype.String(), func(t *testing.T) {
+			f := newBNFixture([]int{2, 3, 3, 4}, 1e-3)
+			store := f.newBNStore(t, dtype)
+			mean := []float64{0.5, -1, 2, 0}
+			variance := []float64{0.25, 4, 1, 0.01}
+			for name, values := range map[string][]float64{"mean": mean, "variance": variance} {
+				tensor := tensors.FromFlatDataAndDimensions(values, 4)
+				if dtype == dtypes.Float32 {
+					tensor = tensors.FromFlatDataAndDimensions(toFloat32(values), 4)
+				}
+				_, err := store.RootScope().At("bn").CreateVariable(name, tensor)
+				require.NoError(t, err)
+			}
+			exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
+				return BatchNorm(scope.In("bn"), x, f.eps, 0.1, false)
+			})
+			require.NoError(t, err)
+			y, err := exec.Call1(f.xTensor(dtype))
+			require.NoError(t, err)
+			tol := 1e-12
+			if dtype == dtypes.Float32 {
+				tol = 1e-5
+			}
+			requireClose(t, refEvalBatchNorm(f.x, 4, f.scale, f.offset, mean, variance, f.eps), flat64(t, y), tol, "y")
+			// Eval mode leaves the running statistics alone.
+			requireClose(t, mean, flat64(t, store.GetVariable("/bn/mean").MustValue()), 0, "mean")
+		})
+	}
+}
+
+func TestBatchNormZeroScale(t *testing.T) {
+	backend := testBackend(t)
+	store := model.NewStore()
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
+		store.SetTraining(x.Graph(), true)
+		return BatchNorm(scope.In("bn"), x, 1e-5, 0.1, true)
+	})
+	require.NoError(t, err)
+	f := newBNFixture([]int{2, 2, 2, 3}, 1e-5)
+	y, err := exec.Call1(f.xTensor(dtypes.Float32))
+	require.NoError(t, err)
+	for _, v := range flat64(t, y) {
+		require.Zero(t, v)
+	}
+}
+
+// TestBatchNormGradient checks the training-mode gradient of sum(BatchNorm(x)*w) with respect to x,
+// scale and offset against central finite differences of the slow reference. The gradient must flow
+// through the batch mean and variance: a version that stops it there fails this test.
+func TestBatchNormGradient(t *testing.T) {
+	backend := testBackend(t)
+	tests := []struct {
+		name string
+		dims []int
+		eps  float64
+	}{
+		{"nhwc", []int{2, 3, 3, 4}, 1e-5},
+		{"keras eps", []int{3, 2, 2, 2}, 1e-3},
+		{"batch 1", []int{1, 2, 3, 3}, 1e-5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newBNFixture(tc.dims, tc.eps)
+			c := tc.dims[len(tc.dims)-1]
+			w := pseudoRandom(len(f.x), 7, -1, 1)
+			loss := func(x, scale, offset []float64) float64 {
+				y, _, _ := refBatchNorm(x, c, scale, offset, f.eps)
+				total := 0.0
+				for i := range y {
+					total += y[i] * w[i]
+				}
+				return total
+			}
+
+			store := f.newBNStore(t, dtypes.Float64)
+			exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, wNode *Node) []*Node {
+				g := x.Graph()
+				store.SetTraining(g, true)
+				bnScope := scope.In("bn")
+				y := BatchNorm(bnScope, x, f.eps, 0.1, false)
+				l := ReduceAllSum(Mul(y, wNode))
+				grads := Gradient(l, x, bnScope.GetVariable("scale").NodeValue(g), bnScope.GetVariable("offset").NodeValue(g))
+				return append([]*Node{l}, grads...)
+			})
+			require.NoError(t, err)
+			out, err := exec.Call(f.xTensor(dtypes.Float64), tensors.FromFlatDataAndDimensions(w, tc.dims...))
+			require.NoError(t, err)
+			require.InDelta(t, loss(f.x, f.scale, f.offset), flat64(t, out[0])[0], 1e-9)
+
+			const h = 1e-6
+			numeric := func(values []float64, eval func() float64) []float64 {
+				grad := make([]float64, len(values))
+				for i := range values {
+					orig := values[i]
+					values[i] = orig + h
+					plus := eval()
+					values[i] = orig - h
+					minus := eval()
+					values[i] = orig
+					grad[i] = (plus - minus) / (2 * h)
+				}
+				return grad
+			}
+			eval := func() float64 { return loss(f.x, f.scale, f.offset) }
+			x := append([]float64(nil), f.x...)
+			f.x = x
+			requireClose(t, numeric(f.x, eval), flat64(t, out[1]), 1e-6, "dL/dx")
+			requireClose(t, numeric(f.scale, eval), flat64(t, out[2]), 1e-6, "dL/dscale")
+			requireClose(t, numeric(f.offset, eval), flat64(t, out[3]), 1e-6, "dL/doffset")
+
+			// Property of the textbook gradient: per channel, dL/dx sums to zero (mean subtraction).
+			gx := flat64(t, out[1])
+			sums := make([]float64, c)
+			for i, v := range gx {
+				sums[i%c] += v
+			}
+			for ch, s := range sums {
+				require.InDelta(t, 0, s, 1e-9, "channel %d", ch)
+			}
+		})
+	}
+}
