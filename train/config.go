@@ -12,6 +12,7 @@ import (
 
 // Config is a whole training run, as read from a YAML file. Each section
 // lives in the package it configures; the YAML keys are the snake_case tags.
+// docs/CONFIG.md documents every key.
 type Config struct {
 	Run       RunConfig       `yaml:"run"`
 	Synthetic SyntheticConfig `yaml:"synthetic"`
@@ -19,6 +20,7 @@ type Config struct {
 	Model     ModelConfig     `yaml:"model"`
 	Optim     OptimConfig     `yaml:"optim"`
 	Schedule  ScheduleConfig  `yaml:"schedule"`
+	Predict   PredictConfig   `yaml:"predict"`
 }
 
 // RunConfig holds where a run lives and how long it goes.
@@ -28,14 +30,16 @@ type RunConfig struct {
 	Backend   string `yaml:"backend"`    // GoMLX backend: "go" (default), "xla:cpu", "xla:cuda"
 	Seed      int64  `yaml:"seed"`       // seeds init, shuffling and augmentation (default 42)
 	Epochs    int    `yaml:"epochs"`     // default 10
-	BatchSize int    `yaml:"batch_size"` // default 32
+	BatchSize int    `yaml:"batch_size"` // images per micro-batch (default 32)
 	MaxSteps  int    `yaml:"max_steps"`  // stop after this many optimizer steps in total (0: no limit)
-	KeepLast  int    `yaml:"keep_last"`  // numbered checkpoints kept (default 3; best is always kept)
+	KeepLast  int    `yaml:"keep_last"`  // numbered checkpoints kept (default 3; 0 keeps all; best is always kept)
 	Resume    bool   `yaml:"resume"`     // continue from the run directory's latest checkpoint (default true)
+	Progress  string `yaml:"progress"`   // progress bar: "auto" (default: only on a terminal), "on", "off"
 }
 
 // SyntheticConfig makes the run generate a small synthetic dataset in
-// data.root first (the quick start uses it; see internal/synth).
+// data.root first (the quick start uses it; see internal/synth). Zero values
+// take the generator's defaults (12 classes, 8 per class, 12 test images, 48 px).
 type SyntheticConfig struct {
 	Enabled  bool `yaml:"enabled"`
 	Classes  int  `yaml:"classes"`
@@ -44,35 +48,67 @@ type SyntheticConfig struct {
 	Size     int  `yaml:"size"`
 }
 
-// ModelConfig selects the network.
+// ModelConfig selects the network and its initial weights.
 type ModelConfig struct {
 	Arch       string        `yaml:"arch"`       // resnet18|34|50|101|152 (default resnet50)
 	Layout     resnet.Layout `yaml:"layout"`     // "v1.5" torchvision (default) or "v1" Keras
-	Pretrained string        `yaml:"pretrained"` // "", "imagenet", a weight file, or a run/checkpoint directory
+	Pretrained string        `yaml:"pretrained"` // "", a run/checkpoint directory of this project, or a weights.Open spec ("imagenet", .pth, .safetensors, TF.js)
+	// FreezeBackboneEpochs trains only the classifier (fc) for the first K
+	// epochs; BatchNorm running statistics still adapt (default 0).
+	FreezeBackboneEpochs int `yaml:"freeze_backbone_epochs"`
 }
 
-// OptimConfig selects the optimizer.
+// OptimConfig selects the optimizer, the weight decay and the loss.
 type OptimConfig struct {
-	Name        string  `yaml:"name"`         // "sgd" (default) or "adamw"
-	LR          float64 `yaml:"lr"`           // base learning rate (default 0.1)
-	Momentum    float64 `yaml:"momentum"`     // SGD momentum (default 0.9)
-	Nesterov    bool    `yaml:"nesterov"`     // SGD Nesterov momentum
-	WeightDecay float64 `yaml:"weight_decay"` // L2 decay coefficient (default 1e-4)
+	Name     string  `yaml:"name"`     // "sgd" (default) or "adamw"
+	LR       float64 `yaml:"lr"`       // base learning rate (default 0.1; piecewise uses schedule.values instead)
+	Momentum float64 `yaml:"momentum"` // SGD momentum, torch convention, no dampening (default 0.9)
+	Nesterov bool    `yaml:"nesterov"` // SGD Nesterov momentum (default false)
+	// WeightDecay is, for sgd, the L2 decay of the seed (L2Decay: grad +=
+	// coeff*w) and, for adamw, the decoupled decay (w -= lr*coeff*w)
+	// (default 1e-4).
+	WeightDecay    float64    `yaml:"weight_decay"`
+	NoDecayBNBias  bool       `yaml:"no_decay_bn_bias"` // exclude BatchNorm scale/offset and biases from weight decay (default false)
+	Betas          [2]float64 `yaml:"betas"`            // AdamW beta1, beta2 (default [0.9, 0.999])
+	Eps            float64    `yaml:"eps"`              // AdamW epsilon (default 1e-8)
+	BackboneLRMult float64    `yaml:"backbone_lr_mult"` // learning-rate multiplier of everything but fc (default 1)
+	AccumSteps     int        `yaml:"accum_steps"`      // micro-batches per optimizer step (default 1)
+	LabelSmoothing float64    `yaml:"label_smoothing"`  // target = (1-e)*onehot + e/classes (default 0)
 }
 
-// ScheduleConfig selects the learning-rate schedule.
+// ScheduleConfig selects the learning-rate schedule. Positions are measured in
+// epochs, fractional within an epoch, and the rate is recomputed at every
+// optimizer step.
 type ScheduleConfig struct {
-	Name string `yaml:"name"` // "constant" (default)
+	Name       string    `yaml:"name"`       // "constant" (default), "piecewise" or "cosine"
+	Boundaries []float64 `yaml:"boundaries"` // piecewise: epochs where the rate changes, increasing
+	Values     []float64 `yaml:"values"`     // piecewise: len(boundaries)+1 rates
+	MinLR      float64   `yaml:"min_lr"`     // cosine: final rate (default 0)
+	// WarmupEpochs ramps the rate linearly from WarmupLR to the schedule's
+	// value at the end of the warm-up; cosine then decays over the remaining
+	// epochs (default 0: no warm-up).
+	WarmupEpochs float64 `yaml:"warmup_epochs"`
+	WarmupLR     float64 `yaml:"warmup_lr"` // rate at the start of the warm-up (default 0)
+}
+
+// PredictConfig, when Images is set, classifies those images with the best
+// checkpoint at the end of the run (see package predict).
+type PredictConfig struct {
+	Images    string `yaml:"images"`     // folder of images or list file ("" = no prediction)
+	Out       string `yaml:"out"`        // result CSV, "NAME.jpg,class" lines (default "result.csv")
+	BatchSize int    `yaml:"batch_size"` // default run.batch_size
 }
 
 // DefaultConfig returns the defaults every config file is applied on.
 func DefaultConfig() Config {
 	return Config{
-		Run:      RunConfig{Name: "default", Dir: "checkpoints", Backend: "go", Seed: 42, Epochs: 10, BatchSize: 32, KeepLast: 3, Resume: true},
-		Data:     dataset.DefaultConfig(),
-		Model:    ModelConfig{Arch: "resnet50", Layout: resnet.LayoutTorchvision},
-		Optim:    OptimConfig{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4},
+		Run:   RunConfig{Name: "default", Dir: "checkpoints", Backend: "go", Seed: 42, Epochs: 10, BatchSize: 32, KeepLast: 3, Resume: true, Progress: "auto"},
+		Data:  dataset.DefaultConfig(),
+		Model: ModelConfig{Arch: "resnet50", Layout: resnet.LayoutTorchvision},
+		Optim: OptimConfig{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8,
+			BackboneLRMult: 1, AccumSteps: 1},
 		Schedule: ScheduleConfig{Name: "constant"},
+		Predict:  PredictConfig{Out: "result.csv"},
 	}
 }
 
@@ -96,7 +132,7 @@ func LoadConfig(path string, sets []string) (Config, error) {
 func (c Config) Validate() error {
 	var errs []string
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
-	if c.Run.Name == "" || strings.ContainsAny(c.Run.Name, `/\`) {
+	if c.Run.Name == "" || strings.ContainsAny(c.Run.Name, `/\`) || c.Run.Name == "." || c.Run.Name == ".." {
 		bad("run.name must be a plain directory name, got %q", c.Run.Name)
 	}
 	if c.Run.Epochs <= 0 {
@@ -108,36 +144,109 @@ func (c Config) Validate() error {
 	if c.Run.MaxSteps < 0 {
 		bad("run.max_steps must be >= 0, got %d", c.Run.MaxSteps)
 	}
+	if c.Run.KeepLast < 0 {
+		bad("run.keep_last must be >= 0, got %d", c.Run.KeepLast)
+	}
+	switch c.Run.Progress {
+	case "auto", "on", "off":
+	default:
+		bad("run.progress must be auto, on or off, got %q", c.Run.Progress)
+	}
+	if c.Synthetic.Classes < 0 || c.Synthetic.PerClass < 0 || c.Synthetic.Test < 0 || c.Synthetic.Size < 0 {
+		bad("synthetic sizes must be >= 0")
+	}
 	if _, ok := resnet.Variants[c.Model.Arch]; !ok {
 		bad("model.arch %q unknown (valid: %s)", c.Model.Arch, strings.Join(resnet.Names(), ", "))
 	}
 	if c.Model.Layout != resnet.LayoutTorchvision && c.Model.Layout != resnet.LayoutKeras {
 		bad("model.layout must be %q or %q, got %q", resnet.LayoutTorchvision, resnet.LayoutKeras, c.Model.Layout)
 	}
-	switch c.Optim.Name {
+	if c.Model.FreezeBackboneEpochs < 0 {
+		bad("model.freeze_backbone_epochs must be >= 0, got %d", c.Model.FreezeBackboneEpochs)
+	}
+	o := c.Optim
+	switch o.Name {
 	case "sgd", "adamw":
 	default:
-		bad("optim.name must be sgd or adamw, got %q", c.Optim.Name)
+		bad("optim.name must be sgd or adamw, got %q", o.Name)
 	}
-	if !(c.Optim.LR > 0) {
-		bad("optim.lr must be positive, got %g", c.Optim.LR)
+	if !(o.LR > 0) {
+		bad("optim.lr must be positive, got %g", o.LR)
 	}
-	if c.Optim.Momentum < 0 || c.Optim.Momentum >= 1 {
-		bad("optim.momentum must be in [0,1), got %g", c.Optim.Momentum)
+	if o.Momentum < 0 || o.Momentum >= 1 {
+		bad("optim.momentum must be in [0,1), got %g", o.Momentum)
 	}
-	if c.Optim.WeightDecay < 0 {
-		bad("optim.weight_decay must be >= 0, got %g", c.Optim.WeightDecay)
+	if o.Nesterov && o.Momentum == 0 {
+		bad("optim.nesterov needs optim.momentum > 0")
 	}
-	switch c.Schedule.Name {
-	case "constant":
-	default:
-		bad("schedule.name %q unknown", c.Schedule.Name)
+	if !(o.WeightDecay >= 0) {
+		bad("optim.weight_decay must be >= 0, got %g", o.WeightDecay)
+	}
+	if o.Betas[0] < 0 || o.Betas[0] >= 1 || o.Betas[1] < 0 || o.Betas[1] >= 1 {
+		bad("optim.betas must be in [0,1), got %v", o.Betas)
+	}
+	if !(o.Eps > 0) {
+		bad("optim.eps must be positive, got %g", o.Eps)
+	}
+	if !(o.BackboneLRMult >= 0) {
+		bad("optim.backbone_lr_mult must be >= 0, got %g", o.BackboneLRMult)
+	}
+	if o.AccumSteps < 1 {
+		bad("optim.accum_steps must be >= 1, got %d", o.AccumSteps)
+	}
+	if o.LabelSmoothing < 0 || o.LabelSmoothing >= 1 {
+		bad("optim.label_smoothing must be in [0,1), got %g", o.LabelSmoothing)
+	}
+	if err := c.Schedule.validate(c.Run.Epochs); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if c.Predict.BatchSize < 0 {
+		bad("predict.batch_size must be >= 0, got %d", c.Predict.BatchSize)
+	}
+	if c.Predict.Images != "" && c.Predict.Out == "" {
+		bad("predict.out must be set when predict.images is")
 	}
 	if err := c.Data.Validate(); err != nil {
-		errs = append(errs, strings.TrimPrefix(err.Error(), "dataset: "))
+		first := strings.SplitN(err.Error(), "\n", 2)[0]
+		errs = append(errs, "data."+strings.TrimPrefix(strings.TrimPrefix(first, "dataset: "), "config: "))
 	}
 	if len(errs) > 0 {
 		return errors.New(errs[0])
+	}
+	return nil
+}
+
+func (s ScheduleConfig) validate(epochs int) error {
+	switch s.Name {
+	case "constant", "cosine":
+		if len(s.Boundaries) > 0 || len(s.Values) > 0 {
+			return fmt.Errorf("schedule.boundaries and schedule.values are for the piecewise schedule, not %q", s.Name)
+		}
+	case "piecewise":
+		if len(s.Values) != len(s.Boundaries)+1 {
+			return fmt.Errorf("schedule.values must have len(boundaries)+1 = %d entries, got %d", len(s.Boundaries)+1, len(s.Values))
+		}
+		for i, b := range s.Boundaries {
+			if !(b > 0) || (i > 0 && b <= s.Boundaries[i-1]) {
+				return fmt.Errorf("schedule.boundaries must be positive and increasing, got %v", s.Boundaries)
+			}
+		}
+		for _, v := range s.Values {
+			if !(v >= 0) {
+				return fmt.Errorf("schedule.values must be >= 0, got %v", s.Values)
+			}
+		}
+	default:
+		return fmt.Errorf("schedule.name must be constant, piecewise or cosine, got %q", s.Name)
+	}
+	if !(s.MinLR >= 0) {
+		return fmt.Errorf("schedule.min_lr must be >= 0, got %g", s.MinLR)
+	}
+	if !(s.WarmupEpochs >= 0) || s.WarmupEpochs > float64(epochs) {
+		return fmt.Errorf("schedule.warmup_epochs must be in [0, run.epochs=%d], got %g", epochs, s.WarmupEpochs)
+	}
+	if !(s.WarmupLR >= 0) {
+		return fmt.Errorf("schedule.warmup_lr must be >= 0, got %g", s.WarmupLR)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -10,25 +9,51 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gocls/gocls/dataset"
-	"github.com/gocls/gocls/models/resnet"
 )
 
-// steps holds the compiled training and evaluation graphs of one model.
+// forwardFn builds the logits [batch, classes] of images [batch, H, W, 3]
+// with the variables under scope.
+type forwardFn func(scope *model.Scope, images *Node) *Node
+
+// steps holds the compiled graphs of one model: a training step (forward,
+// backward, optimizer update), with gradient accumulation a micro-step that
+// only adds its gradients to /optimizer/accum, and inference.
 type steps struct {
 	store     *model.Store
-	trainExec *model.Exec
-	evalExec  *model.Exec
+	trainExec *model.Exec // (images, labels, hyper[4]) -> (mean loss, logits)
+	accumExec *model.Exec // (images, labels) -> (mean loss, logits); nil without accumulation
+	evalExec  *model.Exec // images -> logits
 }
 
-func newSteps(be compute.Backend, store *model.Store, net *resnet.Model, opt *optimizer) *steps {
+// stepInputs are the scalars fed to a training step.
+type stepInputs struct {
+	LR, BackboneLR float64
+	BackboneOn     bool
+	// Examples is the number of examples whose gradients the step applies:
+	// the batch plus those accumulated since the last step.
+	Examples int
+}
+
+func (in stepInputs) tensor() *tensors.Tensor {
+	on := float32(0)
+	if in.BackboneOn {
+		on = 1
+	}
+	return tensors.FromFlatDataAndDimensions([]float32{float32(in.LR), float32(in.BackboneLR), on, 1 / float32(in.Examples)}, 4)
+}
+
+// newSteps builds the graphs (compiled lazily on first use). With accumulate,
+// the training step adds the gradients stored by accumulation micro-steps.
+func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *optimizer, smoothing float64, accumulate bool) *steps {
 	s := &steps{store: store}
-	s.trainExec = model.MustNewExec(be, store, func(root *model.Scope, images, labels, lr *Node) (*Node, *Node) {
+	// gradients returns the trainable parameters under modelScope that the
+	// graph uses and the gradients of the summed loss.
+	gradients := func(images, labels *Node) (params []*model.Variable, grads []*Node, meanLoss, logits *Node) {
 		g := images.Graph()
 		store.SetTraining(g, true)
 		scope := store.Scope(modelScope)
-		logits := net.Logits(scope, images)
-		loss := crossEntropy(logits, labels)
-		var params []*model.Variable
+		logits = forward(scope, images)
+		losses := crossEntropy(logits, labels, smoothing)
 		for v := range scope.IterVariables() {
 			if v.Trainable && v.InUseByGraph(g) {
 				params = append(params, v)
@@ -38,86 +63,96 @@ func newSteps(be compute.Backend, store *model.Store, net *resnet.Model, opt *op
 		for i, v := range params {
 			nodes[i] = v.NodeValue(g)
 		}
-		grads := Gradient(loss, nodes...)
-		opt.apply(store, g, params, grads, lr)
+		grads = Gradient(ReduceAllSum(losses), nodes...)
+		return params, grads, ReduceAllMean(losses), logits
+	}
+	s.trainExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels, in *Node) (*Node, *Node) {
+		g := images.Graph()
+		params, grads, loss, logits := gradients(images, labels)
+		invCount := Slice(in, AxisElem(3))
+		invCount = Reshape(invCount)
+		for i, v := range params {
+			grad := grads[i]
+			if accumulate {
+				acc := slot(store, "accum", v)
+				grad = Add(grad, acc.NodeValue(g))
+				acc.SetNodeValue(ZerosLike(grad))
+			}
+			grads[i] = Mul(grad, ConvertDType(invCount, grad.DType()))
+		}
+		h := hyper{LR: Reshape(Slice(in, AxisElem(0))), BackboneLR: Reshape(Slice(in, AxisElem(1))), BackboneOn: Reshape(Slice(in, AxisElem(2)))}
+		opt.apply(store, g, params, grads, h)
 		return loss, logits
 	})
-	s.evalExec = model.MustNewExec(be, store, func(root *model.Scope, images *Node) *Node {
+	if accumulate {
+		s.accumExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels *Node) (*Node, *Node) {
+			g := images.Graph()
+			params, grads, loss, logits := gradients(images, labels)
+			for i, v := range params {
+				acc := slot(store, "accum", v)
+				acc.SetNodeValue(Add(acc.NodeValue(g), grads[i]))
+			}
+			return loss, logits
+		})
+	}
+	s.evalExec = model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
 		store.SetTraining(images.Graph(), false)
-		return net.Logits(store.Scope(modelScope), images)
+		return forward(store.Scope(modelScope), images)
 	})
 	return s
 }
 
-// train runs one optimizer step on a batch and returns its mean loss.
-func (s *steps) train(b dataset.Batch, crop int, lr float64) (loss float64, err error) {
+// train runs one optimizer step on a batch (plus any accumulated gradients)
+// and returns its mean loss and logits [Size*classes].
+func (s *steps) train(images *tensors.Tensor, labels *tensors.Tensor, in stepInputs) (loss float64, logits []float32, err error) {
 	defer recoverErr(&err)
-	labels := tensors.FromFlatDataAndDimensions(b.Labels[:b.Size], b.Size)
-	out := s.trainExec.MustCall(batchTensor(b, crop), labels, float32(lr))
-	return float64(tensors.ToScalar[float32](out[0])), nil
+	out := s.trainExec.MustCall(images, labels, in.tensor())
+	return float64(tensors.ToScalar[float32](out[0])), tensors.MustCopyFlatData[float32](out[1]), nil
+}
+
+// accumulate adds a batch's gradients to the accumulation buffers and
+// returns its mean loss and logits.
+func (s *steps) accumulate(images *tensors.Tensor, labels *tensors.Tensor) (loss float64, logits []float32, err error) {
+	defer recoverErr(&err)
+	out := s.accumExec.MustCall(images, labels)
+	return float64(tensors.ToScalar[float32](out[0])), tensors.MustCopyFlatData[float32](out[1]), nil
 }
 
 // logits runs the network in inference mode: [Size, NumClasses] row-major.
-func (s *steps) logits(b dataset.Batch, crop int) (out []float32, err error) {
+func (s *steps) logits(images *tensors.Tensor) (out []float32, err error) {
 	defer recoverErr(&err)
-	t := s.evalExec.MustCall(batchTensor(b, crop))[0]
+	t := s.evalExec.MustCall(images)[0]
 	return tensors.MustCopyFlatData[float32](t), nil
 }
 
+// recoverErr turns a panic of graph building or execution into *err.
 func recoverErr(err *error) {
 	if r := recover(); r != nil {
-		*err = fmt.Errorf("%v", r)
+		if e, ok := r.(error); ok {
+			*err = e
+		} else {
+			*err = fmt.Errorf("%v", r)
+		}
 	}
 }
 
-// crossEntropy is the mean softmax cross-entropy of logits [batch, classes]
-// against integer labels [batch].
-func crossEntropy(logits, labels *Node) *Node {
+// crossEntropy returns the per-example softmax cross-entropy [batch] of
+// logits [batch, classes] against integer labels [batch], with label
+// smoothing e: the target is (1-e)*onehot + e/classes (torch's
+// CrossEntropyLoss(label_smoothing=e)).
+func crossEntropy(logits, labels *Node, smoothing float64) *Node {
 	classes := logits.Shape().Dimensions[1]
-	oneHot := OneHot(labels, classes, logits.DType())
-	return Neg(ReduceAllMean(ReduceSum(Mul(oneHot, LogSoftmax(logits, -1)), -1)))
-}
-
-// optimizer updates the parameters from their gradients inside the training
-// graph; its state lives in the store under /optimizer.
-type optimizer struct {
-	cfg OptimConfig
-}
-
-func newOptimizer(cfg OptimConfig) *optimizer { return &optimizer{cfg: cfg} }
-
-// slot returns the optimizer variable of the given kind for parameter v.
-func slot(store *model.Store, kind string, v *model.Variable) *model.Variable {
-	path := "/optimizer/" + kind + strings.ReplaceAll(v.Path(), "/", "~")
-	sv := store.VariableWithShape(path, v.Shape(), Zeros)
-	return sv.SetTrainable(false)
-}
-
-// apply builds the update of params with grads at learning rate lr (a
-// float32 scalar node). L2 weight decay adds WeightDecay*w to each gradient.
-func (o *optimizer) apply(store *model.Store, g *Graph, params []*model.Variable, grads []*Node, lr *Node) {
-	c := o.cfg
-	for i, v := range params {
-		w := v.NodeValue(g)
-		grad := grads[i]
-		if c.WeightDecay > 0 {
-			grad = Add(grad, MulScalar(w, c.WeightDecay))
-		}
-		switch c.Name {
-		case "adamw":
-			panic("adamw not implemented yet")
-		default: // SGD with momentum, torch convention.
-			step := grad
-			if c.Momentum > 0 {
-				bufVar := slot(store, "momentum", v)
-				buf := Add(MulScalar(bufVar.NodeValue(g), c.Momentum), grad)
-				bufVar.SetNodeValue(buf)
-				step = buf
-				if c.Nesterov {
-					step = Add(grad, MulScalar(buf, c.Momentum))
-				}
-			}
-			v.SetNodeValue(Sub(w, Mul(ConvertDType(lr, w.DType()), step)))
-		}
+	target := OneHot(labels, classes, logits.DType())
+	if smoothing > 0 {
+		target = AddScalar(MulScalar(target, 1-smoothing), smoothing/float64(classes))
 	}
+	return Neg(ReduceSum(Mul(target, LogSoftmax(logits, -1)), -1))
+}
+
+// batchTensors converts a loader batch to the model's inputs: images
+// [Size, crop, crop, 3] and labels [Size].
+func batchTensors(b dataset.Batch, crop int) (images, labels *tensors.Tensor) {
+	images = tensors.FromFlatDataAndDimensions(b.Images[:b.Size*crop*crop*3], b.Size, crop, crop, 3)
+	labels = tensors.FromFlatDataAndDimensions(append([]int32(nil), b.Labels[:b.Size]...), b.Size)
+	return images, labels
 }

@@ -4,8 +4,6 @@ package train
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,8 +12,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gocls/gocls/checkpoint"
@@ -25,43 +21,104 @@ import (
 	"github.com/gocls/gocls/internal/cfgfile"
 	"github.com/gocls/gocls/internal/synth"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/predict"
 )
 
 // modelScope is the variable scope of the network inside the store.
 const modelScope = "/model"
 
+// interruptedDir is the run directory's mid-epoch checkpoint, written when a
+// run is cancelled (SIGINT/SIGTERM) or stops at run.max_steps inside an
+// epoch. It is always newer than every numbered checkpoint: it is removed
+// before the next numbered one is saved.
+const interruptedDir = "interrupted"
+
 // Result summarises a finished run.
 type Result struct {
-	RunDir   string
-	Epochs   int     // epochs completed
-	Steps    int     // optimizer steps completed
-	LastLoss float64 // mean training loss of the last epoch
-	Val      Metrics // validation metrics of the last epoch
-	BestTop1 float64
+	RunDir      string
+	Epochs      int     // epochs completed
+	Steps       int     // optimizer steps completed
+	LastLoss    float64 // mean training loss of the last epoch
+	Val         predict.Metrics
+	BestTop1    float64
+	BestEpoch   int
+	History     []EpochRecord
+	Predictions string // the result CSV written by the predict section, if any
 }
 
-// state is what a checkpoint stores besides the variables.
+// state is what a checkpoint stores besides the variables: the position in
+// the run (epoch, step, position inside the epoch) and everything that the
+// metrics of the remaining epochs depend on, so that a resumed run continues
+// exactly.
 type state struct {
-	Epoch    int     `json:"epoch"` // epochs completed
-	Step     int     `json:"step"`  // optimizer steps completed
-	BestTop1 float64 `json:"best_top1"`
+	Epoch        int  `json:"epoch"`         // epochs completed (trained, evaluated, saved)
+	Step         int  `json:"step"`          // optimizer steps completed
+	Batch        int  `json:"batch"`         // micro-batches of epoch Epoch+1 already trained (mid-epoch checkpoint)
+	EpochTrained bool `json:"epoch_trained"` // the training pass of epoch Epoch+1 is complete, its evaluation pending
+	// Running sums of the partial epoch.
+	LossSum       float64 `json:"loss_sum"`
+	Correct       int     `json:"correct"`
+	Seen          int     `json:"seen"`
+	AccumExamples int     `json:"accum_examples"` // examples in the pending gradient-accumulation group
+	Seconds       float64 `json:"seconds"`        // wall time spent in the partial epoch
+	TrainSeconds  float64 `json:"train_seconds"`
+	LR            float64 `json:"lr"` // learning rate of the last step
+
+	BestTop1  float64       `json:"best_top1"`
+	BestEpoch int           `json:"best_epoch"` // 0: none yet
+	History   []EpochRecord `json:"history"`
+}
+
+// hooks let tests observe and steer a run.
+type hooks struct {
+	afterStep  func(step int)   // called after each optimizer step or accumulation micro-step
+	beforeSave func(dir string) // called before each checkpoint save
 }
 
 // Run trains as cfg says, writing everything into the run directory
-// cfg.Run.Dir/cfg.Run.Name, and resumes from its latest checkpoint when one
-// exists. Progress goes to log. Cancelling ctx saves a checkpoint and returns.
-func Run(ctx context.Context, cfg Config, log io.Writer) (res *Result, err error) {
+// cfg.Run.Dir/cfg.Run.Name:
+//
+//	config.yaml, model.json, split.json, metrics.csv, metrics.jsonl,
+//	curves.png, confusion.csv, confusion.png, ckpt-NNNNNNNN/ (every epoch,
+//	the last run.keep_last kept), best/ (best validation top-1),
+//	interrupted/ (mid-epoch, after a cancellation)
+//
+// and resumes from its newest checkpoint when one exists (run.resume). Progress
+// goes to log. Cancelling ctx saves a mid-epoch checkpoint and returns an
+// error wrapping context.Canceled; re-running continues exactly where it
+// stopped. A non-finite loss stops the run with an error naming the step;
+// the previous checkpoints are kept. Graph-building panics come back as
+// errors.
+func Run(ctx context.Context, cfg Config, log io.Writer) (*Result, error) {
+	return run(ctx, cfg, log, hooks{})
+}
+
+func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("train: internal error: %v\n%s", r, debug.Stack())
 		}
 	}()
+	if log == nil {
+		log = io.Discard
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	runDir := filepath.Join(cfg.Run.Dir, cfg.Run.Name)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: run directory: %w", err)
+	}
+
+	// Checkpoint to resume from, and the architecture it fixes.
+	resumeDir, err := findResume(cfg, runDir, log)
+	if err != nil {
+		return nil, err
+	}
+	var prep resnet.Preprocessing
+	havePrep := false
+	if resumeDir != "" {
+		cfg, prep, havePrep = archFromCheckpoint(cfg, runDir, log)
 	}
 
 	// Data.
@@ -87,12 +144,27 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (res *Result, err error
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	prep := resnet.TorchvisionImageNet
-	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
 	store := model.NewStore()
 	if err := store.SetRNGStateFromSeed(cfg.Run.Seed); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	var st state
+	switch {
+	case resumeDir != "":
+		if err := checkpoint.Load(resumeDir, store, &st); err != nil {
+			return nil, fmt.Errorf("train: resuming: %w", err)
+		}
+		fmt.Fprintf(log, "resuming from %s (epoch %d, step %d%s)\n", resumeDir, st.Epoch, st.Step, midEpochNote(st))
+	case cfg.Model.Pretrained != "":
+		if prep, err = loadPretrained(cfg, store, log); err != nil {
+			return nil, err
+		}
+		havePrep = true
+	}
+	if !havePrep {
+		prep = resnet.TorchvisionImageNet
+	}
+	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
 	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: cfg.Model.Layout, NumClasses: cfg.Data.NumClasses,
 		Scope: modelScope, Preprocessing: prep}
 	if err := checkpoint.WriteModelInfo(runDir, info); err != nil {
@@ -102,101 +174,382 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (res *Result, err error
 		return nil, err
 	}
 
-	// Optimizer.
-	opt := newOptimizer(cfg.Optim)
-	sched := newSchedule(cfg)
-
-	// Checkpoint: resume when the run directory has one.
-	var st state
-	if cfg.Run.Resume {
-		latest, err := checkpoint.Latest(runDir)
-		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		if latest != "" {
-			if err := checkpoint.Load(latest, store, &st); err != nil {
-				return nil, fmt.Errorf("train: resuming: %w", err)
-			}
-			fmt.Fprintf(log, "resuming from %s (epoch %d, step %d)\n", latest, st.Epoch, st.Step)
-		}
-	}
-
-	steps := newSteps(be, store, net, opt)
-	norm := normalizeFrom(prep)
+	// Optimizer and graphs.
+	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
+	steps := newSteps(be, store, net.Logits, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1)
+	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
 	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
 		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(),
 		OnBad: func(path string, err error) { fmt.Fprintf(log, "skipping unreadable image: %v\n", err) }}
-	trainLoader := dataset.NewLoader(trainSet, dataset.TrainTransform(cfg.Data.Augment, prep.Crop, norm), loaderOpts)
 	evalOpts := loaderOpts
 	evalOpts.Shuffle, evalOpts.DropLast = false, false
-	valLoader := dataset.NewLoader(valSet, dataset.EvalTransform(prep.Resize, prep.Crop, norm), evalOpts)
+	evalOpts.OnBad = nil
+	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, st: &st, crop: prep.Crop,
+		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
+		trainLoader: dataset.NewLoader(trainSet, dataset.TrainTransform(cfg.Data.Augment, prep.Crop, norm), loaderOpts),
+		valLoader:   dataset.NewLoader(valSet, dataset.EvalTransform(prep.Resize, prep.Crop, norm), evalOpts)}
+	if len(st.History) > 0 {
+		if err := r.writeReports(nil); err != nil {
+			return nil, err
+		}
+	}
 
 	// Loop.
-	res = &Result{RunDir: runDir, BestTop1: st.BestTop1}
-	metricsLog, err := os.OpenFile(filepath.Join(runDir, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	res, err = r.loop(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+		return nil, err
 	}
-	defer metricsLog.Close()
-	for epoch := st.Epoch; epoch < cfg.Run.Epochs; epoch++ {
-		if cfg.Run.MaxSteps > 0 && st.Step >= cfg.Run.MaxSteps {
-			break
+
+	// Prediction.
+	if cfg.Predict.Images != "" {
+		bs := cfg.Predict.BatchSize
+		if bs == 0 {
+			bs = cfg.Run.BatchSize
 		}
+		fmt.Fprintf(log, "predicting %s with %s\n", cfg.Predict.Images, runDir)
+		_, err := predict.Run(ctx, predict.Options{Checkpoint: runDir, Step: -1, Images: cfg.Predict.Images, Out: cfg.Predict.Out,
+			Backend: cfg.Run.Backend, BatchSize: bs, Workers: cfg.Data.Workers, Progress: r.bar}, log)
+		if err != nil {
+			return nil, fmt.Errorf("train: predict section: %w", err)
+		}
+		res.Predictions = cfg.Predict.Out
+	}
+	return res, nil
+}
+
+// runner is the training loop of one run.
+type runner struct {
+	cfg                    Config
+	runDir                 string
+	log                    io.Writer
+	hk                     hooks
+	store                  *model.Store
+	steps                  *steps
+	st                     *state
+	crop, classes          int
+	bar                    bool
+	trainLoader, valLoader *dataset.Loader
+}
+
+func (r *runner) loop(ctx context.Context) (*Result, error) {
+	cfg, st := r.cfg, r.st
+	res := &Result{RunDir: r.runDir}
+	for epoch := st.Epoch; epoch < cfg.Run.Epochs; epoch++ {
 		start := time.Now()
-		var lossSum float64
-		var seen int
-		for batch := range trainLoader.Epoch(ctx, epoch) {
-			if cfg.Run.MaxSteps > 0 && st.Step >= cfg.Run.MaxSteps {
+		if !st.EpochTrained {
+			stop, err := r.trainEpoch(ctx, epoch)
+			st.Seconds += time.Since(start).Seconds()
+			st.TrainSeconds += time.Since(start).Seconds()
+			if err != nil {
+				return nil, err
+			}
+			start = time.Now()
+			switch stop {
+			case stopCancelled:
+				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
+					return nil, err
+				}
+				fmt.Fprintf(r.log, "interrupted in epoch %d after %d batches: saved %s\n", epoch+1, st.Batch, filepath.Join(r.runDir, interruptedDir))
+				return nil, fmt.Errorf("train: interrupted in epoch %d: %w", epoch+1, ctx.Err())
+			case stopMaxSteps:
+				if st.Batch == 0 {
+					break // nothing trained in this epoch
+				}
+				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
+					return nil, err
+				}
+				val, err := evaluate(ctx, r.steps, r.valLoader, r.crop, r.classes)
+				if err != nil {
+					return nil, fmt.Errorf("train: evaluating: %w", err)
+				}
+				fmt.Fprintf(r.log, "run.max_steps=%d reached in epoch %d: val loss %.4f, val top-1 %.4f; saved %s\n",
+					cfg.Run.MaxSteps, epoch+1, val.Loss, val.Top1, filepath.Join(r.runDir, interruptedDir))
+				res.Val = val
+			}
+			if stop == stopMaxSteps {
 				break
 			}
-			lr := sched.at(st.Step, epoch)
-			loss, err := steps.train(batch, prep.Crop, lr)
-			trainLoader.Release(batch)
-			if err != nil {
-				return nil, fmt.Errorf("train: step %d: %w", st.Step+1, err)
-			}
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return nil, fmt.Errorf("train: loss is %v at step %d (epoch %d): stopping; the last good checkpoint is kept in %s", loss, st.Step+1, epoch+1, runDir)
-			}
-			st.Step++
-			lossSum += loss * float64(batch.Size)
-			seen += batch.Size
+			st.EpochTrained = true
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("train: interrupted in epoch %d: %w", epoch+1, err)
-		}
-		st.Epoch = epoch + 1
 
 		// Evaluation.
-		val, err := evaluate(ctx, steps, valLoader, prep.Crop, cfg.Data.NumClasses)
+		val, err := evaluate(ctx, r.steps, r.valLoader, r.crop, r.classes)
 		if err != nil {
-			return nil, fmt.Errorf("train: evaluating epoch %d: %w", st.Epoch, err)
+			if ctx.Err() != nil {
+				st.Seconds += time.Since(start).Seconds()
+				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
+					return nil, err
+				}
+				return nil, fmt.Errorf("train: interrupted evaluating epoch %d: %w", epoch+1, ctx.Err())
+			}
+			return nil, fmt.Errorf("train: evaluating epoch %d: %w", epoch+1, err)
 		}
-		trainLoss := lossSum / math.Max(1, float64(seen))
-		elapsed := time.Since(start)
-		fmt.Fprintf(log, "epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.4f (%d images, %.1f img/s)\n",
-			st.Epoch, cfg.Run.Epochs, trainLoss, val.Loss, val.Top1, seen, float64(seen)/elapsed.Seconds())
-		line, _ := json.Marshal(map[string]any{"epoch": st.Epoch, "step": st.Step, "train_loss": trainLoss,
-			"val_loss": val.Loss, "val_top1": val.Top1, "val_top5": val.Top5, "seconds": elapsed.Seconds()})
-		if _, err := metricsLog.Write(append(line, '\n')); err != nil {
+		st.Seconds += time.Since(start).Seconds()
+		trainLoss := st.LossSum / math.Max(1, float64(st.Seen))
+		trainTop1 := float64(st.Correct) / math.Max(1, float64(st.Seen))
+		rec := record(epoch+1, st.Step, st.LR, trainLoss, trainTop1, val, r.classes)
+		rec.Seconds = Float(st.Seconds)
+		rec.ImgPerSec = Float(float64(st.Seen) / math.Max(st.TrainSeconds, 1e-9))
+		st.History = append(st.History, rec)
+		top5 := ""
+		if rec.ValTop5 != nil {
+			top5 = fmt.Sprintf(", top-5 %.4f", float64(*rec.ValTop5))
+		}
+		fmt.Fprintf(r.log, "epoch %d/%d: lr %.4g, train loss %.4f, top-1 %.4f | val loss %.4f, top-1 %.4f%s | %d images, %.1f img/s\n",
+			epoch+1, cfg.Run.Epochs, st.LR, trainLoss, trainTop1, val.Loss, val.Top1, top5, st.Seen, float64(rec.ImgPerSec))
+
+		// Checkpoints.
+		st.Epoch, st.Batch, st.EpochTrained = epoch+1, 0, false
+		st.LossSum, st.Correct, st.Seen, st.AccumExamples, st.Seconds, st.TrainSeconds = 0, 0, 0, 0, 0, 0
+		isBest := st.BestEpoch == 0 || val.N == 0 || val.Top1 >= st.BestTop1
+		if isBest {
+			st.BestTop1, st.BestEpoch = val.Top1, st.Epoch
+		}
+		// The interrupted checkpoint is older than the one about to be
+		// saved: remove it first, so a newer one never hides behind it.
+		if err := os.RemoveAll(filepath.Join(r.runDir, interruptedDir)); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
-		if err := checkpoint.Save(filepath.Join(runDir, checkpoint.Name(st.Epoch)), store, st); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
+		if err := r.save(filepath.Join(r.runDir, checkpoint.Name(st.Epoch))); err != nil {
+			return nil, err
 		}
-		if val.Top1 >= st.BestTop1 || !fileExists(filepath.Join(runDir, checkpoint.Best)) {
-			st.BestTop1 = math.Max(st.BestTop1, val.Top1)
-			if err := checkpoint.Save(filepath.Join(runDir, checkpoint.Best), store, st); err != nil {
-				return nil, fmt.Errorf("train: %w", err)
+		if isBest {
+			if err := r.save(filepath.Join(r.runDir, checkpoint.Best)); err != nil {
+				return nil, err
 			}
 		}
-		if err := checkpoint.Prune(runDir, cfg.Run.KeepLast); err != nil {
+		if err := checkpoint.Prune(r.runDir, cfg.Run.KeepLast); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
-		res.Epochs, res.Steps, res.LastLoss, res.Val, res.BestTop1 = st.Epoch, st.Step, trainLoss, val, st.BestTop1
+		if err := r.writeReports(&val); err != nil {
+			return nil, err
+		}
+		res.Val = val
 	}
-	res.Epochs, res.Steps = st.Epoch, st.Step
+	res.Epochs, res.Steps, res.BestTop1, res.BestEpoch = st.Epoch, st.Step, st.BestTop1, st.BestEpoch
+	res.History = st.History
+	if n := len(st.History); n > 0 {
+		res.LastLoss = float64(st.History[n-1].TrainLoss)
+	}
 	return res, nil
+}
+
+type stopReason int
+
+const (
+	stopEpochEnd stopReason = iota
+	stopCancelled
+	stopMaxSteps
+)
+
+// trainEpoch trains epoch (0-based) from micro-batch st.Batch on, updating
+// the state after every micro-batch.
+func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) {
+	cfg, st := r.cfg, r.st
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := r.trainLoader.Epoch(ectx, epoch)
+	k := cfg.Optim.AccumSteps
+	nb := r.trainLoader.NumBatches()
+	total := r.trainLoader.Len()
+	if n := nb * cfg.Run.BatchSize; n < total {
+		total = n
+	}
+	bar := newProgress(r.bar, r.log, epoch+1, cfg.Run.Epochs, total, st.Seen)
+	defer bar.done()
+	frozen := epoch < cfg.Model.FreezeBackboneEpochs
+
+	b, ok := <-ch
+	for idx := 0; ok; idx++ {
+		var next dataset.Batch
+		nextOK := true
+		if k > 1 && idx >= st.Batch {
+			next, nextOK = <-ch // read ahead: the last micro-batch of the epoch always ends a group
+		}
+		if idx < st.Batch { // resuming mid-epoch: these batches were trained before the checkpoint
+			r.trainLoader.Release(b)
+			b, ok = <-ch
+			continue
+		}
+		if ctx.Err() != nil {
+			r.trainLoader.Release(b)
+			return stopCancelled, nil
+		}
+		if cfg.Run.MaxSteps > 0 && st.Step >= cfg.Run.MaxSteps && st.AccumExamples == 0 {
+			r.trainLoader.Release(b)
+			return stopMaxSteps, nil
+		}
+		last := !nextOK
+		if last && ctx.Err() != nil {
+			r.trainLoader.Release(b)
+			return stopCancelled, nil // the epoch did not end: the loader was cancelled
+		}
+		images, labels := batchTensors(b, r.crop)
+		examples := st.AccumExamples + b.Size
+		applyStep := k == 1 || (idx+1)%k == 0 || last
+		var loss float64
+		var logits []float32
+		var err error
+		if applyStep {
+			groupStart := idx - idx%k
+			lr := cfg.Schedule.LearningRate(float64(epoch)+float64(groupStart)/float64(max(nb, 1)), cfg.Run.Epochs, cfg.Optim.LR)
+			in := stepInputs{LR: lr, BackboneLR: lr * cfg.Optim.BackboneLRMult, BackboneOn: !frozen, Examples: examples}
+			if frozen {
+				in.BackboneLR = 0
+			}
+			loss, logits, err = r.steps.train(images, labels, in)
+			st.LR = lr
+		} else {
+			loss, logits, err = r.steps.accumulate(images, labels)
+		}
+		correct := top1Count(logits, b.Labels[:b.Size], r.classes)
+		r.trainLoader.Release(b)
+		stepNo := st.Step + 1
+		if err != nil {
+			return 0, fmt.Errorf("train: step %d (epoch %d, batch %d): %w", stepNo, epoch+1, idx+1, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return 0, fmt.Errorf("train: loss is %v at step %d (epoch %d, batch %d): stopping; the last good checkpoint is kept in %s (lower optim.lr?)",
+				loss, stepNo, epoch+1, idx+1, r.runDir)
+		}
+		if applyStep {
+			st.Step++
+			st.AccumExamples = 0
+		} else {
+			st.AccumExamples = examples
+		}
+		st.LossSum += loss * float64(b.Size)
+		st.Correct += correct
+		st.Seen += b.Size
+		st.Batch = idx + 1
+		bar.add(b.Size, epoch+1, cfg.Run.Epochs, st.LossSum/float64(st.Seen))
+		if r.hk.afterStep != nil {
+			r.hk.afterStep(st.Step)
+		}
+		if k > 1 {
+			b, ok = next, nextOK
+		} else {
+			b, ok = <-ch
+		}
+	}
+	if ctx.Err() != nil {
+		return stopCancelled, nil
+	}
+	return stopEpochEnd, nil
+}
+
+// save writes a checkpoint of the store and the state into dir.
+func (r *runner) save(dir string) error {
+	if r.hk.beforeSave != nil {
+		r.hk.beforeSave(dir)
+	}
+	if err := checkpoint.Save(dir, r.store, r.st); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+// writeReports rewrites metrics.csv, metrics.jsonl and curves.png from the
+// history and, given validation metrics, confusion.csv and confusion.png.
+func (r *runner) writeReports(val *predict.Metrics) error {
+	if err := writeMetrics(r.runDir, r.st.History, r.classes); err != nil {
+		return err
+	}
+	if err := writeCurves(filepath.Join(r.runDir, "curves.png"), r.st.History); err != nil {
+		return err
+	}
+	if val == nil || val.N == 0 {
+		return nil
+	}
+	if err := predict.WriteConfusionCSV(filepath.Join(r.runDir, "confusion.csv"), val.Confusion, nil); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	title := fmt.Sprintf("validation, epoch %d: top-1 %.3f", r.st.Epoch, val.Top1)
+	if err := predict.WriteConfusionPNG(filepath.Join(r.runDir, "confusion.png"), val.Confusion, nil, title); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+// findResume returns the checkpoint a run continues from ("" for a fresh
+// start): the interrupted checkpoint when present, else the latest numbered
+// one. With run.resume false, the old checkpoints of the run directory are
+// removed instead.
+func findResume(cfg Config, runDir string, log io.Writer) (string, error) {
+	interrupted := filepath.Join(runDir, interruptedDir)
+	latest, err := checkpoint.Latest(runDir)
+	if err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	hasInterrupted := fileExists(filepath.Join(interrupted, "state.json"))
+	if !cfg.Run.Resume {
+		old, _ := checkpoint.List(runDir)
+		if hasInterrupted {
+			old = append(old, interrupted)
+		}
+		if fileExists(filepath.Join(runDir, checkpoint.Best)) {
+			old = append(old, filepath.Join(runDir, checkpoint.Best))
+		}
+		if len(old) > 0 {
+			fmt.Fprintf(log, "run.resume is false: removing %d old checkpoints and the split of %s\n", len(old), runDir)
+		}
+		for _, d := range append(old, filepath.Join(runDir, "split.json")) {
+			if err := os.RemoveAll(d); err != nil {
+				return "", fmt.Errorf("train: %w", err)
+			}
+		}
+		return "", nil
+	}
+	if hasInterrupted {
+		return interrupted, nil
+	}
+	return latest, nil
+}
+
+// archFromCheckpoint takes the architecture, class count and preprocessing
+// of a resumed run from its model.json, warning where the config differs.
+func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, resnet.Preprocessing, bool) {
+	info, err := checkpoint.ReadModelInfo(runDir)
+	if err != nil {
+		fmt.Fprintf(log, "warning: %v; using the config's architecture\n", err)
+		return cfg, resnet.Preprocessing{}, false
+	}
+	warn := func(key string, cfgVal, ckptVal any) {
+		fmt.Fprintf(log, "warning: %s is %v in the config but %v in %s: resuming with %v\n", key, cfgVal, ckptVal,
+			filepath.Join(runDir, checkpoint.ModelInfoFile), ckptVal)
+	}
+	if info.Arch != cfg.Model.Arch {
+		warn("model.arch", cfg.Model.Arch, info.Arch)
+		cfg.Model.Arch = info.Arch
+	}
+	if info.Layout != cfg.Model.Layout {
+		warn("model.layout", cfg.Model.Layout, info.Layout)
+		cfg.Model.Layout = info.Layout
+	}
+	if info.NumClasses != cfg.Data.NumClasses {
+		warn("data.num_classes", cfg.Data.NumClasses, info.NumClasses)
+		cfg.Data.NumClasses = info.NumClasses
+	}
+	p := info.Preprocessing
+	if p.Crop > 0 && p.Crop != cfg.Data.Eval.Crop {
+		warn("data.eval.crop", cfg.Data.Eval.Crop, p.Crop)
+		cfg.Data.Eval.Crop = p.Crop
+	}
+	if p.Resize > 0 && p.Resize != cfg.Data.Eval.ResizeShorter {
+		warn("data.eval.resize_shorter", cfg.Data.Eval.ResizeShorter, p.Resize)
+		cfg.Data.Eval.ResizeShorter = p.Resize
+	}
+	return cfg, p, true
+}
+
+func midEpochNote(st state) string {
+	switch {
+	case st.EpochTrained:
+		return fmt.Sprintf(", epoch %d trained, evaluation pending", st.Epoch+1)
+	case st.Batch > 0:
+		return fmt.Sprintf(", %d batches into epoch %d", st.Batch, st.Epoch+1)
+	}
+	return ""
 }
 
 // loadSplit reads the list file and returns the train/validation split,
@@ -240,19 +593,7 @@ func writeResolvedConfig(runDir string, cfg Config) error {
 	return atomicfile.WriteFile(filepath.Join(runDir, "config.yaml"), b)
 }
 
-func normalizeFrom(p resnet.Preprocessing) dataset.Normalize {
-	return dataset.Normalize{Mean: p.Mean, Std: p.Std, Scale: p.Scale, BGR: p.BGR}
-}
-
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
-
-// batchTensor converts a loader batch to the model's input [Size, crop, crop, 3].
-func batchTensor(b dataset.Batch, crop int) *tensors.Tensor {
-	return tensors.FromFlatDataAndDimensions(b.Images[:b.Size*crop*crop*3], b.Size, crop, crop, 3)
-}
-
-var _ = errors.New
-var _ compute.Backend
