@@ -1,0 +1,396 @@
+package preprocess
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	_ "image/jpeg"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		msg  string
+	}{
+		{"threshold", second(ParseThresholdType("binaryy")), `unknown threshold type "binaryy"`},
+		{"shape", second(ParseShape("disk")), `unknown shape "disk"`},
+		{"morph", second(ParseMorphOp("thin")), `unknown morphology op "thin"`},
+		{"adaptive", second(ParseAdaptiveMethod("median")), `unknown adaptive method "median"`},
+		{"filter", second(ParseFreqFilter("notch", "ideal", 3, 0)), `unknown filter "notch"`},
+		{"kind", second(ParseFreqFilter("lowpass", "box", 3, 0)), `unknown filter kind "box"`},
+		{"radius", second(ParseFreqFilter("lowpass", "ideal", 0, 0)), "radius must be > 0"},
+		{"bandpass", second(ParseFreqFilter("bandpass", "ideal", 5, 5)), "radius2 (5) > radius (5)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Error(t, tc.err)
+			require.Contains(t, tc.err.Error(), tc.msg)
+			require.True(t, strings.HasPrefix(tc.err.Error(), "preprocess: "))
+		})
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestParseStepsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		cfg StepConfig
+		msg string
+	}{
+		{StepConfig{}, "step 0 (): missing op"},
+		{StepConfig{Op: "sharpen"}, `unknown op "sharpen"`},
+		{StepConfig{Op: "gaussian", Ksize: 4}, "ksize must be odd, got 4"},
+		{StepConfig{Op: "gaussian", Sigma: -1}, "sigma must be >= 0"},
+		{StepConfig{Op: "median", Ksize: 6}, "ksize must be odd and >= 1, got 6"},
+		{StepConfig{Op: "blur", Ksize: -3}, "ksize must be odd and >= 1, got -3"},
+		{StepConfig{Op: "threshold", Type: "bin"}, `unknown threshold type "bin"`},
+		{StepConfig{Op: "adaptive", Block: 4}, "block must be odd and >= 3, got 4"},
+		{StepConfig{Op: "adaptive", Method: "x"}, `unknown adaptive method "x"`},
+		{StepConfig{Op: "adaptive", Type: "trunc"}, "adaptive type must be binary or binary_inv"},
+		{StepConfig{Op: "morph", Morph: "thin"}, `unknown morphology op "thin"`},
+		{StepConfig{Op: "morph", Shape: "disk"}, `unknown shape "disk"`},
+		{StepConfig{Op: "morph", Iterations: -1}, "iterations must be >= 1"},
+		{StepConfig{Op: "sobel", Ksize: 9}, "ksize must be 1, 3, 5 or 7, got 9"},
+		{StepConfig{Op: "sobel", Dx: 3, Ksize: 3}, "need 0 <= dx, dy < ksize"},
+		{StepConfig{Op: "laplacian", Ksize: 2}, "ksize must be odd"},
+		{StepConfig{Op: "fft", Radius: 0}, "radius must be > 0"},
+		{StepConfig{Op: "filter2d"}, "kernel must be a non-empty matrix"},
+		{StepConfig{Op: "filter2d", Kernel: [][]float64{{1, 2}, {3}}}, "kernel row 1 has 1 values, want 2"},
+	} {
+		t.Run(tc.msg, func(t *testing.T) {
+			_, err := ParseSteps([]StepConfig{tc.cfg})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.msg)
+			require.True(t, strings.HasPrefix(err.Error(), fmt.Sprintf("preprocess: step 0 (%s): ", tc.cfg.Op)), err.Error())
+		})
+	}
+	_, err := ParseSteps([]StepConfig{{Op: "blur"}, {Op: "median", Ksize: 2}})
+	require.ErrorContains(t, err, "preprocess: step 1 (median): ksize must be odd")
+}
+
+func TestSteps(t *testing.T) {
+	src := photo(t, "photo.png")
+	gray := Gray(src)
+	pc := func(op func(*image.Gray) *image.Gray) *image.RGBA { return PerChannel(src, op) }
+	for _, tc := range []struct {
+		cfg  StepConfig
+		want *image.RGBA
+	}{
+		{StepConfig{Op: "gray"}, GrayToRGBA(gray)},
+		{StepConfig{Op: "bgr"}, SwapRB(src)},
+		{StepConfig{Op: "hsv"}, HSV(src)},
+		{StepConfig{Op: "hls"}, HLS(src)},
+		{StepConfig{Op: "lab"}, Lab(src)},
+		{StepConfig{Op: "blur"}, pc(func(g *image.Gray) *image.Gray { return Blur(g, 3, 3) })},
+		{StepConfig{Op: "gaussian"}, pc(func(g *image.Gray) *image.Gray { return GaussianBlur(g, 5, 0, 0) })},
+		{StepConfig{Op: "gaussian", Sigma: 1.5}, pc(func(g *image.Gray) *image.Gray { return GaussianBlur(g, 0, 1.5, 0) })},
+		{StepConfig{Op: "median", Ksize: 5}, pc(func(g *image.Gray) *image.Gray { return MedianBlur(g, 5) })},
+		{StepConfig{Op: "bilateral"}, BilateralFilterRGBA(src, 9, 75, 75)},
+		{StepConfig{Op: "filter2d", Kernel: [][]float64{{0, -1, 0}, {-1, 5, -1}, {0, -1, 0}}},
+			pc(func(g *image.Gray) *image.Gray {
+				return Filter2D(g, &Plane{W: 3, H: 3, Pix: []float64{0, -1, 0, -1, 5, -1, 0, -1, 0}})
+			})},
+		{StepConfig{Op: "threshold", Thresh: 100, Type: "trunc"}, pc(func(g *image.Gray) *image.Gray { return Threshold(g, 100, 255, ThreshTrunc) })},
+		{StepConfig{Op: "otsu"}, GrayToRGBA(Threshold(gray, float64(Otsu(gray)), 255, ThreshBinary))},
+		{StepConfig{Op: "iterative"}, GrayToRGBA(Threshold(gray, IterativeThreshold(gray), 255, ThreshBinary))},
+		{StepConfig{Op: "maxentropy"}, GrayToRGBA(Threshold(gray, float64(MaxEntropyThreshold(gray)), 255, ThreshBinary))},
+		{StepConfig{Op: "adaptive", Method: "gaussian", Block: 7, C: 2}, GrayToRGBA(AdaptiveThreshold(gray, 255, AdaptiveGaussian, false, 7, 2))},
+		{StepConfig{Op: "morph", Morph: "close", Shape: "ellipse", Ksize: 5},
+			pc(func(g *image.Gray) *image.Gray {
+				return MorphologyEx(g, MorphClose, StructuringElement(ShapeEllipse, 5, 5), 1)
+			})},
+		{StepConfig{Op: "sobel", Dy: 1}, GrayToRGBA(ConvertScaleAbs(Sobel(gray, 0, 1, 3), 1, 0))},
+		{StepConfig{Op: "laplacian", Ksize: 3}, GrayToRGBA(ConvertScaleAbs(Laplacian(gray, 3), 1, 0))},
+		{StepConfig{Op: "fft", Radius: 10}, pc(func(g *image.Gray) *image.Gray {
+			return FrequencyFilter(g, FreqFilter{Pass: LowPass, Kind: Gaussian, Radius: 10}).ToGray8()
+		})},
+	} {
+		t.Run(tc.cfg.Op, func(t *testing.T) {
+			steps, err := ParseSteps([]StepConfig{tc.cfg})
+			require.NoError(t, err)
+			before := append([]uint8(nil), src.Pix...)
+			got := steps[0](src)
+			require.Equal(t, before, src.Pix, "input must not change")
+			require.Equal(t, tc.want.Pix, got.Pix)
+		})
+	}
+	for _, op := range StepOps {
+		cfg := StepConfig{Op: op, Radius: 5, Kernel: [][]float64{{1}}}
+		_, err := ParseSteps([]StepConfig{cfg})
+		require.NoError(t, err, op)
+	}
+	steps, err := ParseSteps([]StepConfig{{Op: "gaussian", Ksize: 3}, {Op: "gray"}})
+	require.NoError(t, err)
+	require.Equal(t, GrayToRGBA(Gray(steps[0](src))).Pix, Chain(steps)(src).Pix)
+	require.Equal(t, src.Pix, Chain(nil)(src).Pix)
+}
+
+func TestThresholdEdgeCases(t *testing.T) {
+	g := &image.Gray{Pix: []uint8{0, 1, 127, 128, 254, 255}, Stride: 6, Rect: image.Rect(0, 0, 6, 1)}
+	for _, tc := range []struct {
+		t, m float64
+		typ  ThresholdType
+		want []uint8
+	}{
+		{127, 255, ThreshBinary, []uint8{0, 0, 0, 255, 255, 255}},
+		{127.9, 255, ThreshBinary, []uint8{0, 0, 0, 255, 255, 255}},
+		{-1, 200, ThreshBinary, []uint8{200, 200, 200, 200, 200, 200}},
+		{255, 255, ThreshBinary, []uint8{0, 0, 0, 0, 0, 0}},
+		{127, 99.5, ThreshBinaryInv, []uint8{100, 100, 100, 0, 0, 0}},
+		{127, 0, ThreshTrunc, []uint8{0, 1, 127, 127, 127, 127}},
+		{-5, 0, ThreshTrunc, []uint8{0, 0, 0, 0, 0, 0}},
+		{127, 0, ThreshToZero, []uint8{0, 0, 0, 128, 254, 255}},
+		{127, 0, ThreshToZeroInv, []uint8{0, 1, 127, 0, 0, 0}},
+		{300, 0, ThreshToZeroInv, []uint8{0, 1, 127, 128, 254, 255}},
+	} {
+		t.Run(fmt.Sprintf("%v_%g", tc.typ, tc.t), func(t *testing.T) {
+			require.Equal(t, tc.want, Threshold(g, tc.t, tc.m, tc.typ).Pix)
+		})
+	}
+	flat := &image.Gray{Pix: []uint8{9, 9, 9, 9}, Stride: 2, Rect: image.Rect(0, 0, 2, 2)}
+	require.EqualValues(t, 0, Otsu(flat))
+	require.EqualValues(t, 9, MaxEntropyThreshold(flat))
+	require.InDelta(t, 9, IterativeThreshold(flat), 1e-12)
+	// A two-level image: every method separates the levels.
+	two := &image.Gray{Pix: []uint8{10, 10, 10, 200, 200, 10}, Stride: 6, Rect: image.Rect(0, 0, 6, 1)}
+	for _, th := range []float64{float64(Otsu(two)), IterativeThreshold(two), float64(MaxEntropyThreshold(two))} {
+		require.Equal(t, []uint8{0, 0, 0, 255, 255, 0}, Threshold(two, th, 255, ThreshBinary).Pix, "threshold %g", th)
+	}
+}
+
+func TestColourConversionsSmall(t *testing.T) {
+	px := func(r, g, b uint8) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, 1, 1))
+		img.Pix[0], img.Pix[1], img.Pix[2], img.Pix[3] = r, g, b, 255
+		return img
+	}
+	for _, tc := range []struct {
+		name    string
+		in      [3]uint8
+		hsv     [3]uint8
+		hls     [3]uint8
+		lab     [3]uint8
+		grayVal uint8
+	}{
+		// Values from cv2.cvtColor (OpenCV 4.6).
+		{"red", [3]uint8{255, 0, 0}, [3]uint8{0, 255, 255}, [3]uint8{0, 128, 255}, [3]uint8{136, 208, 195}, 76},
+		{"green", [3]uint8{0, 255, 0}, [3]uint8{60, 255, 255}, [3]uint8{60, 128, 255}, [3]uint8{224, 42, 211}, 150},
+		{"blue", [3]uint8{0, 0, 255}, [3]uint8{120, 255, 255}, [3]uint8{120, 128, 255}, [3]uint8{82, 207, 20}, 29},
+		{"white", [3]uint8{255, 255, 255}, [3]uint8{0, 0, 255}, [3]uint8{0, 255, 0}, [3]uint8{255, 128, 128}, 255},
+		{"black", [3]uint8{0, 0, 0}, [3]uint8{0, 0, 0}, [3]uint8{0, 0, 0}, [3]uint8{0, 128, 128}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := px(tc.in[0], tc.in[1], tc.in[2])
+			require.Equal(t, tc.hsv[:], HSV(img).Pix[:3])
+			require.Equal(t, tc.hls[:], HLS(img).Pix[:3])
+			require.Equal(t, tc.lab[:], Lab(img).Pix[:3])
+			require.Equal(t, tc.grayVal, Gray(img).Pix[0])
+			require.Equal(t, []uint8{tc.in[2], tc.in[1], tc.in[0]}, SwapRB(img).Pix[:3])
+		})
+	}
+	img := photo(t, "photo.png")
+	ch := Split(img)
+	require.Equal(t, img.Pix, Merge(ch[0], ch[1], ch[2], ch[3]).Pix)
+}
+
+func TestToRGBA(t *testing.T) {
+	nrgba := image.NewNRGBA(image.Rect(2, 3, 4, 4))
+	nrgba.SetNRGBA(2, 3, color.NRGBA{200, 100, 50, 0}) // transparent: colour kept, as cv2.imread
+	nrgba.SetNRGBA(3, 3, color.NRGBA{10, 20, 30, 128})
+	require.Equal(t, []uint8{200, 100, 50, 255, 10, 20, 30, 255}, ToRGBA(nrgba).Pix)
+
+	pal := image.NewPaletted(image.Rect(0, 0, 2, 1), color.Palette{color.RGBA{1, 2, 3, 255}, color.Gray{77}})
+	pal.SetColorIndex(1, 0, 1)
+	require.Equal(t, []uint8{1, 2, 3, 255, 77, 77, 77, 255}, ToRGBA(pal).Pix)
+
+	g16 := image.NewGray16(image.Rect(0, 0, 1, 1))
+	g16.SetGray16(0, 0, color.Gray16{0x80ff})
+	require.Equal(t, []uint8{0x80, 0x80, 0x80, 255}, ToRGBA(g16).Pix)
+	require.Equal(t, []uint8{0x80}, ToGray(g16).Pix)
+
+	var buf bytes.Buffer
+	require.NoError(t, gif.Encode(&buf, pal, nil))
+	dec, err := gif.Decode(&buf)
+	require.NoError(t, err)
+	require.Equal(t, ToRGBA(pal).Pix, ToRGBA(dec).Pix)
+}
+
+func TestNPYRoundTrip(t *testing.T) {
+	for _, shape := range [][]int{{3}, {2, 3}, {0, 4}, {2, 1, 3}} {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		data := make([]float64, n)
+		cdata := make([]complex128, n)
+		for i := range data {
+			data[i] = float64(i)*1.5 - 2
+			cdata[i] = complex(float64(i), -float64(i)/3)
+		}
+		var b bytes.Buffer
+		require.NoError(t, WriteNPY(&b, shape, data))
+		require.Zero(t, (len(b.Bytes())-8*n)%64, "header must be padded to 64 bytes")
+		a, err := ReadNPY(b.Bytes())
+		require.NoError(t, err)
+		require.Equal(t, shape, a.Shape)
+		require.Equal(t, data, a.Data)
+		b.Reset()
+		require.NoError(t, WriteNPYComplex(&b, shape, cdata))
+		a, err = ReadNPY(b.Bytes())
+		require.NoError(t, err)
+		require.Equal(t, cdata, a.Complex)
+	}
+	require.ErrorContains(t, WriteNPY(&bytes.Buffer{}, []int{2, 2}, []float64{1}), "shape [2 2] holds 4 values, got 1")
+	// numpy wrote dft.npy in Fortran order; the reader reorders it.
+	a := goldenNPY(t, "dft")
+	require.Equal(t, []int{45, 75}, a.Shape)
+}
+
+func TestReadNPYErrors(t *testing.T) {
+	var good bytes.Buffer
+	require.NoError(t, WriteNPY(&good, []int{2, 2}, []float64{1, 2, 3, 4}))
+	g := good.Bytes()
+	hdr := func(h string) []byte {
+		return append([]byte("\x93NUMPY\x01\x00"+string(rune(len(h)))+"\x00"), h...)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		msg  string
+	}{
+		{"empty", nil, "bad magic"},
+		{"magic", []byte("PK\x03\x04aaaaaaaa"), "bad magic"},
+		{"version", append([]byte("\x93NUMPY\x09\x00"), 0, 0), "unsupported version 9"},
+		{"truncated header", g[:20], "truncated header"},
+		{"truncated data", g[:len(g)-1], "data has 31 bytes, shape [2 2] needs 32"},
+		{"dtype", hdr("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }"), `unsupported dtype ">f8"`},
+		{"no shape", hdr("{'descr': '<f8', 'fortran_order': False, }"), `header lacks "shape"`},
+		{"bad shape", hdr("{'descr': '<f8', 'fortran_order': False, 'shape': (a,), }"), "bad shape"},
+		{"huge shape", hdr("{'descr': '<f8', 'fortran_order': False, 'shape': (2000000000, 2000000000), }"), "too large"},
+		{"bad order", hdr("{'descr': '<f8', 'fortran_order': maybe, 'shape': (1,), }"), "bad fortran_order"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadNPY(tc.data)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
+
+func FuzzReadNPY(f *testing.F) {
+	var b bytes.Buffer
+	_ = WriteNPY(&b, []int{2, 3}, []float64{1, 2, 3, 4, 5, 6})
+	f.Add(b.Bytes())
+	b.Reset()
+	_ = WriteNPYComplex(&b, []int{1, 2}, []complex128{1, 2i})
+	f.Add(b.Bytes())
+	if data, err := os.ReadFile(filepath.Join("testdata", "golden", "dft.npy")); err == nil {
+		f.Add(data[:200])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := ReadNPY(data)
+		if err != nil {
+			return
+		}
+		n := 1
+		for _, d := range a.Shape {
+			n *= d
+		}
+		if len(a.Data)+len(a.Complex) != n {
+			t.Fatalf("shape %v but %d values", a.Shape, len(a.Data)+len(a.Complex))
+		}
+	})
+}
+
+// TestCat12 runs the operations on real dataset files (palette, RGBA, gray,
+// GIF, PNG named .jpg) when ../shared/data/cat12 exists.
+func TestCat12(t *testing.T) {
+	dir := cat12Dir(t)
+	entries, err := os.ReadDir(filepath.Join(dir, "cat_12_train"))
+	require.NoError(t, err)
+	kinds := map[string]int{}
+	steps, err := ParseSteps([]StepConfig{{Op: "gaussian", Ksize: 5}, {Op: "median", Ksize: 5}, {Op: "morph"}})
+	require.NoError(t, err)
+	run := Chain(steps)
+	checked := 0
+	for _, e := range entries {
+		f, err := os.Open(filepath.Join(dir, "cat_12_train", e.Name()))
+		require.NoError(t, err)
+		cfg, format, err := image.DecodeConfig(f)
+		f.Close()
+		if err != nil {
+			continue
+		}
+		key := format + "/" + modelName(cfg.ColorModel)
+		if kinds[key] >= 2 {
+			continue
+		}
+		kinds[key]++
+		f, err = os.Open(filepath.Join(dir, "cat_12_train", e.Name()))
+		require.NoError(t, err)
+		img, _, err := image.Decode(f)
+		f.Close()
+		require.NoError(t, err, e.Name())
+		rgba := ToRGBA(img)
+		out := run(rgba)
+		require.Equal(t, rgba.Bounds().Size(), out.Bounds().Size())
+		g := Gray(rgba)
+		c := ConnectedComponents(Threshold(g, float64(Otsu(g)), 255, ThreshBinary), 8)
+		require.Positive(t, c.Count, e.Name())
+		checked++
+	}
+	t.Logf("checked %d files of kinds %v", checked, kinds)
+}
+
+func cat12Dir(t *testing.T) string {
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	data := filepath.Join(dir, "..", "shared", "data", "cat12")
+	if _, err := os.Stat(filepath.Join(data, "cat_12_train")); err != nil {
+		t.Skipf("cat12 data not found at %s", data)
+	}
+	return data
+}
+
+func modelName(m color.Model) string {
+	switch m {
+	case color.RGBAModel:
+		return "rgba"
+	case color.RGBA64Model:
+		return "rgba64"
+	case color.NRGBAModel:
+		return "nrgba"
+	case color.NRGBA64Model:
+		return "nrgba64"
+	case color.GrayModel:
+		return "gray"
+	case color.Gray16Model:
+		return "gray16"
+	case color.YCbCrModel:
+		return "ycbcr"
+	case color.CMYKModel:
+		return "cmyk"
+	}
+	if _, ok := m.(color.Palette); ok {
+		return "palette"
+	}
+	return fmt.Sprintf("%T", m)
+}
