@@ -152,6 +152,11 @@ func Run(ctx context.Context, o Options, log io.Writer) (sum *Summary, err error
 	if err != nil {
 		return nil, err
 	}
+	if o.Format == "csv" && (o.Out != "" || o.TopK > 0) {
+		if err := checkNames(samples); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintf(log, "predict: %s (%s, %d classes, input %dx%d) on %d images\n", c.Source, c.Net.Name, classes, prep.Crop, prep.Crop, len(samples))
 
 	be, err := backend.New(o.Backend)
@@ -442,6 +447,23 @@ func csvField(s string) string {
 		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 	}
 	return s
+}
+
+// checkNames fails early, before any inference, on inputs that result.csv
+// could not hold: two images with the same base name, or a name with a comma,
+// quote or line break.
+func checkNames(samples []dataset.Sample) error {
+	preds := make([]Prediction, len(samples))
+	for i, s := range samples {
+		preds[i] = Prediction{Name: s.Name, Path: s.Path}
+		if base := filepath.Base(s.Name); strings.ContainsAny(base, ",\"\r\n") {
+			return fmt.Errorf("predict: %s: file name %q cannot be written to result.csv unquoted (it holds a comma, quote or line break)", s.Path, base)
+		}
+	}
+	if _, err := sortedByBase(preds); err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	return nil
 }
 
 func sortedByBase(preds []Prediction) ([]Prediction, error) {

@@ -327,6 +327,8 @@ func TestRunErrors(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(runDir, "best"), filepath.Join(noInfo, "best")))
 	badList := filepath.Join(dir, "bad_list.txt")
 	require.NoError(t, os.WriteFile(badList, []byte("cat_12_train/img0000.jpg\t7\n"), 0o644))
+	dupList := filepath.Join(data, "dup_list.txt")
+	require.NoError(t, os.WriteFile(dupList, []byte("cat_12_test/test0001.jpg\nother/test0001.jpg\n"), 0o644))
 	emptyDir := filepath.Join(dir, "empty")
 	require.NoError(t, os.Mkdir(emptyDir, 0o755))
 
@@ -346,6 +348,7 @@ func TestRunErrors(t *testing.T) {
 		{"missing images", Options{Checkpoint: runDir, Images: filepath.Join(dir, "none"), Out: out}, "none"},
 		{"empty folder", Options{Checkpoint: runDir, Images: emptyDir, Out: out}, "no image files"},
 		{"label out of range", Options{Checkpoint: runDir, Labels: badList, Root: data}, "bad_list.txt:1: label 7 out of range [0,3)"},
+		{"duplicate base names", Options{Checkpoint: runDir, Images: dupList, Out: out}, "two images named test0001.jpg"},
 		{"bad backend", Options{Checkpoint: runDir, Images: imgs, Out: out, Backend: "nosuch"}, `backend "nosuch" unknown`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
