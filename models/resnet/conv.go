@@ -178,9 +178,9 @@ func patches(x *Node, g convGeom) *Node {
 		if g.S == 1 {
 			return flat
 		}
-		return Gather(flat, ConstTensor(x.Graph(), convIndices(idxSubsample, g)), true)
+		return Gather(flat, ConstTensor(x.Graph(), convIndices(idxSubsample, g, 0, 0)), true)
 	}
-	cols := Gather(withZeroRow(flat), ConstTensor(x.Graph(), convIndices(idxIm2col, g)))
+	cols := Gather(withZeroRow(flat), ConstTensor(x.Graph(), convIndices(idxIm2col, g, 0, 0)))
 	return Reshape(cols, g.B*g.Ho*g.Wo, g.taps()*g.C)
 }
 
@@ -191,23 +191,68 @@ func convGradKernel(dy, cols *Node, g convGeom) *Node {
 	return Reshape(Transpose(dwt, 0, 1), g.KH, g.KW, g.C, g.Cout)
 }
 
-// convGradInput returns dL/dx [B,H,W,C] from dy [B*Ho*Wo, Cout]: a transposed convolution written as a
-// Gather of dy rows per input pixel and tap (zero row where the tap did not touch the pixel) and one
-// MatMul with the kernel contracted on its (tap, Cout) axes.
+// convGradInput returns dL/dx [B,H,W,C] from dy [B*Ho*Wo, Cout]: a transposed convolution.
+//
+// Input pixels are split into the S×S residue classes (h mod S, w mod S); within one class every pixel
+// is reached by the same kernel taps (those with (h+P-i) divisible by S), so each class is one Gather of
+// dy rows (zero row where a tap falls outside dy) and one MatMul with those taps of the kernel, with no
+// multiplications by the zeros a strided convolution's dilated gradient would hold. For stride 1 there
+// is a single class holding every tap. The classes are then put back in pixel order by one row Gather.
 func convGradInput(dy, kernel *Node, g convGeom) *Node {
 	if g.pointwise() {
 		dxs := DotGeneral(dy, []int{1}, nil, Reshape(kernel, g.C, g.Cout), []int{1}, nil) // [M, C]
 		if g.S > 1 {
-			dxs = Gather(withZeroRow(dxs), ConstTensor(dy.Graph(), convIndices(idxUpsample, g)), true)
+			dxs = Gather(withZeroRow(dxs), ConstTensor(dy.Graph(), convIndices(idxUpsample, g, 0, 0)), true)
 		}
 		return Reshape(dxs, g.B, g.H, g.W, g.C)
 	}
-	t := g.taps()
-	cols := Gather(withZeroRow(dy), ConstTensor(dy.Graph(), convIndices(idxCol2im, g)))
-	cols = Reshape(cols, g.B*g.H*g.W, t*g.Cout)
-	kt := Reshape(TransposeAllAxes(Reshape(kernel, t, g.C, g.Cout), 1, 0, 2), g.C, t*g.Cout)
-	dx := DotGeneral(cols, []int{1}, nil, kt, []int{1}, nil) // [B*H*W, C]
+	graph := dy.Graph()
+	dyz := withZeroRow(dy)
+	kflat := Reshape(kernel, g.taps(), g.C*g.Cout)
+	parts := make([]*Node, 0, g.S*g.S)
+	for rh := range g.S {
+		for rw := range g.S {
+			n := g.B * ceilDiv(g.H-rh, g.S) * ceilDiv(g.W-rw, g.S)
+			if n == 0 {
+				continue
+			}
+			taps := classTaps(g, rh, rw)
+			if len(taps) == 0 {
+				parts = append(parts, Zeros(graph, shapes.Make(dy.DType(), n, g.C)))
+				continue
+			}
+			nt := len(taps)
+			cols := Gather(dyz, ConstTensor(graph, convIndices(idxCol2im, g, rh, rw)))
+			cols = Reshape(cols, n, nt*g.Cout)
+			tapIdx := tensors.FromFlatDataAndDimensions(taps, nt, 1)
+			kc := Reshape(Gather(kflat, ConstTensor(graph, tapIdx), true), nt, g.C, g.Cout)
+			kc = Reshape(TransposeAllAxes(kc, 1, 0, 2), g.C, nt*g.Cout)
+			parts = append(parts, DotGeneral(cols, []int{1}, nil, kc, []int{1}, nil)) // [n, C]
+		}
+	}
+	dx := parts[0]
+	if len(parts) > 1 {
+		dx = Gather(Concatenate(parts, 0), ConstTensor(graph, convIndices(idxClassOrder, g, 0, 0)), true)
+	}
 	return Reshape(dx, g.B, g.H, g.W, g.C)
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// classTaps lists the flat kernel taps i*KW+j that reach input pixels with h%S == rh and w%S == rw.
+func classTaps(g convGeom, rh, rw int) []int32 {
+	var taps []int32
+	for i := range g.KH {
+		if (rh+g.P-i)%g.S != 0 {
+			continue
+		}
+		for j := range g.KW {
+			if (rw+g.P-j)%g.S == 0 {
+				taps = append(taps, int32(i*g.KW+j))
+			}
+		}
+	}
+	return taps
 }
 
 // withZeroRow appends one row of zeros to a [rows, C] matrix: the target of out-of-range indices.
@@ -220,15 +265,17 @@ func withZeroRow(m *Node) *Node {
 type indexKind int
 
 const (
-	idxIm2col    indexKind = iota // [B*Ho*Wo, KH*KW, 1] rows of x (zero row B*H*W outside the image)
-	idxCol2im                     // [B*H*W, KH*KW, 1] rows of dy (zero row B*Ho*Wo where no output used the pixel)
-	idxSubsample                  // [B*Ho*Wo, 1] rows of x read by a strided 1x1 convolution
-	idxUpsample                   // [B*H*W, 1] rows of dx·kernelᵀ for a strided 1x1 convolution (zero row elsewhere)
+	idxIm2col     indexKind = iota // [B*Ho*Wo, KH*KW, 1] rows of x (zero row B*H*W outside the image)
+	idxCol2im                      // per residue class (rh,rw): [pixels, taps, 1] rows of dy (zero row B*Ho*Wo outside dy)
+	idxClassOrder                  // [B*H*W, 1]: row of the class-ordered dx for each pixel (stride > 1)
+	idxSubsample                   // [B*Ho*Wo, 1] rows of x read by a strided 1x1 convolution
+	idxUpsample                    // [B*H*W, 1] rows of dx·kernelᵀ for a strided 1x1 convolution (zero row elsewhere)
 )
 
 type indexKey struct {
-	kind indexKind
-	g    convGeom
+	kind   indexKind
+	g      convGeom
+	rh, rw int
 }
 
 var (
@@ -236,9 +283,9 @@ var (
 	indexCache = map[indexKey]*tensors.Tensor{}
 )
 
-// convIndices returns the cached index table of the given kind.
-func convIndices(kind indexKind, g convGeom) *tensors.Tensor {
-	key := indexKey{kind, g}
+// convIndices returns the cached index table of the given kind (rh, rw: residue class for idxCol2im).
+func convIndices(kind indexKind, g convGeom, rh, rw int) *tensors.Tensor {
+	key := indexKey{kind, g, rh, rw}
 	indexMu.Lock()
 	defer indexMu.Unlock()
 	if t, ok := indexCache[key]; ok {
@@ -249,7 +296,11 @@ func convIndices(kind indexKind, g convGeom) *tensors.Tensor {
 	case idxIm2col:
 		t = tensors.FromFlatDataAndDimensions(im2colIndices(g), g.B*g.Ho*g.Wo, g.taps(), 1)
 	case idxCol2im:
-		t = tensors.FromFlatDataAndDimensions(col2imIndices(g), g.B*g.H*g.W, g.taps(), 1)
+		idx := col2imIndices(g, rh, rw)
+		nt := len(classTaps(g, rh, rw))
+		t = tensors.FromFlatDataAndDimensions(idx, len(idx)/nt, nt, 1)
+	case idxClassOrder:
+		t = tensors.FromFlatDataAndDimensions(classOrderIndices(g), g.B*g.H*g.W, 1)
 	case idxSubsample:
 		t = tensors.FromFlatDataAndDimensions(subsampleIndices(g), g.B*g.Ho*g.Wo, 1)
 	case idxUpsample:
@@ -283,24 +334,42 @@ func im2colIndices(g convGeom) []int32 {
 	return idx
 }
 
-// col2imIndices: for input pixel (b,h,w) and tap (i,j), the output row (b, oh, ow) with oh*S-P+i = h
-// and ow*S-P+j = w, if it exists.
-func col2imIndices(g convGeom) []int32 {
+// col2imIndices: for each input pixel (b,h,w) of residue class (rh,rw), in (b, h, w) order, and each
+// tap (i,j) of classTaps, the output row (b, oh, ow) with oh*S-P+i = h and ow*S-P+j = w, if it exists.
+func col2imIndices(g convGeom, rh, rw int) []int32 {
 	zero := int32(g.B * g.Ho * g.Wo)
-	idx := make([]int32, 0, g.B*g.H*g.W*g.taps())
+	taps := classTaps(g, rh, rw)
+	var idx []int32
 	for b := range g.B {
-		for h := range g.H {
-			for w := range g.W {
-				for i := range g.KH {
-					nh := h + g.P - i
-					okH := nh >= 0 && nh%g.S == 0 && nh/g.S < g.Ho
-					for j := range g.KW {
-						nw := w + g.P - j
-						if okH && nw >= 0 && nw%g.S == 0 && nw/g.S < g.Wo {
-							idx = append(idx, int32((b*g.Ho+nh/g.S)*g.Wo+nw/g.S))
-						} else {
-							idx = append(idx, zero)
-						}
+		for h := rh; h < g.H; h += g.S {
+			for w := rw; w < g.W; w += g.S {
+				for _, tap := range taps {
+					i, j := int(tap)/g.KW, int(tap)%g.KW
+					nh, nw := h+g.P-i, w+g.P-j // divisible by S by construction of the class
+					if nh >= 0 && nh/g.S < g.Ho && nw >= 0 && nw/g.S < g.Wo {
+						idx = append(idx, int32((b*g.Ho+nh/g.S)*g.Wo+nw/g.S))
+					} else {
+						idx = append(idx, zero)
+					}
+				}
+			}
+		}
+	}
+	return idx
+}
+
+// classOrderIndices: for each pixel (b,h,w), its row in the concatenation of the residue classes
+// (rh, rw) in row-major class order, each class in (b, h, w) order.
+func classOrderIndices(g convGeom) []int32 {
+	idx := make([]int32, g.B*g.H*g.W)
+	row := int32(0)
+	for rh := range g.S {
+		for rw := range g.S {
+			for b := range g.B {
+				for h := rh; h < g.H; h += g.S {
+					for w := rw; w < g.W; w += g.S {
+						idx[(b*g.H+h)*g.W+w] = row
+						row++
 					}
 				}
 			}
