@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"context"
+	"image"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -78,4 +79,30 @@ func BenchmarkDecodeCat12(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(files))/b.Elapsed().Seconds(), "img/s")
+}
+
+// BenchmarkResample224 is the crop+resize kernel alone: a 400x300 box of a
+// 500x375 image to 224x224.
+func BenchmarkResample224(b *testing.B) {
+	src := testImage(500, 375)
+	dst := make([]float32, 224*224*3)
+	job := resampleJob{box: image.Rect(50, 40, 450, 340), fullW: 224, fullH: 224, outW: 224, outH: 224}
+	b.SetBytes(int64(len(dst) * 4))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		resampleRGBA(dst, src, job)
+	}
+}
+
+// BenchmarkResampleUp224 upsamples a 150x120 crop to 224x224 (the common
+// case for RandomResizedCrop on the cat12 images).
+func BenchmarkResampleUp224(b *testing.B) {
+	src := testImage(500, 375)
+	dst := make([]float32, 224*224*3)
+	job := resampleJob{box: image.Rect(50, 40, 200, 160), fullW: 224, fullH: 224, outW: 224, outH: 224}
+	b.SetBytes(int64(len(dst) * 4))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		resampleRGBA(dst, src, job)
+	}
 }

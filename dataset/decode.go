@@ -87,11 +87,29 @@ func DecodeFile(path string, o DecodeOptions) (*image.RGBA, Info, error) {
 // DecodeBytes is DecodeFile for an in-memory file. Its errors carry no path
 // and no package prefix (DecodeFile adds both).
 func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
+	if haveLibjpeg && isJPEG(data) {
+		full := func(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) }
+		img, info, handled, err := decodeJPEGRegion(data, o, full)
+		if handled {
+			if err != nil {
+				return nil, info, err
+			}
+			if info.Orientation = jpegOrientation(data); info.Orientation > 1 {
+				img = orient(img, info.Orientation)
+			}
+			return img, info, nil
+		}
+	}
 	src, info, err := decodeRaw(data, o)
 	if err != nil {
 		return nil, info, err
 	}
 	return toRGB(src, info, o), info, nil
+}
+
+// isJPEG reports whether data starts with a JPEG SOI marker.
+func isJPEG(data []byte) bool {
+	return len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF
 }
 
 // ErrTooLarge is wrapped by errors about images over DecodeOptions.MaxPixels.

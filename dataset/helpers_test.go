@@ -80,3 +80,12 @@ func solid(w, h int, c color.RGBA) *image.RGBA {
 	}
 	return img
 }
+
+// decodeRawFile is the pure-Go decode of a file.
+func decodeRawFile(path string) (image.Image, Info, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	return decodeRaw(data, DecodeOptions{})
+}

@@ -3,6 +3,7 @@ package dataset
 import (
 	"context"
 	"fmt"
+	"image"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -254,15 +255,33 @@ func (l *Loader) load(buf []float32, idx, epoch int) (err error) {
 	if err != nil {
 		return fmt.Errorf("dataset: %w", err)
 	}
+	newRNG := func() *rand.Rand {
+		if l.t.train {
+			return l.SampleRNG(epoch, idx)
+		}
+		return nil
+	}
+	if haveLibjpeg && isJPEG(data) && jpegOrientation(data) <= 1 {
+		// Plan first, then decode only the rows and columns the crop reads.
+		var job resampleJob
+		var rng *rand.Rand
+		img, _, handled, err := decodeJPEGRegion(data, l.o.Decode, func(w, h int) image.Rectangle {
+			rng = newRNG()
+			job = l.t.plan(w, h, rng)
+			return job.sourceRect()
+		})
+		if handled {
+			if err != nil {
+				return fmt.Errorf("dataset: %s: %w", path, err)
+			}
+			l.t.render(buf, img, job, rng)
+			return nil
+		}
+	}
 	src, info, err := decodeRaw(data, l.o.Decode)
 	if err != nil {
 		return fmt.Errorf("dataset: %s: %w", path, err)
 	}
-	img := toRGB(src, info, l.o.Decode)
-	var rng *rand.Rand
-	if l.t.train {
-		rng = l.SampleRNG(epoch, idx)
-	}
-	l.t.Apply(buf, img, rng)
+	l.t.Apply(buf, toRGB(src, info, l.o.Decode), newRNG())
 	return nil
 }

@@ -85,6 +85,25 @@ type resampleJob struct {
 	flip         bool
 }
 
+// sourceRect returns the source pixels the job reads (its taps' union).
+func (j resampleJob) sourceRect() image.Rectangle {
+	span := func(c axisCoeffs) (lo, hi int) {
+		lo, hi = math.MaxInt, math.MinInt
+		for i, n := range c.n {
+			if n > 0 {
+				lo, hi = min(lo, c.start[i]), max(hi, c.start[i]+n)
+			}
+		}
+		return lo, hi
+	}
+	x0, x1 := span(computeCoeffs(j.box.Min.X, j.box.Max.X, j.fullW, j.offX, j.outW, false))
+	y0, y1 := span(computeCoeffs(j.box.Min.Y, j.box.Max.Y, j.fullH, j.offY, j.outH, false))
+	if x0 >= x1 || y0 >= y1 {
+		return image.Rectangle{Min: j.box.Min, Max: j.box.Min.Add(image.Pt(1, 1))}
+	}
+	return image.Rect(x0, y0, x1, y1)
+}
+
 var tmpPool = sync.Pool{New: func() any { return new([]float32) }}
 
 // resampleRGBA runs the job on an RGBA source: a horizontal pass over the
@@ -113,23 +132,35 @@ func resampleRGBA(dst []float32, src *image.RGBA, j resampleJob) {
 	}
 	tmp := (*tp)[:need]
 	// Horizontal pass.
+	minX := src.Rect.Min.X
 	for y := y0; y < y1; y++ {
 		row := src.Pix[(y-src.Rect.Min.Y)*src.Stride:]
 		out := tmp[(y-y0)*rowLen : (y-y0+1)*rowLen]
 		for x := 0; x < j.outW; x++ {
 			n := cx.n[x]
 			var r, g, b float32
-			if n > 0 {
-				p := row[(cx.start[x]-src.Rect.Min.X)*4:]
+			switch n {
+			case 0:
+			case 2: // the common upscaling case
+				k := cx.w[x*cx.ksize : x*cx.ksize+2]
+				p := row[(cx.start[x]-minX)*4:]
+				p = p[:8]
+				r = k[0]*float32(p[0]) + k[1]*float32(p[4])
+				g = k[0]*float32(p[1]) + k[1]*float32(p[5])
+				b = k[0]*float32(p[2]) + k[1]*float32(p[6])
+			default:
 				k := cx.w[x*cx.ksize : x*cx.ksize+n]
+				p := row[(cx.start[x]-minX)*4:]
+				p = p[:4*n]
 				for t, w := range k {
-					px := p[t*4 : t*4+3]
-					r += w * float32(px[0])
-					g += w * float32(px[1])
-					b += w * float32(px[2])
+					q := p[4*t : 4*t+3]
+					r += w * float32(q[0])
+					g += w * float32(q[1])
+					b += w * float32(q[2])
 				}
 			}
-			out[3*x], out[3*x+1], out[3*x+2] = r, g, b
+			o := out[3*x : 3*x+3]
+			o[0], o[1], o[2] = r, g, b
 		}
 	}
 	verticalPass(dst, tmp, y0, rowLen, cy)

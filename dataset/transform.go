@@ -111,9 +111,15 @@ func (t Transform) Apply(dst []float32, img image.Image, rng *rand.Rand) {
 	if !ok {
 		src = toRGB(img, Info{}, DecodeOptions{})
 	}
-	dst = dst[:t.Len()]
 	job := t.plan(src.Rect.Dx(), src.Rect.Dy(), rng)
 	job.box = job.box.Add(src.Rect.Min)
+	t.render(dst, src, job, rng)
+}
+
+// render runs a planned job on src (whose Rect must cover job.sourceRect())
+// and the post-processing.
+func (t Transform) render(dst []float32, src *image.RGBA, job resampleJob, rng *rand.Rand) {
+	dst = dst[:t.Len()]
 	resampleRGBA(dst, src, job)
 	t.post(dst, rng)
 }

@@ -1,0 +1,75 @@
+//go:build cgo && libjpeg
+
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestLibjpegRegionMatchesFull checks the fast path (skip rows, crop
+// columns) against the obviously correct one (decode everything, then cut).
+func TestLibjpegRegionMatchesFull(t *testing.T) {
+	data := encodeJPEG(t, testImage(203, 151), 90) // 4:2:0, 16x16 MCUs
+	full, info, handled, err := decodeJPEGRegion(data, DecodeOptions{}, func(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) })
+	require.NoError(t, err)
+	require.True(t, handled)
+	require.Equal(t, "RGB", info.Mode)
+	require.Equal(t, image.Rect(0, 0, 203, 151), full.Rect)
+	rng := rand.New(rand.NewPCG(1, 2))
+	regions := []image.Rectangle{image.Rect(0, 0, 203, 151), image.Rect(17, 33, 18, 34), image.Rect(100, 0, 203, 1), image.Rect(0, 150, 5, 151)}
+	for i := 0; i < 20; i++ {
+		x0, y0 := rng.IntN(200), rng.IntN(148)
+		regions = append(regions, image.Rect(x0, y0, x0+1+rng.IntN(203-x0), y0+1+rng.IntN(151-y0)))
+	}
+	for _, r := range regions {
+		t.Run(fmt.Sprint(r), func(t *testing.T) {
+			img, _, handled, err := decodeJPEGRegion(data, DecodeOptions{}, func(w, h int) image.Rectangle { return r })
+			require.NoError(t, err)
+			require.True(t, handled)
+			require.True(t, r.In(img.Rect), "%v not in %v", r, img.Rect)
+			for y := r.Min.Y; y < r.Max.Y; y++ {
+				for x := r.Min.X; x < r.Max.X; x++ {
+					require.Equal(t, full.RGBAAt(x, y), img.RGBAAt(x, y), "pixel %d,%d", x, y)
+				}
+			}
+		})
+	}
+}
+
+// TestLibjpegLoaderMatchesPureGo compares loader output (region decode) with
+// the pure-Go decoder followed by Apply: same crops, pixels within decoder
+// differences (libjpeg upsamples chroma smoothly, image/jpeg does not).
+func TestLibjpegLoaderMatchesPureGo(t *testing.T) {
+	dir := t.TempDir()
+	var s []Sample
+	for i := 0; i < 6; i++ {
+		img := testImage(120+10*i, 90+7*i)
+		for k := 2; k < len(img.Pix); k += 4 {
+			img.Pix[k] = img.Pix[k-2] / 2 // smooth chroma
+		}
+		s = append(s, Sample{Path: writeFile(t, dir, fmt.Sprintf("%d.jpg", i), encodeJPEG(t, img, 95)), Name: fmt.Sprint(i), Label: 0})
+	}
+	tr := TrainTransform(DefaultConfig().Augment, 32, Normalize{})
+	l := NewLoader(s, tr, LoaderOptions{BatchSize: 6, Seed: 4})
+	b := <-l.Epoch(context.Background(), 1)
+	require.Equal(t, 6, b.Size)
+	for i, idx := range b.Indices {
+		src, info, err := decodeRawFile(s[idx].Path)
+		require.NoError(t, err)
+		want := make([]float32, tr.Len())
+		tr.Apply(want, toRGB(src, info, DecodeOptions{}), l.SampleRNG(1, idx))
+		got := b.Images[i*tr.Len() : (i+1)*tr.Len()]
+		var sum float64
+		for k := range want {
+			d := float64(got[k] - want[k])
+			sum += d * d
+		}
+		require.Less(t, sum/float64(len(want)), 1e-4, "sample %d: mean squared difference (in [0,1] units)", idx)
+	}
+}
