@@ -149,6 +149,9 @@ func unpickleZip(data []byte) (result any, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPickle(pklData); err != nil {
+		return nil, err
+	}
 	loaded := map[string]*storage{}
 	u := pickle.NewUnpickler(bytes.NewReader(pklData))
 	u.FindClass = func(module, name string) (any, error) {
@@ -347,7 +350,9 @@ func toTensor(v any) (safetensors.Tensor, error) {
 			last += (d - 1) * stride[i]
 		}
 	}
-	if offset < 0 || (n > 0 && last >= numel) {
+	// A view never has more elements than its storage (zero strides aside,
+	// which state dicts do not use): this also bounds the allocation below.
+	if offset < 0 || n > numel || (n > 0 && last >= numel) {
 		return safetensors.Tensor{}, fmt.Errorf("view (offset %d, size %v, stride %v) exceeds storage of %d values", offset, size, stride, numel)
 	}
 	data := make([]float32, n)

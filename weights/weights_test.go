@@ -487,3 +487,29 @@ func TestListError(t *testing.T) {
 	require.ErrorContains(t, err, "... and 5 more")
 	require.False(t, slices.Contains(strings.Split(err.Error(), "; "), "p20"))
 }
+
+func TestCheckPickle(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want string
+	}{
+		{"ok", "\x80\x02}q\x00(X\x01\x00\x00\x00aK\x01u.", ""},
+		{"huge bytes8", "\x80\x04\x8e\xff\xff\xff\xff\xff\x00\x00\x00.", "needs"},
+		{"huge frame", "\x80\x04\x95\x00\x00\x00\x00\x01\x00\x00\x00.", "needs"},
+		{"short unicode", "X\x05\x00\x00\x00ab.", "needs 5 bytes"},
+		{"no stop", "}", "no STOP"},
+		{"unterminated global", "ctorch\nFloat", "unterminated"},
+		{"bad opcode", "\xff", "unknown opcode 0xff"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkPickle([]byte(tc.data))
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
