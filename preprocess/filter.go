@@ -41,10 +41,13 @@ func Filter2D(src *image.Gray, kernel *Plane) *image.Gray {
 	return dst
 }
 
-// fma32 is a float32 fused multiply-add (through float64, exact for the
-// 8-bit × kernel products used here).
+// fma32 is a float32 fused multiply-add computed in float64: the product of
+// two float32 values is exact in float64, so only the final sum is rounded
+// twice, which cannot matter unless the float64 sum is inexact (it is exact
+// for the 8-bit × kernel-coefficient sums used here). math.FMA is avoided:
+// it is a slow software routine unless the binary targets GOAMD64=v3.
 func fma32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
+	return float32(float64(a)*float64(b) + float64(c))
 }
 
 // Filter2DFloat is Filter2D with a float64 result (no rounding), e.g. cv::filter2D
@@ -276,12 +279,16 @@ func sepFilterQ8(src *image.Gray, kx, ky []uint32) *image.Gray {
 		hRowQ8(pad, tmp[y*w:(y+1)*w], kx)
 	}
 	rows := make([][]uint16, len(ky))
+	var acc []uint32
+	if len(ky) > 7 {
+		acc = make([]uint32, w)
+	}
 	for y := 0; y < h; y++ {
 		for j := range ky {
 			r := reflect101(y+j-ry, h)
 			rows[j] = tmp[r*w : (r+1)*w]
 		}
-		vRowQ8(rows, dst.Pix[y*w:(y+1)*w], ky)
+		vRowQ8(rows, dst.Pix[y*w:(y+1)*w], ky, acc)
 	}
 	return dst
 }
@@ -303,12 +310,22 @@ func hRowQ8(pad []uint8, out []uint16, k []uint32) {
 			p := pad[x : x+5 : x+5]
 			out[x] = uint16(k0*(uint32(p[0])+uint32(p[4])) + k1*(uint32(p[1])+uint32(p[3])) + k2*uint32(p[2]))
 		}
-	default:
+	case 7:
+		k0, k1, k2, k3 := k[0], k[1], k[2], k[3]
+		pad = pad[:len(out)+6]
 		for x := range out {
-			var s uint32
+			p := pad[x : x+7 : x+7]
+			out[x] = uint16(k0*(uint32(p[0])+uint32(p[6])) + k1*(uint32(p[1])+uint32(p[5])) +
+				k2*(uint32(p[2])+uint32(p[4])) + k3*uint32(p[3]))
+		}
+	default:
+		// Gaussian kernels are symmetric: pair the taps.
+		r := len(k) / 2
+		for x := range out {
 			p := pad[x : x+len(k)]
-			for i, kv := range k {
-				s += kv * uint32(p[i])
+			s := k[r] * uint32(p[r])
+			for i := 0; i < r; i++ {
+				s += k[i] * (uint32(p[i]) + uint32(p[2*r-i]))
 			}
 			out[x] = uint16(s)
 		}
@@ -316,7 +333,8 @@ func hRowQ8(pad []uint8, out []uint16, k []uint32) {
 }
 
 // vRowQ8 computes out[x] = round(Σ k[j]·rows[j][x] / 2^16) saturated.
-func vRowQ8(rows [][]uint16, out []uint8, k []uint32) {
+// acc is scratch space of len(out) for kernels longer than 7.
+func vRowQ8(rows [][]uint16, out []uint8, k []uint32, acc []uint32) {
 	n := len(out)
 	switch len(k) {
 	case 5:
@@ -326,6 +344,14 @@ func vRowQ8(rows [][]uint16, out []uint8, k []uint32) {
 			s := k0*(uint32(r0[x])+uint32(r4[x])) + k1*(uint32(r1[x])+uint32(r3[x])) + k2*uint32(r2[x])
 			out[x] = sat16(s)
 		}
+	case 7:
+		r0, r1, r2, r3, r4, r5, r6 := rows[0][:n], rows[1][:n], rows[2][:n], rows[3][:n], rows[4][:n], rows[5][:n], rows[6][:n]
+		k0, k1, k2, k3 := k[0], k[1], k[2], k[3]
+		for x := range out {
+			s := k0*(uint32(r0[x])+uint32(r6[x])) + k1*(uint32(r1[x])+uint32(r5[x])) +
+				k2*(uint32(r2[x])+uint32(r4[x])) + k3*uint32(r3[x])
+			out[x] = sat16(s)
+		}
 	case 3:
 		r0, r1, r2 := rows[0][:n], rows[1][:n], rows[2][:n]
 		k0, k1 := k[0], k[1]
@@ -333,11 +359,20 @@ func vRowQ8(rows [][]uint16, out []uint8, k []uint32) {
 			out[x] = sat16(k0*(uint32(r0[x])+uint32(r2[x])) + k1*uint32(r1[x]))
 		}
 	default:
-		for x := range out {
-			var s uint32
-			for j, kv := range k {
-				s += kv * uint32(rows[j][x])
+		// Symmetric kernel: accumulate row pairs into a uint32 buffer.
+		r := len(k) / 2
+		acc = acc[:n]
+		mid := rows[r][:n]
+		for x := range acc {
+			acc[x] = k[r] * uint32(mid[x])
+		}
+		for j := 0; j < r; j++ {
+			a, b, kj := rows[j][:n], rows[2*r-j][:n], k[j]
+			for x := range acc {
+				acc[x] += kj * (uint32(a[x]) + uint32(b[x]))
 			}
+		}
+		for x, s := range acc {
 			out[x] = sat16(s)
 		}
 	}
@@ -472,11 +507,13 @@ func padGray(pix []uint8, w, h, p int, border Border) []uint8 {
 	out := make([]uint8, pw*(h+2*p))
 	xt := borderTable(w, p, border)
 	for y := 0; y < h+2*p; y++ {
-		row := pix[border.index(y-p, h)*w:]
+		row := pix[border.index(y-p, h)*w:][:w]
 		o := out[y*pw : (y+1)*pw]
-		for x := range o {
+		for x := 0; x < p; x++ {
 			o[x] = row[xt[x]]
+			o[pw-1-x] = row[xt[pw-1-x]]
 		}
+		copy(o[p:p+w], row)
 	}
 	return out
 }

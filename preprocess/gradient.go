@@ -122,8 +122,8 @@ func AddWeighted(a *image.Gray, alpha float64, b *image.Gray, beta, gamma float6
 	al, be, ga := float32(alpha), float32(beta), float32(gamma)
 	dst := image.NewGray(image.Rect(0, 0, w, h))
 	for i := range pa {
-		inner := float32(math.FMA(float64(pb[i]), float64(be), float64(ga)))
-		dst.Pix[i] = satU8(float64(float32(math.FMA(float64(pa[i]), float64(al), float64(inner)))))
+		inner := fma32(float32(pb[i]), be, ga)
+		dst.Pix[i] = satU8(float64(fma32(float32(pa[i]), al, inner)))
 	}
 	return dst
 }
