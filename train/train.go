@@ -305,21 +305,8 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 		if isBest {
 			st.BestTop1, st.BestEpoch = val.Top1, st.Epoch
 		}
-		// The interrupted checkpoint is older than the one about to be
-		// saved: remove it first, so a newer one never hides behind it.
-		if err := os.RemoveAll(filepath.Join(r.runDir, interruptedDir)); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		if err := r.save(filepath.Join(r.runDir, checkpoint.Name(st.Epoch))); err != nil {
+		if err := r.checkpointEpoch(isBest); err != nil {
 			return nil, err
-		}
-		if isBest {
-			if err := r.save(filepath.Join(r.runDir, checkpoint.Best)); err != nil {
-				return nil, err
-			}
-		}
-		if err := checkpoint.Prune(r.runDir, cfg.Run.KeepLast); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
 		}
 		if err := r.writeReports(&val); err != nil {
 			return nil, err
@@ -436,6 +423,30 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 		return stopCancelled, nil
 	}
 	return stopEpochEnd, nil
+}
+
+// checkpointEpoch writes the end-of-epoch checkpoints: ckpt-<epoch>, best
+// when isBest, then prunes old numbered ones. A kill at any instant leaves
+// the previous checkpoints loadable (checkpoint.Save renames complete
+// directories into place).
+func (r *runner) checkpointEpoch(isBest bool) error {
+	// The interrupted checkpoint is older than the one about to be saved:
+	// remove it first, so that it never hides a newer one on resume.
+	if err := os.RemoveAll(filepath.Join(r.runDir, interruptedDir)); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := r.save(filepath.Join(r.runDir, checkpoint.Name(r.st.Epoch))); err != nil {
+		return err
+	}
+	if isBest {
+		if err := r.save(filepath.Join(r.runDir, checkpoint.Best)); err != nil {
+			return err
+		}
+	}
+	if err := checkpoint.Prune(r.runDir, r.cfg.Run.KeepLast); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
 }
 
 // save writes a checkpoint of the store and the state into dir.
