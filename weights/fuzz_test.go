@@ -52,17 +52,3 @@ func FuzzParseLabels(f *testing.F) {
 		_, _ = parseLabels(data)
 	})
 }
-
-func BenchmarkParsePthTiny(b *testing.B) {
-	data, err := os.ReadFile("testdata/tiny.pth")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		if _, err := parsePth(data); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
