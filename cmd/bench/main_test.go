@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRunTiny runs both modes on a tiny ResNet18 and checks the JSON line.
+func TestRunTiny(t *testing.T) {
+	for _, mode := range []string{"train", "infer"} {
+		t.Run(mode, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run([]string{"-model", "resnet18", "-size", "32", "-batch", "2", "-classes", "3",
+				"-steps", "2", "-warmup", "1", "-mode", mode}, &out, &errOut)
+			require.Equal(t, 0, code, "stderr: %s", errOut.String())
+			var res result
+			require.NoError(t, json.Unmarshal(out.Bytes(), &res), "output: %s", out.String())
+			require.Equal(t, "resnet18", res.Model)
+			require.Equal(t, mode, res.Mode)
+			require.Equal(t, "go", res.Backend)
+			require.Equal(t, "gather", res.Conv)
+			require.Equal(t, 2, res.Steps)
+			require.Len(t, res.StepsMs, 2)
+			require.Greater(t, res.ImgPerS, 0.0)
+			require.Greater(t, res.PeakMemMB, 0.0)
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"mode", []string{"-mode", "eval"}, `bench: -mode "eval": want train or infer`},
+		{"model", []string{"-model", "resnet51", "-size", "32"}, `resnet: unknown model "resnet51"`},
+		{"conv", []string{"-conv", "winograd"}, `unknown convolution implementation "winograd"`},
+		{"size", []string{"-size", "8"}, "bench: need -size >= 32"},
+		{"args", []string{"extra"}, `bench: unexpected arguments ["extra"]`},
+		{"flag", []string{"-nope"}, "flag provided but not defined: -nope"},
+		{"backend", []string{"-backend", "nosuchbackend", "-model", "resnet18", "-size", "32"}, `backend "nosuchbackend"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(c.args, &out, &errOut)
+			require.Equal(t, 1, code)
+			require.Empty(t, out.String())
+			require.Contains(t, errOut.String(), c.want)
+		})
+	}
+}
