@@ -66,12 +66,14 @@ func BenchmarkFilter2D3x3(b *testing.B) {
 	k := &Plane{W: 3, H: 3, Pix: []float64{0, -1, 0, -1, 5, -1, 0, -1, 0}}
 	benchGray(b, func(g *image.Gray) { Filter2D(g, k) })
 }
-func BenchmarkBlur5(b *testing.B)      { benchGray(b, func(g *image.Gray) { Blur(g, 5, 5) }) }
-func BenchmarkGaussian3(b *testing.B)  { benchGray(b, func(g *image.Gray) { GaussianBlur(g, 3, 0, 0) }) }
-func BenchmarkGaussian5(b *testing.B)  { benchGray(b, func(g *image.Gray) { GaussianBlur(g, 5, 0, 0) }) }
-func BenchmarkGaussian7(b *testing.B)  { benchGray(b, func(g *image.Gray) { GaussianBlur(g, 7, 0, 0) }) }
+func BenchmarkBlur5(b *testing.B)     { benchGray(b, func(g *image.Gray) { Blur(g, 5, 5) }) }
+func BenchmarkGaussian3(b *testing.B) { benchGray(b, func(g *image.Gray) { GaussianBlur(g, 3, 0, 0) }) }
+func BenchmarkGaussian5(b *testing.B) { benchGray(b, func(g *image.Gray) { GaussianBlur(g, 5, 0, 0) }) }
+func BenchmarkGaussian7(b *testing.B) { benchGray(b, func(g *image.Gray) { GaussianBlur(g, 7, 0, 0) }) }
 func BenchmarkGaussian5RGBA(b *testing.B) {
-	benchRGBA(b, func(c *image.RGBA) { PerChannel(c, func(g *image.Gray) *image.Gray { return GaussianBlur(g, 5, 0, 0) }) })
+	benchRGBA(b, func(c *image.RGBA) {
+		PerChannel(c, func(g *image.Gray) *image.Gray { return GaussianBlur(g, 5, 0, 0) })
+	})
 }
 func BenchmarkMedian3(b *testing.B) { benchGray(b, func(g *image.Gray) { MedianBlur(g, 3) }) }
 func BenchmarkMedian5(b *testing.B) { benchGray(b, func(g *image.Gray) { MedianBlur(g, 5) }) }

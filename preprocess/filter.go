@@ -259,6 +259,13 @@ func GaussianBlur(src *image.Gray, ksize int, sigmaX, sigmaY float64) *image.Gra
 	return sepFilterQ8(src, gaussianKernelQ8(kw, sigmaX), gaussianKernelQ8(kh, sigmaY))
 }
 
+// hRowQ8SIMD and vRowQ8SIMD are set by the AVX2 implementation (kernels of
+// at most 15 taps, rows of at least 16 pixels).
+var (
+	hRowQ8SIMD func(pad []uint8, out []uint16, k []uint32)
+	vRowQ8SIMD func(rows [][]uint16, out []uint8, k []uint32, buf []uint16)
+)
+
 // sepFilterQ8 applies Q8 kernels kx then ky (each summing to 256) with
 // BORDER_REFLECT_101: uint16 row sums, uint32 column sums, (s+2^15)>>16.
 func sepFilterQ8(src *image.Gray, kx, ky []uint32) *image.Gray {
@@ -268,6 +275,8 @@ func sepFilterQ8(src *image.Gray, kx, ky []uint32) *image.Gray {
 		return dst
 	}
 	rx, ry := len(kx)/2, len(ky)/2
+	simdX := hRowQ8SIMD != nil && w >= 16 && len(kx) <= 15
+	simdY := vRowQ8SIMD != nil && w >= 16 && len(ky) <= 15
 	tmp := make([]uint16, w*h)
 	pad := make([]uint8, w+2*rx)
 	xt := borderTable(w, rx, BorderReflect101)
@@ -276,19 +285,28 @@ func sepFilterQ8(src *image.Gray, kx, ky []uint32) *image.Gray {
 		for i, s := range xt {
 			pad[i] = row[s]
 		}
-		hRowQ8(pad, tmp[y*w:(y+1)*w], kx)
+		if simdX {
+			hRowQ8SIMD(pad, tmp[y*w:(y+1)*w], kx)
+		} else {
+			hRowQ8(pad, tmp[y*w:(y+1)*w], kx)
+		}
 	}
 	rows := make([][]uint16, len(ky))
 	var acc []uint32
 	if len(ky) > 7 {
 		acc = make([]uint32, w)
 	}
+	buf := make([]uint16, w)
 	for y := 0; y < h; y++ {
 		for j := range ky {
 			r := reflect101(y+j-ry, h)
 			rows[j] = tmp[r*w : (r+1)*w]
 		}
-		vRowQ8(rows, dst.Pix[y*w:(y+1)*w], ky, acc)
+		if simdY {
+			vRowQ8SIMD(rows, dst.Pix[y*w:(y+1)*w], ky, buf)
+		} else {
+			vRowQ8(rows, dst.Pix[y*w:(y+1)*w], ky, acc)
+		}
 	}
 	return dst
 }
