@@ -21,6 +21,7 @@ import (
 	"github.com/gocls/gocls/dataset"
 	"github.com/gocls/gocls/internal/safetensors"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/weights"
 )
 
 // run calls Run with test defaults and returns the summary, the log and the
@@ -433,4 +434,38 @@ func TestPretrainedSafetensors(t *testing.T) {
 	require.NoError(t, err, log)
 	require.Equal(t, fromRun.String(), fromWeights.String())
 	require.Contains(t, fromRun.String(), `"labels":["`, "class indices stand in for missing names")
+}
+
+// TestImageNetCats runs the cached ImageNet ResNet50 (issue 7) on two cat12
+// test photos: both must come out as domestic cats (ImageNet 281-285).
+func TestImageNetCats(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	data := filepath.Join(repoRoot(t), "..", "shared", "data", "cat12", "cat_12_test")
+	files := []string{filepath.Join(data, "06yUTYIeaRsE782Ou5dh1NPzm9XpkBoL.jpg"), filepath.Join(data, "0inVXMEgaBO4Fcrhdj9bkLvHzN71yTuI.jpg")}
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			t.Skip("cat12 not found at ../shared/data/cat12")
+		}
+	}
+	if _, ok := weights.CachedDir(weights.DefaultCacheDir()); !ok {
+		t.Skip("ImageNet weights not cached (go run ./cmd/weights fetch)")
+	}
+	var stdout bytes.Buffer
+	sum, log, _, err := run(t, Options{Pretrained: "imagenet", Files: files, Format: "jsonl", TopK: 5, Stdout: &stdout})
+	require.NoError(t, err, log)
+	require.Equal(t, "resnet50", sum.Arch)
+	require.Equal(t, 1000, sum.NumClasses)
+	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var obj struct {
+			File   string       `json:"file"`
+			Top    [][2]float64 `json:"top"`
+			Labels []string     `json:"labels"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &obj))
+		require.Len(t, obj.Top, 5)
+		require.True(t, obj.Top[0][0] >= 281 && obj.Top[0][0] <= 285, "%s: top-1 %v (%s) is not a domestic cat", obj.File, obj.Top[0][0], obj.Labels[0])
+		require.True(t, strings.Contains(strings.ToLower(obj.Labels[0]), "cat") || obj.Labels[0] == "tabby", obj.Labels[0])
+	}
 }
