@@ -115,22 +115,34 @@ func morphIter(src *image.Gray, k Kernel, iterations int, erode bool) *image.Gra
 	return &image.Gray{Pix: out, Stride: w, Rect: image.Rect(0, 0, w, h)}
 }
 
-// morphOnce computes the min (erode) or max over the runs. For each run
-// length it first computes the running min/max along rows (clipped at the
-// image edge), then combines the shifted rows.
+// morphOnce computes the min (erode) or max over the runs. The image is
+// padded with the operation's identity (255 for erode, 0 for dilate), which
+// is exactly "pixels outside are ignored". For each distinct horizontal span
+// the running extremum of every padded row is computed with element-wise
+// row passes, then the spans' rows are combined per output row.
 func morphOnce(pix []uint8, w, h int, rs []run, erode bool) []uint8 {
 	dst := make([]uint8, w*h)
 	if len(rs) == 0 {
 		return dst
 	}
-	init := uint8(0)
+	ident := uint8(0)
+	op := maxInto
 	if erode {
-		init = 255
+		ident, op = 255, minInto
 	}
-	for i := range dst {
-		dst[i] = init
+	rx, ry := 0, 0
+	for _, r := range rs {
+		rx = max(rx, -r.x0, r.x1)
+		ry = max(ry, -r.dy, r.dy)
 	}
-	// Horizontal extremum for each distinct (x0, x1).
+	pw, ph := w+2*rx, h+2*ry
+	p := make([]uint8, pw*ph)
+	for i := range p {
+		p[i] = ident
+	}
+	for y := 0; y < h; y++ {
+		copy(p[(y+ry)*pw+rx:], pix[y*w:(y+1)*w])
+	}
 	type span struct{ x0, x1 int }
 	cache := map[span][]uint8{}
 	for _, r := range rs {
@@ -138,45 +150,48 @@ func morphOnce(pix []uint8, w, h int, rs []run, erode bool) []uint8 {
 		if _, ok := cache[sp]; ok {
 			continue
 		}
-		hm := make([]uint8, w*h)
-		for y := 0; y < h; y++ {
-			row := pix[y*w : (y+1)*w]
-			o := hm[y*w : (y+1)*w]
-			for x := range o {
-				a, b := max(x+r.x0, 0), min(x+r.x1, w-1)
-				v := init
-				for _, p := range row[min(a, w):max(b+1, min(a, w))] {
-					if erode {
-						v = min(v, p)
-					} else {
-						v = max(v, p)
-					}
-				}
-				o[x] = v
+		hm := make([]uint8, w*ph)
+		for y := 0; y < ph; y++ {
+			row, o := p[y*pw:(y+1)*pw], hm[y*w:(y+1)*w]
+			copy(o, row[rx+r.x0:])
+			for dx := r.x0 + 1; dx <= r.x1; dx++ {
+				op(o, row[rx+dx:rx+dx+w])
 			}
 		}
 		cache[sp] = hm
 	}
+	for i := range dst {
+		dst[i] = ident
+	}
 	for _, r := range rs {
 		hm := cache[span{r.x0, r.x1}]
 		for y := 0; y < h; y++ {
-			sy := y + r.dy
-			if sy < 0 || sy >= h {
-				continue
-			}
-			a, b := hm[sy*w:(sy+1)*w], dst[y*w:(y+1)*w]
-			if erode {
-				for x := range b {
-					b[x] = min(b[x], a[x])
-				}
-			} else {
-				for x := range b {
-					b[x] = max(b[x], a[x])
-				}
-			}
+			sy := y + ry + r.dy
+			op(dst[y*w:(y+1)*w], hm[sy*w:(sy+1)*w])
 		}
 	}
 	return dst
+}
+
+// minInto sets dst[i] = min(dst[i], src[i]) (src at least as long); the
+// AVX2 build replaces it.
+var minInto = minIntoScalar
+
+// maxInto is minInto for max.
+var maxInto = maxIntoScalar
+
+func minIntoScalar(dst, src []uint8) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = min(dst[i], v)
+	}
+}
+
+func maxIntoScalar(dst, src []uint8) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = max(dst[i], v)
+	}
 }
 
 // MorphOp selects a compound morphological operation (cv::MorphTypes).

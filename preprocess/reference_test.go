@@ -51,14 +51,32 @@ func subImageCopy(g *image.Gray) *image.Gray {
 	return big.SubImage(image.Rect(0, 0, b.Dx(), b.Dy())).(*image.Gray)
 }
 
+// forSizes runs fn on random images of every test size, once with the
+// vectorised kernels (when the build has them) and once with the scalar ones.
 func forSizes(t *testing.T, fn func(t *testing.T, g *image.Gray)) {
-	for _, sz := range testSizes {
-		for seed := uint64(0); seed < 3; seed++ {
-			t.Run(fmt.Sprintf("%dx%d/%d", sz.X, sz.Y, seed), func(t *testing.T) {
-				fn(t, randGray(sz.X, sz.Y, seed))
-			})
+	for _, mode := range []string{"simd", "scalar"} {
+		for _, sz := range testSizes {
+			for seed := uint64(0); seed < 3; seed++ {
+				t.Run(fmt.Sprintf("%s/%dx%d/%d", mode, sz.X, sz.Y, seed), func(t *testing.T) {
+					if mode == "scalar" {
+						withoutSIMD(t)
+					}
+					fn(t, randGray(sz.X, sz.Y, seed))
+				})
+			}
 		}
 	}
+}
+
+// withoutSIMD switches to the scalar kernels until the test ends.
+func withoutSIMD(t *testing.T) {
+	m, h, v, mi, ma := medianSIMD, hRowQ8SIMD, vRowQ8SIMD, minInto, maxInto
+	medianSIMD, hRowQ8SIMD, vRowQ8SIMD, minInto, maxInto = nil, nil, nil, minIntoScalar, maxIntoScalar
+	t.Cleanup(func() { medianSIMD, hRowQ8SIMD, vRowQ8SIMD, minInto, maxInto = m, h, v, mi, ma })
+}
+
+func TestSIMDAvailable(t *testing.T) {
+	t.Logf("vectorised kernels: median %v, gaussian %v", medianSIMD != nil, hRowQ8SIMD != nil)
 }
 
 func TestGaussianBlurVsReference(t *testing.T) {
