@@ -13,6 +13,7 @@ import (
 	_ "image/png"
 	"os"
 
+	jpegfork "github.com/gocls/gocls/dataset/internal/jpeg"
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
@@ -105,6 +106,58 @@ func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
 		return nil, info, err
 	}
 	return toRGB(src, info, o), info, nil
+}
+
+// decodeJPEGFor decodes the part of a JPEG that region (called once, with the
+// stored size) asks for, with libjpeg-turbo when built with it, else with the
+// region-aware fork of image/jpeg. The result's Rect is in image coordinates
+// and covers the region; pixels outside it may be missing. EXIF orientation
+// is not applied (callers handle oriented files through the full path).
+// handled is false when the caller must fall back to decodeRaw.
+func decodeJPEGFor(data []byte, o DecodeOptions, region func(w, h int) image.Rectangle) (img *image.RGBA, handled bool, err error) {
+	if haveLibjpeg {
+		img, _, handled, err := decodeJPEGRegion(data, o, region)
+		if handled {
+			return img, true, err
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			img, err = nil, fmt.Errorf("decoder panic: %v", r)
+		}
+	}()
+	cfg, err := jpegfork.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, true, fmt.Errorf("reading header: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, true, fmt.Errorf("bad dimensions %dx%d", cfg.Width, cfg.Height)
+	}
+	if mp := o.maxPixels(); mp > 0 && int64(cfg.Width)*int64(cfg.Height) > int64(mp) {
+		return nil, true, fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrTooLarge, cfg.Width, cfg.Height, mp)
+	}
+	roi := region(cfg.Width, cfg.Height).Intersect(image.Rect(0, 0, cfg.Width, cfg.Height))
+	src, err := jpegfork.DecodeRegion(bytes.NewReader(data), roi)
+	if err != nil {
+		return nil, true, fmt.Errorf("decoding jpeg: %w", err)
+	}
+	switch s := src.(type) {
+	case *image.YCbCr:
+		dst := image.NewRGBA(roi)
+		draw.Draw(dst, roi, s, roi.Min, draw.Src)
+		return dst, true, nil
+	case *image.Gray:
+		dst := image.NewRGBA(roi)
+		for y := roi.Min.Y; y < roi.Max.Y; y++ {
+			row := s.Pix[s.PixOffset(roi.Min.X, y):s.PixOffset(roi.Max.X, y)]
+			out := dst.Pix[dst.PixOffset(roi.Min.X, y):]
+			for x, v := range row {
+				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = v, v, v, 255
+			}
+		}
+		return dst, true, nil
+	}
+	return toRGB(src, Info{Format: "jpeg"}, o), true, nil
 }
 
 // isJPEG reports whether data starts with a JPEG SOI marker.

@@ -3,7 +3,6 @@
 package dataset
 
 import (
-	"context"
 	"fmt"
 	"image"
 	"math/rand/v2"
@@ -42,34 +41,3 @@ func TestLibjpegRegionMatchesFull(t *testing.T) {
 	}
 }
 
-// TestLibjpegLoaderMatchesPureGo compares loader output (region decode) with
-// the pure-Go decoder followed by Apply: same crops, pixels within decoder
-// differences (libjpeg upsamples chroma smoothly, image/jpeg does not).
-func TestLibjpegLoaderMatchesPureGo(t *testing.T) {
-	dir := t.TempDir()
-	var s []Sample
-	for i := 0; i < 6; i++ {
-		img := testImage(120+10*i, 90+7*i)
-		for k := 2; k < len(img.Pix); k += 4 {
-			img.Pix[k] = img.Pix[k-2] / 2 // smooth chroma
-		}
-		s = append(s, Sample{Path: writeFile(t, dir, fmt.Sprintf("%d.jpg", i), encodeJPEG(t, img, 95)), Name: fmt.Sprint(i), Label: 0})
-	}
-	tr := TrainTransform(DefaultConfig().Augment, 32, Normalize{})
-	l := NewLoader(s, tr, LoaderOptions{BatchSize: 6, Seed: 4})
-	b := <-l.Epoch(context.Background(), 1)
-	require.Equal(t, 6, b.Size)
-	for i, idx := range b.Indices {
-		src, info, err := decodeRawFile(s[idx].Path)
-		require.NoError(t, err)
-		want := make([]float32, tr.Len())
-		tr.Apply(want, toRGB(src, info, DecodeOptions{}), l.SampleRNG(1, idx))
-		got := b.Images[i*tr.Len() : (i+1)*tr.Len()]
-		var sum float64
-		for k := range want {
-			d := float64(got[k] - want[k])
-			sum += d * d
-		}
-		require.Less(t, sum/float64(len(want)), 1e-4, "sample %d: mean squared difference (in [0,1] units)", idx)
-	}
-}

@@ -261,11 +261,11 @@ func (l *Loader) load(buf []float32, idx, epoch int) (err error) {
 		}
 		return nil
 	}
-	if haveLibjpeg && isJPEG(data) && jpegOrientation(data) <= 1 {
+	if isJPEG(data) && jpegOrientation(data) <= 1 {
 		// Plan first, then decode only the rows and columns the crop reads.
 		var job resampleJob
 		var rng *rand.Rand
-		img, _, handled, err := decodeJPEGRegion(data, l.o.Decode, func(w, h int) image.Rectangle {
+		img, handled, err := decodeJPEGFor(data, l.o.Decode, func(w, h int) image.Rectangle {
 			rng = newRNG()
 			job = l.t.plan(w, h, rng)
 			return job.sourceRect()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image/color"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -127,4 +128,51 @@ func TestLoaderEvalValues(t *testing.T) {
 		require.InDelta(t, want[i%3], v, 1e-4)
 	}
 	require.Equal(t, []int32{-1}, bs[0].Labels)
+}
+
+// TestLoaderJPEGRegionMatchesFullDecode compares loader output (which plans
+// the crop from the header and decodes only the region) with the obviously
+// correct path: full decode, then Apply. Pure Go gives identical results;
+// with libjpeg (build tag) pixels differ slightly (smooth chroma upsampling).
+func TestLoaderJPEGRegionMatchesFullDecode(t *testing.T) {
+	dir := t.TempDir()
+	var s []Sample
+	for i := 0; i < 8; i++ {
+		img := testImage(120+10*i, 90+7*i)
+		for k := 2; k < len(img.Pix); k += 4 {
+			img.Pix[k] = img.Pix[k-2] / 2 // smooth chroma
+		}
+		s = append(s, Sample{Path: writeFile(t, dir, fmt.Sprintf("%d.jpg", i), encodeJPEG(t, img, 95)), Name: fmt.Sprint(i), Label: 0})
+	}
+	for name, tr := range map[string]Transform{
+		"train": TrainTransform(DefaultConfig().Augment, 32, Normalize{}),
+		"eval":  EvalTransform(80, 64, Normalize{}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := NewLoader(s, tr, LoaderOptions{BatchSize: 8, Seed: 4})
+			b := <-l.Epoch(context.Background(), 1)
+			require.Equal(t, 8, b.Size)
+			for i, idx := range b.Indices {
+				src, info, err := decodeRawFile(s[idx].Path)
+				require.NoError(t, err)
+				want := make([]float32, tr.Len())
+				var rng *rand.Rand
+				if tr.train {
+					rng = l.SampleRNG(1, idx)
+				}
+				tr.Apply(want, toRGB(src, info, DecodeOptions{}), rng)
+				got := b.Images[i*tr.Len() : (i+1)*tr.Len()]
+				if !haveLibjpeg {
+					require.Equal(t, want, got, "sample %d", idx)
+					continue
+				}
+				var sum float64
+				for k := range want {
+					d := float64(got[k] - want[k])
+					sum += d * d
+				}
+				require.Less(t, sum/float64(len(want)), 1e-4, "sample %d: mean squared difference (in [0,1] units)", idx)
+			}
+		})
+	}
 }

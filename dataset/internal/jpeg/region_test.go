@@ -1,0 +1,122 @@
+package jpeg
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	stdjpeg "image/jpeg"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+func testJPEG(t testing.TB, img image.Image) []byte {
+	var b bytes.Buffer
+	if err := stdjpeg.Encode(&b, img, &stdjpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestDecodeRegionMatchesStdlib checks every pixel inside random regions
+// against the standard library's full decode.
+func TestDecodeRegionMatchesStdlib(t *testing.T) {
+	rgb := image.NewRGBA(image.Rect(0, 0, 203, 151))
+	gray := image.NewGray(image.Rect(0, 0, 77, 45))
+	for i := range rgb.Pix {
+		rgb.Pix[i] = uint8(i*7 + i/811)
+	}
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(i * 13)
+	}
+	cmyk, err := os.ReadFile("../../testdata/cmyk.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"ycbcr420": testJPEG(t, rgb), "gray": testJPEG(t, gray), "cmyk": cmyk}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for name, data := range files {
+		want, err := stdjpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := want.Bounds()
+		regions := []image.Rectangle{b, image.Rect(0, 0, 1, 1), image.Rect(b.Dx()-1, b.Dy()-1, b.Dx(), b.Dy())}
+		for i := 0; i < 15; i++ {
+			x0, y0 := rng.IntN(b.Dx()), rng.IntN(b.Dy())
+			regions = append(regions, image.Rect(x0, y0, x0+1+rng.IntN(b.Dx()-x0), y0+1+rng.IntN(b.Dy()-y0)))
+		}
+		for _, r := range regions {
+			t.Run(fmt.Sprint(name, r), func(t *testing.T) {
+				got, err := DecodeRegion(bytes.NewReader(data), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Bounds() != b {
+					t.Fatalf("bounds %v, want %v", got.Bounds(), b)
+				}
+				for y := r.Min.Y; y < r.Max.Y; y++ {
+					for x := r.Min.X; x < r.Max.X; x++ {
+						if g, w := color.RGBAModel.Convert(got.At(x, y)), color.RGBAModel.Convert(want.At(x, y)); g != w {
+							t.Fatalf("pixel %d,%d: got %v want %v", x, y, g, w)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestDecodeMatchesStdlib(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i)
+	}
+	data := testJPEG(t, img)
+	got, err := Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := stdjpeg.Decode(bytes.NewReader(data))
+	if !bytes.Equal(got.(*image.YCbCr).Y, want.(*image.YCbCr).Y) {
+		t.Fatal("Y planes differ")
+	}
+}
+
+func FuzzDecodeRegion(f *testing.F) {
+	img := image.NewRGBA(image.Rect(0, 0, 20, 17))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 5)
+	}
+	f.Add(testJPEG(f, img), 3, 4, 10, 9)
+	f.Fuzz(func(t *testing.T, data []byte, x0, y0, x1, y1 int) {
+		cfg, err := DecodeConfig(bytes.NewReader(data))
+		if err != nil || cfg.Width*cfg.Height > 1<<20 {
+			return
+		}
+		_, _ = DecodeRegion(bytes.NewReader(data), image.Rect(x0, y0, x1, y1))
+	})
+}
+
+// TestDecodeRegionStopsEarly: a region in the top rows decodes from a file
+// cut in the middle, which proves that decoding stopped after those rows.
+func TestDecodeRegionStopsEarly(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 256))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i*7 + i/256)
+	}
+	data := testJPEG(t, img)
+	cut := data[:len(data)/2]
+	if _, err := stdjpeg.Decode(bytes.NewReader(cut)); err == nil {
+		t.Fatal("full decode of a truncated file should fail")
+	}
+	got, err := DecodeRegion(bytes.NewReader(cut), image.Rect(5, 3, 40, 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := stdjpeg.Decode(bytes.NewReader(data))
+	if g, w := got.At(10, 10), want.At(10, 10); g != w {
+		t.Fatalf("got %v want %v", g, w)
+	}
+}
