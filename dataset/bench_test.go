@@ -2,13 +2,13 @@ package dataset
 
 import (
 	"context"
-	"syscall"
-	"time"
 	"image"
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // cat12Samples returns the labelled cat12 samples or skips.

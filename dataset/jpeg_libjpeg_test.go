@@ -40,4 +40,3 @@ func TestLibjpegRegionMatchesFull(t *testing.T) {
 		})
 	}
 }
-
