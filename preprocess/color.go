@@ -88,38 +88,41 @@ func HSV(src *image.RGBA) *image.RGBA {
 }
 
 // HLS converts RGB to 8-bit HLS with OpenCV's conventions (COLOR_RGB2HLS):
-// H in [0, 180], L and S in [0, 255], computed in float32 as OpenCV's
-// RGB2HLS_b does. Result: H in R, L in G, S in B.
+// H in [0, 180], L and S in [0, 255]. It reproduces the float32 arithmetic
+// of OpenCV 4.6's vectorised RGB2HLS (reciprocal 60/diff, fused
+// multiply-add, round half to even), which gives results identical to
+// OpenCV on AVX2 machines. Result: H in R, L in G, S in B.
 func HLS(src *image.RGBA) *image.RGBA {
 	return mapRGB(src, func(ri, gi, bi int) (uint8, uint8, uint8) {
 		const inv = float32(1.0 / 255.0)
 		r, g, b := float32(ri)*inv, float32(gi)*inv, float32(bi)*inv
-		vmax, vmin := r, r
-		vmax = max(vmax, g, b)
-		vmin = min(vmin, g, b)
+		vmax := max(r, g, b)
+		vmin := min(r, g, b)
 		diff := vmax - vmin
-		l := (vmax + vmin) * 0.5
-		var h, s float32
-		if diff > 1.1920929e-07 {
-			if l < 0.5 {
-				s = diff / (vmax + vmin)
-			} else {
-				s = diff / (2 - vmax - vmin)
-			}
-			diff = 60 / diff
-			switch {
-			case vmax == r:
-				h = (g - b) * diff
-			case vmax == g:
-				h = (b-r)*diff + 120
-			default:
-				h = (r-g)*diff + 240
-			}
-			if h < 0 {
-				h += 360
-			}
+		msum := vmax + vmin
+		l := msum * 0.5
+		if !(diff > 1.1920929e-07) {
+			return 0, satU8(float64(l * 255)), 0
 		}
-		return satU8(float64(h * 0.5)), satU8(float64(l * 255)), satU8(float64(s * 255))
+		den := 2 - msum
+		if l < 0.5 {
+			den = msum
+		}
+		s := diff / den
+		var num, part float32
+		switch {
+		case vmax == r:
+			num = g - b
+			if g < b {
+				part = 360
+			}
+		case vmax == g:
+			num, part = b-r, 120
+		default:
+			num, part = r-g, 240
+		}
+		h := fma32(num, 60/diff, part) * 0.5
+		return satU8(float64(h)), satU8(float64(l * 255)), satU8(float64(s * 255))
 	})
 }
 

@@ -15,10 +15,12 @@ import (
 )
 
 // Golden files come from testdata/gen_golden.py (OpenCV 4.6 + numpy) run on
-// testdata/photo.png and photo2.png. Tolerances follow the issue: exact for
-// thresholds, morphology, components (and wherever we reproduce OpenCV's
-// integer arithmetic); at most 1 grey level for blurs and colour; relative
-// error (max |got-want| / max |want|) below 1e-5 for float outputs.
+// testdata/photo.png and photo2.png (regenerate with
+// /usr/bin/python3 testdata/gen_golden.py). The issue allows 1 grey level
+// for blurs and colour conversions, but every 8-bit result here matches
+// OpenCV exactly, so the tests demand equality. Float outputs must have
+// relative error (max |got-want| / max |want|) below 1e-5 (Sobel and
+// Laplacian are exact integers: 1e-12).
 
 func readImage(t testing.TB, path string) image.Image {
 	t.Helper()
@@ -146,7 +148,7 @@ func TestGoldenColour(t *testing.T) {
 		name string
 		fn   func(*image.RGBA) *image.RGBA
 		tol  int
-	}{{"hsv", HSV, 0}, {"hls", HLS, 1}, {"lab", Lab, 1}} {
+	}{{"hsv", HSV, 0}, {"hls", HLS, 0}, {"lab", Lab, 0}} {
 		t.Run(tc.name, func(t *testing.T) { requireRGB(t, goldenRGBA(t, tc.name), tc.fn(src), tc.tol) })
 	}
 }
@@ -163,7 +165,7 @@ func TestGoldenFilters(t *testing.T) {
 					kp.Pix[y*kp.W+x] = float64(float32(v))
 				}
 			}
-			requireGray(t, goldenGray(t, "filter2d_"+name), Filter2D(gray, kp), 1)
+			requireGray(t, goldenGray(t, "filter2d_"+name), Filter2D(gray, kp), 0)
 		})
 	}
 	for _, tc := range []struct{ kw, kh int }{{3, 3}, {5, 5}, {7, 7}, {5, 3}} {
@@ -185,13 +187,13 @@ func TestGoldenFilters(t *testing.T) {
 		t.Run(name, func(t *testing.T) { requireGray(t, goldenGray(t, name), MedianBlur(gray, k), 0) })
 	}
 	t.Run("bilateral_gray_7_75_75", func(t *testing.T) {
-		requireGray(t, goldenGray(t, "bilateral_gray_7_75_75"), BilateralFilter(gray, 7, 75, 75), 1)
+		requireGray(t, goldenGray(t, "bilateral_gray_7_75_75"), BilateralFilter(gray, 7, 75, 75), 0)
 	})
 	t.Run("bilateral_gray_0_30_3", func(t *testing.T) {
-		requireGray(t, goldenGray(t, "bilateral_gray_0_30_3"), BilateralFilter(gray, 0, 30, 3), 1)
+		requireGray(t, goldenGray(t, "bilateral_gray_0_30_3"), BilateralFilter(gray, 0, 30, 3), 0)
 	})
 	t.Run("bilateral_color_9_75_75", func(t *testing.T) {
-		requireRGB(t, goldenRGBA(t, "bilateral_color_9_75_75"), BilateralFilterRGBA(photo(t, "photo.png"), 9, 75, 75), 1)
+		requireRGB(t, goldenRGBA(t, "bilateral_color_9_75_75"), BilateralFilterRGBA(photo(t, "photo.png"), 9, 75, 75), 0)
 	})
 }
 
@@ -364,7 +366,7 @@ func TestGoldenFrequency(t *testing.T) {
 			require.Less(t, math.Abs(d), 1e-5*math.Pi, "element %d", i)
 		}
 	})
-	t.Run("spectrum", func(t *testing.T) { requireGray(t, goldenGray(t, "spectrum"), Spectrum(goldenGray(t, "crop")), 1) })
+	t.Run("spectrum", func(t *testing.T) { requireGray(t, goldenGray(t, "spectrum"), Spectrum(goldenGray(t, "crop")), 0) })
 	for _, f := range scalars(t).Freq {
 		name := f[0].(string)
 		t.Run(name, func(t *testing.T) {
