@@ -165,7 +165,7 @@ func TestReadPthTiny(t *testing.T) {
 		"layer1.0.bn1.running_var":         {Shape: []int{2}, Data: []float32{0.5, 2}},
 		"layer1.0.bn1.num_batches_tracked": {Shape: []int{}, Data: []float32{7}},
 		"fc.weight":                        {Shape: []int{2, 3}, Data: []float32{0, 2, 4, 1, 3, 5}}, // strided view
-		"head.weight":                      {Shape: []int{2}, Data: []float32{1.5, -2}},          // float16
+		"head.weight":                      {Shape: []int{2}, Data: []float32{1.5, -2}},             // float16
 		"layer1.0.conv1.bias":              {Shape: []int{2}, Data: []float32{0, 0}},
 	}
 	require.Equal(t, want, ts)

@@ -3,7 +3,8 @@
 
   make_testdata.py tiny DIR       tiny hand-made tiny.pth / tiny.safetensors (committed in testdata/)
   make_testdata.py resnet18 DIR   torchvision resnet18 (10 classes, random weights and BN statistics)
-                                  as resnet18.pth and resnet18.safetensors, plus input.f32
+                                  as resnet18.pth (zip), resnet18_legacy.pth (pre-1.6 format) and
+                                  resnet18.safetensors, plus input.f32
                                   [2,64,64,3] (NHWC) and logits.f32 [2,10] of the model in eval mode.
 """
 import json
@@ -64,6 +65,7 @@ def resnet18(out):
     m.eval()
     sd = m.state_dict()
     torch.save(sd, out + "/resnet18.pth")
+    torch.save(sd, out + "/resnet18_legacy.pth", _use_new_zipfile_serialization=False)
     write_safetensors(out + "/resnet18.safetensors", OrderedDict((k, v) for k, v in sd.items() if v.dtype in DTYPES))
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     with torch.no_grad():
