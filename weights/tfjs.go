@@ -97,7 +97,7 @@ func parseTFJS(modelJSON []byte, readShard func(string) ([]byte, error)) (map[st
 				return nil, fmt.Errorf("group %d declares more than %d bytes", gi, int64(maxTFJSBytes))
 			}
 		}
-		var buf []byte
+		buf := make([]byte, 0, min(need, 1<<28)) // the manifest is not trusted yet
 		for _, p := range g.Paths {
 			b, err := readShard(p)
 			if err != nil {
