@@ -8,27 +8,62 @@ import (
 	"math/cmplx"
 )
 
-// fftPlan computes 1-D DFTs of one length: iterative radix-2 for powers of
-// two, Bluestein's chirp-z (via a power-of-two FFT) for any other length.
+// fftPlan computes 1-D DFTs of one length n: a recursive mixed-radix
+// Cooley–Tukey FFT when n factors into 2, 3, 4, 5, 7, 11 and 13, otherwise
+// Bluestein's chirp-z algorithm on top of a power-of-two plan.
 type fftPlan struct {
-	n     int
-	tw    []complex128 // radix-2 twiddles exp(-2πik/m), k < m/2
-	m     int          // radix-2 length (n, or the Bluestein length)
-	chirp []complex128 // exp(-iπk²/n), Bluestein only
-	bfft  []complex128 // FFT of the conjugate chirp, Bluestein only
+	n       int
+	factors []int        // radices, nil for Bluestein
+	tw      []complex128 // exp(-2πik/n), k < n
+	wr      map[int][]complex128 // per radix r: the r×r matrix W_r^(q·s)
+	scratch []complex128
+	// Bluestein
+	sub   *fftPlan
+	chirp []complex128 // exp(-iπk²/n)
+	bfft  []complex128 // DFT of the conjugate chirp
 	buf   []complex128
+}
+
+const maxRadix = 13
+
+func factorize(n int) ([]int, bool) {
+	var f []int
+	for n%4 == 0 {
+		f = append(f, 4)
+		n /= 4
+	}
+	for _, r := range []int{2, 3, 5, 7, 11, 13} {
+		for n%r == 0 {
+			f = append(f, r)
+			n /= r
+		}
+	}
+	return f, n == 1
 }
 
 func newFFTPlan(n int) *fftPlan {
 	p := &fftPlan{n: n}
-	if n&(n-1) == 0 {
-		p.m = n
-		p.tw = twiddles(n)
+	if f, ok := factorize(n); ok {
+		p.factors = f
+		p.tw = make([]complex128, n)
+		for k := range p.tw {
+			p.tw[k] = cmplx.Rect(1, -2*math.Pi*float64(k)/float64(n))
+		}
+		p.wr = map[int][]complex128{}
+		for _, r := range f {
+			w := make([]complex128, r*r)
+			for q := 0; q < r; q++ {
+				for s := 0; s < r; s++ {
+					w[q*r+s] = cmplx.Rect(1, -2*math.Pi*float64((q*s)%r)/float64(r))
+				}
+			}
+			p.wr[r] = w
+		}
+		p.scratch = make([]complex128, n)
 		return p
 	}
 	m := 1 << bits.Len(uint(2*n-1))
-	p.m = m
-	p.tw = twiddles(m)
+	p.sub = newFFTPlan(m)
 	p.chirp = make([]complex128, n)
 	for k := 0; k < n; k++ {
 		kk := (k * k) % (2 * n) // keeps the angle small and exact
@@ -40,39 +75,60 @@ func newFFTPlan(n int) *fftPlan {
 		c := cmplx.Conj(p.chirp[k])
 		p.bfft[k], p.bfft[m-k] = c, c
 	}
-	p.radix2(p.bfft)
+	p.sub.forward(p.bfft)
 	p.buf = make([]complex128, m)
 	return p
 }
 
-func twiddles(m int) []complex128 {
-	tw := make([]complex128, m/2)
-	for k := range tw {
-		tw[k] = cmplx.Rect(1, -2*math.Pi*float64(k)/float64(m))
-	}
-	return tw
-}
-
-// radix2 is an in-place forward FFT of length p.m.
-func (p *fftPlan) radix2(x []complex128) {
-	m := p.m
-	if m <= 1 {
+// rec computes the DFT of the n values in[0], in[stride], … into out
+// (decimation in time over the radices f).
+func (p *fftPlan) rec(out, in []complex128, n, stride int, f []int) {
+	r := f[0]
+	m := n / r
+	w := p.wr[r]
+	if m == 1 {
+		for s := 0; s < r; s++ {
+			var sum complex128
+			for q := 0; q < r; q++ {
+				sum += in[q*stride] * w[q*r+s]
+			}
+			out[s] = sum
+		}
 		return
 	}
-	shift := 64 - bits.Len(uint(m-1))
-	for i := 0; i < m; i++ {
-		j := int(bits.Reverse64(uint64(i)) >> shift)
-		if j > i {
-			x[i], x[j] = x[j], x[i]
-		}
+	for q := 0; q < r; q++ {
+		p.rec(out[q*m:(q+1)*m], in[q*stride:], m, stride*r, f[1:])
 	}
-	for size := 2; size <= m; size <<= 1 {
-		half, step := size/2, m/size
-		for start := 0; start < m; start += size {
-			for k := 0; k < half; k++ {
-				t := p.tw[k*step] * x[start+k+half]
-				x[start+k+half] = x[start+k] - t
-				x[start+k] += t
+	step := p.n / n // W_n^j = tw[j*step]
+	switch r {
+	case 2:
+		for k := 0; k < m; k++ {
+			a, b := out[k], out[m+k]*p.tw[k*step]
+			out[k], out[m+k] = a+b, a-b
+		}
+	case 4:
+		for k := 0; k < m; k++ {
+			a := out[k]
+			b := out[m+k] * p.tw[k*step]
+			c := out[2*m+k] * p.tw[2*k*step]
+			d := out[3*m+k] * p.tw[3*k*step]
+			ac, amc := a+c, a-c
+			bd, bmd := b+d, b-d
+			bmdi := complex(imag(bmd), -real(bmd)) // -i·(b-d)
+			out[k], out[m+k], out[2*m+k], out[3*m+k] = ac+bd, amc+bmdi, ac-bd, amc-bmdi
+		}
+	default:
+		var t [maxRadix]complex128
+		for k := 0; k < m; k++ {
+			for q := 0; q < r; q++ {
+				t[q] = out[q*m+k] * p.tw[q*k*step]
+			}
+			for s := 0; s < r; s++ {
+				sum := t[0]
+				for q := 1; q < r; q++ {
+					sum += t[q] * w[q*r+s]
+				}
+				out[s*m+k] = sum
 			}
 		}
 	}
@@ -80,8 +136,12 @@ func (p *fftPlan) radix2(x []complex128) {
 
 // forward computes the unnormalised forward DFT of x (length n) in place.
 func (p *fftPlan) forward(x []complex128) {
-	if p.chirp == nil {
-		p.radix2(x)
+	if p.n <= 1 {
+		return
+	}
+	if p.factors != nil {
+		copy(p.scratch, x)
+		p.rec(x, p.scratch, p.n, 1, p.factors)
 		return
 	}
 	a := p.buf
@@ -89,18 +149,14 @@ func (p *fftPlan) forward(x []complex128) {
 	for k := 0; k < p.n; k++ {
 		a[k] = x[k] * p.chirp[k]
 	}
-	p.radix2(a)
+	p.sub.forward(a)
 	for k := range a {
-		a[k] *= p.bfft[k]
+		a[k] = cmplx.Conj(a[k] * p.bfft[k])
 	}
-	// Inverse FFT via conjugation.
-	for k := range a {
-		a[k] = cmplx.Conj(a[k])
-	}
-	p.radix2(a)
-	inv := 1 / float64(p.m)
+	p.sub.forward(a) // inverse via conjugation
+	inv := complex(1/float64(len(a)), 0)
 	for k := 0; k < p.n; k++ {
-		x[k] = cmplx.Conj(a[k]) * complex(inv, 0) * p.chirp[k]
+		x[k] = cmplx.Conj(a[k]) * inv * p.chirp[k]
 	}
 }
 

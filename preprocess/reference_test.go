@@ -340,7 +340,7 @@ func TestSobelVsFilter2D(t *testing.T) {
 }
 
 func TestDFTVsNaive(t *testing.T) {
-	for _, sz := range []image.Point{{1, 1}, {2, 3}, {5, 7}, {8, 8}, {13, 4}, {16, 9}, {3, 17}} {
+	for _, sz := range []image.Point{{1, 1}, {2, 3}, {5, 7}, {8, 8}, {13, 4}, {16, 9}, {3, 17}, {12, 30}, {45, 2}, {49, 6}, {97, 2}, {11, 26}, {64, 1}} {
 		t.Run(fmt.Sprintf("%dx%d", sz.X, sz.Y), func(t *testing.T) {
 			w, h := sz.X, sz.Y
 			p := PlaneFromGray(randGray(w, h, 0))
