@@ -13,8 +13,8 @@ import (
 // Bluestein's chirp-z algorithm on top of a power-of-two plan.
 type fftPlan struct {
 	n       int
-	factors []int        // radices, nil for Bluestein
-	tw      []complex128 // exp(-2πik/n), k < n
+	factors []int                // radices, nil for Bluestein
+	tw      []complex128         // exp(-2πik/n), k < n
 	wr      map[int][]complex128 // per radix r: the r×r matrix W_r^(q·s)
 	scratch []complex128
 	// Bluestein
