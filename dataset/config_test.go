@@ -1,0 +1,121 @@
+package dataset
+
+import (
+	"bytes"
+	"image/color"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+func TestConfigYAML(t *testing.T) {
+	src := `
+root: /data/cat12
+train_list: train_list.txt
+test_dir: cat_12_test
+num_classes: 12
+val_ratio: 0.2
+split_seed: 7
+background: "#000000"
+max_pixels: 1000000
+workers: 2
+prefetch: 3
+augment:
+  random_resized_crop: true
+  scale: [0.2, 1.0]
+  ratio: [0.75, 1.3333]
+  random_crop: false
+  padding: 4
+  hflip: 0.5
+  rotation: 15
+  color_jitter: {brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}
+eval: {resize_shorter: 256, crop: 224}
+`
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader([]byte(src)))
+	dec.KnownFields(true)
+	require.NoError(t, dec.Decode(&cfg))
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, 0.2, cfg.ValRatio)
+	require.Equal(t, [2]float64{0.2, 1}, cfg.Augment.Scale)
+	require.Equal(t, 0.1, cfg.Augment.Jitter.Hue)
+	require.Equal(t, color.NRGBA{0, 0, 0, 255}, cfg.DecodeOptions().Background)
+	require.Equal(t, 1000000, cfg.DecodeOptions().MaxPixels)
+	// Round trip.
+	out, err := yaml.Marshal(cfg)
+	require.NoError(t, err)
+	var back Config
+	require.NoError(t, yaml.Unmarshal(out, &back))
+	require.Equal(t, cfg, back)
+}
+
+func TestConfigDefaultsValid(t *testing.T) {
+	c := DefaultConfig()
+	require.NoError(t, c.Validate())
+	require.Equal(t, color.NRGBA{255, 255, 255, 255}, c.DecodeOptions().Background)
+}
+
+func TestConfigValidateErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"classes", func(c *Config) { c.NumClasses = 0 }, "num_classes must be > 0"},
+		{"val ratio", func(c *Config) { c.ValRatio = 1 }, "val_ratio must be in [0,1)"},
+		{"background", func(c *Config) { c.Background = "#12345" }, "background"},
+		{"workers", func(c *Config) { c.Workers = -1 }, "workers"},
+		{"prefetch", func(c *Config) { c.Prefetch = -2 }, "prefetch"},
+		{"scale", func(c *Config) { c.Augment.Scale = [2]float64{0.5, 0.1} }, "augment.scale"},
+		{"ratio", func(c *Config) { c.Augment.Ratio = [2]float64{0, 1} }, "augment.ratio"},
+		{"padding", func(c *Config) { c.Augment.Padding = -1 }, "augment.padding"},
+		{"hflip", func(c *Config) { c.Augment.HFlip = 2 }, "augment.hflip"},
+		{"rotation", func(c *Config) { c.Augment.Rotation = 200 }, "augment.rotation"},
+		{"jitter", func(c *Config) { c.Augment.Jitter.Brightness = -1 }, "color_jitter"},
+		{"hue", func(c *Config) { c.Augment.Jitter.Hue = 0.6 }, "color_jitter.hue"},
+		{"crop", func(c *Config) { c.Eval.Crop = 0 }, "eval.crop"},
+		{"resize", func(c *Config) { c.Eval.ResizeShorter = 100 }, "eval.resize_shorter (100) must be >= eval.crop (224)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.mod(&c)
+			err := c.Validate()
+			require.ErrorContains(t, err, "dataset: config: ")
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	// Several problems are reported together.
+	c := DefaultConfig()
+	c.NumClasses, c.ValRatio = 0, -1
+	err := c.Validate()
+	require.ErrorContains(t, err, "num_classes")
+	require.ErrorContains(t, err, "val_ratio")
+}
+
+func TestParseColor(t *testing.T) {
+	tests := []struct {
+		in   string
+		want color.NRGBA
+		err  string
+	}{
+		{"#ffffff", color.NRGBA{255, 255, 255, 255}, ""},
+		{"00ff80", color.NRGBA{0, 255, 128, 255}, ""},
+		{"#abc", color.NRGBA{0xaa, 0xbb, 0xcc, 255}, ""},
+		{"", color.NRGBA{255, 255, 255, 255}, ""},
+		{"#ggg", color.NRGBA{}, "want #rrggbb"},
+		{"#1234", color.NRGBA{}, "want #rrggbb"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseColor(tc.in)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
