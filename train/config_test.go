@@ -1,0 +1,177 @@
+package train
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/gocls/gocls/internal/cfgfile"
+)
+
+// repoRoot walks up from the test's directory to the one holding go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "go.mod not found")
+		dir = parent
+	}
+}
+
+func TestScheduleValues(t *testing.T) {
+	piecewise := ScheduleConfig{Name: "piecewise", Boundaries: []float64{2, 4}, Values: []float64{0.1, 0.01, 0.001}}
+	cosine := ScheduleConfig{Name: "cosine"}
+	warmCosine := ScheduleConfig{Name: "cosine", WarmupEpochs: 2, MinLR: 0.001}
+	warmPiecewise := piecewise
+	warmPiecewise.WarmupEpochs, warmPiecewise.WarmupLR = 1, 0.01
+	for _, tc := range []struct {
+		name string
+		s    ScheduleConfig
+		t    float64
+		want float64
+	}{
+		{"constant start", ScheduleConfig{Name: "constant"}, 0, 0.1},
+		{"constant late", ScheduleConfig{Name: "constant"}, 9.5, 0.1},
+		{"piecewise first", piecewise, 0, 0.1},
+		{"piecewise before boundary", piecewise, 1.99, 0.1},
+		{"piecewise at boundary", piecewise, 2, 0.01},
+		{"piecewise middle", piecewise, 3.5, 0.01},
+		{"piecewise last", piecewise, 4, 0.001},
+		{"piecewise after end", piecewise, 12, 0.001},
+		{"cosine start", cosine, 0, 0.1},
+		{"cosine quarter", cosine, 2.5, 0.05 * (1 + 0.7071067811865476)},
+		{"cosine half", cosine, 5, 0.05},
+		{"cosine end", cosine, 10, 0},
+		{"warm cosine start", warmCosine, 0, 0},
+		{"warm cosine mid warm-up", warmCosine, 1, 0.05},
+		{"warm cosine end of warm-up", warmCosine, 2, 0.1},
+		{"warm cosine half of decay", warmCosine, 6, 0.001 + (0.1-0.001)/2},
+		{"warm cosine end", warmCosine, 10, 0.001},
+		{"warm piecewise start", warmPiecewise, 0, 0.01},
+		{"warm piecewise mid warm-up", warmPiecewise, 0.5, 0.055},
+		{"warm piecewise after warm-up", warmPiecewise, 1, 0.1},
+		{"warm piecewise boundary", warmPiecewise, 2, 0.01},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, tc.s.validate(10))
+			require.InDelta(t, tc.want, tc.s.LearningRate(tc.t, 10, 0.1), 1e-12)
+		})
+	}
+}
+
+func TestConfigFilesLoad(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "configs", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			_, err := LoadConfig(f, nil)
+			require.NoError(t, err)
+		})
+	}
+}
+
+func TestLoadConfigOverrides(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(p, []byte("# test\nrun:\n  epochs: 4\nschedule:\n  name: piecewise\n  boundaries: [2]\n  values: [0.1, 0.01]\n"), 0o644))
+	cfg, err := LoadConfig(p, []string{"optim.name=adamw", "optim.betas=[0.8, 0.9]", "model.freeze_backbone_epochs=1"})
+	require.NoError(t, err)
+	require.Equal(t, 4, cfg.Run.Epochs)
+	require.Equal(t, []float64{0.1, 0.01}, cfg.Schedule.Values)
+	require.Equal(t, "adamw", cfg.Optim.Name)
+	require.Equal(t, [2]float64{0.8, 0.9}, cfg.Optim.Betas)
+	require.Equal(t, 1, cfg.Model.FreezeBackboneEpochs)
+	require.Equal(t, 1e-4, cfg.Optim.WeightDecay, "defaults stay")
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body string
+		sets []string
+		want []string
+	}{
+		{"unknown key", "optim:\n  lrr: 1\n", nil, []string{"c.yaml", "lrr"}},
+		{"unknown section", "trainer:\n  epochs: 1\n", nil, []string{"c.yaml", "trainer"}},
+		{"bad epochs", "run:\n  epochs: 0\n", nil, []string{"c.yaml", "run.epochs must be positive"}},
+		{"bad run name", "run:\n  name: a/b\n", nil, []string{"run.name"}},
+		{"bad progress", "run:\n  progress: maybe\n", nil, []string{"run.progress"}},
+		{"bad arch", "model:\n  arch: resnet19\n", nil, []string{"model.arch", "resnet18"}},
+		{"bad layout", "model:\n  layout: v2\n", nil, []string{"model.layout"}},
+		{"bad optimizer", "optim:\n  name: lamb\n", nil, []string{"optim.name"}},
+		{"negative lr", "optim:\n  lr: -1\n", nil, []string{"optim.lr"}},
+		{"nesterov without momentum", "optim:\n  nesterov: true\n  momentum: 0\n", nil, []string{"optim.nesterov"}},
+		{"bad accum", "optim:\n  accum_steps: 0\n", nil, []string{"optim.accum_steps"}},
+		{"bad smoothing", "optim:\n  label_smoothing: 1\n", nil, []string{"optim.label_smoothing"}},
+		{"bad betas", "optim:\n  betas: [1, 0.9]\n", nil, []string{"optim.betas"}},
+		{"bad schedule", "schedule:\n  name: step\n", nil, []string{"schedule.name"}},
+		{"piecewise counts", "schedule:\n  name: piecewise\n  boundaries: [3]\n  values: [0.1]\n", nil, []string{"schedule.values", "2 entries"}},
+		{"piecewise order", "schedule:\n  name: piecewise\n  boundaries: [3, 2]\n  values: [0.1, 0.01, 0.001]\n", nil, []string{"increasing"}},
+		{"values without piecewise", "schedule:\n  values: [0.1]\n", nil, []string{"piecewise"}},
+		{"warm-up too long", "run:\n  epochs: 2\nschedule:\n  warmup_epochs: 3\n", nil, []string{"schedule.warmup_epochs"}},
+		{"bad data", "data:\n  val_ratio: 1.5\n", nil, []string{"data.val_ratio"}},
+		{"bad set", "", []string{"optim.lr=abc"}, []string{"-set optim.lr=abc"}},
+		{"predict without out", "predict:\n  images: x\n  out: \"\"\n", nil, []string{"predict.out"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.yaml")
+			require.NoError(t, os.WriteFile(p, []byte(tc.body), 0o644))
+			_, err := LoadConfig(p, tc.sets)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+			require.NotContains(t, err.Error(), "\n")
+		})
+	}
+}
+
+// TestEveryKeyDocumented: every key of the config appears, as its dotted
+// path, in docs/CONFIG.md.
+func TestEveryKeyDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "CONFIG.md"))
+	require.NoError(t, err)
+	b, err := cfgfile.Marshal(DefaultConfig())
+	require.NoError(t, err)
+	var root yaml.Node
+	require.NoError(t, yaml.Unmarshal(b, &root))
+	var keys []string
+	var walk func(prefix string, n *yaml.Node)
+	walk = func(prefix string, n *yaml.Node) {
+		if n.Kind == yaml.DocumentNode {
+			walk(prefix, n.Content[0])
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			keys = append(keys, prefix)
+			return
+		}
+		for i := 0; i < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if prefix != "" {
+				k = prefix + "." + k
+			}
+			walk(k, n.Content[i+1])
+		}
+	}
+	walk("", &root)
+	sort.Strings(keys)
+	require.Greater(t, len(keys), 50)
+	var missing []string
+	for _, k := range keys {
+		if !strings.Contains(string(doc), "`"+k+"`") {
+			missing = append(missing, k)
+		}
+	}
+	require.Empty(t, missing, "keys not documented in docs/CONFIG.md")
+}
