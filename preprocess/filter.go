@@ -13,63 +13,73 @@ import (
 // OpenCV and may differ by one grey level.
 func Filter2D(src *image.Gray, kernel *Plane) *image.Gray {
 	pix, w, h := grayPix(src)
-	type tap struct {
-		dx, dy int
-		k      float32
-	}
-	var taps []tap
-	ax, ay := kernel.W/2, kernel.H/2
-	for ky := 0; ky < kernel.H; ky++ {
-		for kx := 0; kx < kernel.W; kx++ {
-			if v := kernel.Pix[ky*kernel.W+kx]; v != 0 {
-				taps = append(taps, tap{kx - ax, ky - ay, float32(v)})
+	dst := image.NewGray(image.Rect(0, 0, w, h))
+	acc := make([]float32, w)
+	f := newTapFilter(pix, w, h, kernel, BorderReflect101)
+	for y := 0; y < h; y++ {
+		clear(acc)
+		for _, t := range f.taps {
+			k := float32(t.k)
+			for x, v := range f.src(y, t) {
+				acc[x] = fma32(k, float32(v), acc[x])
 			}
 		}
-	}
-	xt := borderTable(w, kernel.W, BorderReflect101)
-	yt := borderTable(h, kernel.H, BorderReflect101)
-	dst := image.NewGray(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			var s float32
-			for _, t := range taps {
-				s = fma32(t.k, float32(pix[yt[y+t.dy+kernel.H]*w+xt[x+t.dx+kernel.W]]), s)
-			}
-			dst.Pix[y*w+x] = satU8(float64(s))
+		out := dst.Pix[y*w : (y+1)*w]
+		for x, v := range acc {
+			out[x] = satU8(float64(v))
 		}
 	}
 	return dst
 }
 
-// fma32 is a float32 fused multiply-add computed in float64: the product of
-// two float32 values is exact in float64, so only the final sum is rounded
-// twice, which cannot matter unless the float64 sum is inexact (it is exact
-// for the 8-bit × kernel-coefficient sums used here). math.FMA is avoided:
-// it is a slow software routine unless the binary targets GOAMD64=v3.
-func fma32(a, b, c float32) float32 {
-	return float32(float64(a)*float64(b) + float64(c))
+// tap is a non-zero kernel coefficient at offset (dx, dy) from the anchor.
+type tap struct {
+	dx, dy int
+	k      float64
+}
+
+// tapFilter holds a padded source and the non-zero taps (raster order) of a
+// kernel anchored at its centre; filters loop over taps outside and pixels
+// inside, which keeps each pixel's summation order.
+type tapFilter struct {
+	taps     []tap
+	padded   []uint8
+	w, pw, p int
+}
+
+func newTapFilter(pix []uint8, w, h int, kernel *Plane, border Border) *tapFilter {
+	f := &tapFilter{w: w, p: max(kernel.W, kernel.H)}
+	ax, ay := kernel.W/2, kernel.H/2
+	for ky := 0; ky < kernel.H; ky++ {
+		for kx := 0; kx < kernel.W; kx++ {
+			if v := kernel.Pix[ky*kernel.W+kx]; v != 0 {
+				f.taps = append(f.taps, tap{kx - ax, ky - ay, v})
+			}
+		}
+	}
+	f.pw = w + 2*f.p
+	f.padded = padGray(pix, w, h, f.p, border)
+	return f
+}
+
+// src returns the w source pixels tap t reads for output row y.
+func (f *tapFilter) src(y int, t tap) []uint8 {
+	off := (y+f.p+t.dy)*f.pw + f.p + t.dx
+	return f.padded[off : off+f.w]
 }
 
 // Filter2DFloat is Filter2D with a float64 result (no rounding), e.g. cv::filter2D
 // with ddepth CV_64F. Layout [H, W].
 func Filter2DFloat(src *image.Gray, kernel *Plane, border Border) *Plane {
 	pix, w, h := grayPix(src)
-	ax, ay := kernel.W/2, kernel.H/2
-	xt := borderTable(w, kernel.W, border)
-	yt := borderTable(h, kernel.H, border)
 	dst := NewPlane(w, h)
+	f := newTapFilter(pix, w, h, kernel, border)
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			var s float64
-			for ky := 0; ky < kernel.H; ky++ {
-				row := yt[y+ky-ay+kernel.H] * w
-				for kx := 0; kx < kernel.W; kx++ {
-					if k := kernel.Pix[ky*kernel.W+kx]; k != 0 {
-						s += k * float64(pix[row+xt[x+kx-ax+kernel.W]])
-					}
-				}
+		out := dst.Pix[y*w : (y+1)*w]
+		for _, t := range f.taps {
+			for x, v := range f.src(y, t) {
+				out[x] += t.k * float64(v)
 			}
-			dst.Pix[y*w+x] = s
 		}
 	}
 	return dst
@@ -406,32 +416,34 @@ func sat16(s uint32) uint8 {
 
 // BilateralFilter is cv::bilateralFilter on one channel: window radius d/2
 // (d <= 0: round(1.5·sigmaSpace)), circular support, weights
-// exp(-r²/2σs²)·exp(-Δ²/2σc²) in float32, BORDER_REFLECT_101, rounded.
+// exp(-r²/2σs²)·exp(-Δ²/2σc²) in float32 summed in OpenCV's tap order,
+// BORDER_REFLECT_101, rounded half to even.
 func BilateralFilter(src *image.Gray, d int, sigmaColor, sigmaSpace float64) *image.Gray {
 	pix, w, h := grayPix(src)
 	radius, ofs, sw, cw := bilateralSetup(d, sigmaColor, sigmaSpace, 1)
 	pw := w + 2*radius
 	padded := padGray(pix, w, h, radius, BorderReflect101)
-	for k := range ofs {
-		ofs[k].i = ofs[k].y*pw + ofs[k].x
-	}
 	dst := image.NewGray(image.Rect(0, 0, w, h))
+	sum := make([]float32, w)
+	wsum := make([]float32, w)
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			c := (y+radius)*pw + x + radius
-			v0 := int(padded[c])
-			var sum, wsum float32
-			for k, o := range ofs {
-				v := int(padded[c+o.i])
-				d := v - v0
-				if d < 0 {
-					d = -d
-				}
-				wt := sw[k] * cw[d]
-				sum += float32(v) * wt
-				wsum += wt
+		clear(sum)
+		clear(wsum)
+		center := padded[(y+radius)*pw+radius:][:w]
+		// Taps in the outer loop, pixels inside: the per-pixel summation
+		// order is unchanged and the inner loop has no dependency chain.
+		for k, o := range ofs {
+			nb := padded[(y+radius+o.y)*pw+radius+o.x:][:w]
+			swk := sw[k]
+			for x, v := range nb {
+				wt := swk * cw[absInt(int(v)-int(center[x]))]
+				sum[x] += float32(v) * wt
+				wsum[x] += wt
 			}
-			dst.Pix[y*w+x] = satU8(float64(sum / wsum))
+		}
+		out := dst.Pix[y*w : (y+1)*w]
+		for x := range out {
+			out[x] = satU8(float64(sum[x] / wsum[x]))
 		}
 	}
 	return dst
@@ -449,28 +461,40 @@ func BilateralFilterRGBA(src *image.RGBA, d int, sigmaColor, sigmaSpace float64)
 	for c := range pl {
 		pl[c] = padGray(ch[c].Pix, w, h, radius, BorderReflect101)
 	}
-	for k := range ofs {
-		ofs[k].i = ofs[k].y*pw + ofs[k].x
-	}
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	var sums [3][]float32
+	for c := range sums {
+		sums[c] = make([]float32, w)
+	}
+	wsum := make([]float32, w)
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			c := (y+radius)*pw + x + radius
-			r0, g0, b0 := int(pl[0][c]), int(pl[1][c]), int(pl[2][c])
-			var sr, sg, sb, wsum float32
-			for k, o := range ofs {
-				r, g, bb := int(pl[0][c+o.i]), int(pl[1][c+o.i]), int(pl[2][c+o.i])
-				wt := sw[k] * cw[absInt(r-r0)+absInt(g-g0)+absInt(bb-b0)]
-				sr += float32(r) * wt
-				sg += float32(g) * wt
-				sb += float32(bb) * wt
-				wsum += wt
+		for c := range sums {
+			clear(sums[c])
+		}
+		clear(wsum)
+		c0 := (y+radius)*pw + radius
+		r0, g0, b0 := pl[0][c0:][:w], pl[1][c0:][:w], pl[2][c0:][:w]
+		sr, sg, sb := sums[0], sums[1], sums[2]
+		for k, o := range ofs {
+			off := (y+radius+o.y)*pw + radius + o.x
+			rn, gn, bn := pl[0][off:][:w], pl[1][off:][:w], pl[2][off:][:w]
+			swk := sw[k]
+			for x := range rn {
+				r, g, bb := rn[x], gn[x], bn[x]
+				wt := swk * cw[absInt(int(r)-int(r0[x]))+absInt(int(g)-int(g0[x]))+absInt(int(bb)-int(b0[x]))]
+				sr[x] += float32(r) * wt
+				sg[x] += float32(g) * wt
+				sb[x] += float32(bb) * wt
+				wsum[x] += wt
 			}
-			i := 4 * (y*w + x)
-			dst.Pix[i] = satU8(float64(sr / wsum))
-			dst.Pix[i+1] = satU8(float64(sg / wsum))
-			dst.Pix[i+2] = satU8(float64(sb / wsum))
-			dst.Pix[i+3] = ch[3].Pix[y*w+x]
+		}
+		out := dst.Pix[y*dst.Stride:]
+		alpha := ch[3].Pix[y*w:]
+		for x := 0; x < w; x++ {
+			out[4*x] = satU8(float64(sr[x] / wsum[x]))
+			out[4*x+1] = satU8(float64(sg[x] / wsum[x]))
+			out[4*x+2] = satU8(float64(sb[x] / wsum[x]))
+			out[4*x+3] = alpha[x]
 		}
 	}
 	return dst
@@ -516,8 +540,8 @@ func bilateralSetup(d int, sigmaColor, sigmaSpace float64, cn int) (int, []offse
 	return radius, ofs, sw, cw
 }
 
-// offset is a window offset; i is filled with the flat offset in a padded buffer.
-type offset struct{ x, y, i int }
+// offset is a window offset.
+type offset struct{ x, y int }
 
 // padGray copies pix (w×h) into a (w+2p)×(h+2p) buffer with the border filled.
 func padGray(pix []uint8, w, h, p int, border Border) []uint8 {
@@ -534,4 +558,13 @@ func padGray(pix []uint8, w, h, p int, border Border) []uint8 {
 		copy(o[p:p+w], row)
 	}
 	return out
+}
+
+// fma32 is a float32 fused multiply-add computed in float64: the product of
+// two float32 values is exact in float64, so only the final sum is rounded
+// twice, which cannot matter unless the float64 sum is inexact (it is exact
+// for the 8-bit × kernel-coefficient sums used here). math.FMA is avoided:
+// it is a slow software routine unless the binary targets GOAMD64=v3.
+func fma32(a, b, c float32) float32 {
+	return float32(float64(a)*float64(b) + float64(c))
 }
