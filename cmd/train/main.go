@@ -1,9 +1,15 @@
 // Command train trains a ResNet classifier from a YAML config:
 //
-//	go run ./cmd/train -config configs/quickstart.yaml [-set section.key=value ...]
+//	go run ./cmd/train -config configs/quickstart.yaml [-set section.key=value ...] [-backend xla:cuda]
 //
-// It prints the settings in effect, then trains into checkpoints/<run.name>/,
-// resuming from the latest checkpoint there. Ctrl-C saves and stops cleanly.
+// It prints the settings in effect, then trains into run.dir/run.name/
+// (checkpoints/<name>/ by default), resuming from the newest checkpoint
+// there. Ctrl-C (SIGINT) or SIGTERM saves a mid-epoch checkpoint and exits
+// with status 130; running the same command again continues exactly where
+// it stopped. Every config key is documented in docs/CONFIG.md.
+//
+// Exit status: 0 done, 1 training failed, 2 bad usage or config, 130
+// interrupted.
 package main
 
 import (
@@ -11,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -20,28 +27,37 @@ import (
 	"github.com/gocls/gocls/train"
 )
 
-func main() { os.Exit(run()) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 type setFlags []string
 
 func (s *setFlags) String() string     { return strings.Join(*s, " ") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
-func run() int {
+func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	configPath := fs.String("config", "", "YAML config file (see configs/)")
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML config file (see configs/ and docs/CONFIG.md)")
 	backendName := fs.String("backend", "", "GoMLX backend: go, xla:cpu, xla:cuda (overrides run.backend)")
+	quiet := fs.Bool("quiet", false, "do not print the settings in effect")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a config value, e.g. -set optim.lr=0.01 (repeatable)")
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: train -config FILE.yaml [-set section.key=value ...] [-backend NAME]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "train: unexpected arguments %q\n", fs.Args())
+		fmt.Fprintf(stderr, "train: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 	if *configPath == "" {
-		fmt.Fprintln(os.Stderr, "train: -config is required (for a first run: -config configs/quickstart.yaml)")
+		fmt.Fprintln(stderr, "train: -config is required (for a first run: -config configs/quickstart.yaml)")
 		return 2
 	}
 	if *backendName != "" {
@@ -49,23 +65,29 @@ func run() int {
 	}
 	cfg, err := train.LoadConfig(*configPath, sets)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "train:", err)
+		fmt.Fprintln(stderr, "train:", err)
 		return 2
 	}
-	settings, _ := cfgfile.Marshal(cfg)
-	fmt.Printf("settings in effect (%s):\n%s\n", *configPath, settings)
+	if !*quiet {
+		settings, _ := cfgfile.Marshal(cfg)
+		fmt.Fprintf(stdout, "settings in effect (%s):\n%s\n", *configPath, settings)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := train.Run(ctx, cfg, os.Stdout)
+	res, err := train.Run(ctx, cfg, stdout)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			fmt.Fprintln(os.Stderr, "train: interrupted; checkpoint saved, run again to resume")
+			fmt.Fprintln(stderr, "train: interrupted; checkpoint saved, run the same command again to resume")
 			return 130
 		}
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Printf("done: %d epochs, %d steps, best val top-1 %.4f, run directory %s\n", res.Epochs, res.Steps, res.BestTop1, res.RunDir)
+	fmt.Fprintf(stdout, "done: %d epochs, %d steps, best val top-1 %.4f (epoch %d), run directory %s\n",
+		res.Epochs, res.Steps, res.BestTop1, res.BestEpoch, res.RunDir)
+	if res.Predictions != "" {
+		fmt.Fprintf(stdout, "predictions: %s\n", res.Predictions)
+	}
 	return 0
 }
