@@ -21,6 +21,11 @@
 // filters and SwapAmplitudePhase have no OpenCV function and follow the
 // definitions in their doc comments (checked against numpy).
 //
+// Errors: invalid arguments to the image functions (an even median ksize,
+// images of different sizes, an unknown enum value) are programmer errors
+// and panic, as in the standard image packages. Validate user input with
+// ParseSteps and the Parse* helpers, which return wrapped errors.
+//
 // Conventions (OpenCV defaults): borders are BORDER_REFLECT_101 except
 // MedianBlur (BORDER_REPLICATE, as cv::medianBlur), AdaptiveThreshold
 // (BORDER_REPLICATE, as cv::adaptiveThreshold) and morphology (pixels

@@ -66,12 +66,18 @@ func Chain(steps []Step) Step {
 	}
 }
 
+// maxKsize bounds window sizes from configs.
+const maxKsize = 1001
+
 func oddKsize(k, def int) (int, error) {
 	if k == 0 {
 		k = def
 	}
 	if k < 1 || k%2 == 0 {
 		return 0, fmt.Errorf("ksize must be odd and >= 1, got %d", k)
+	}
+	if k > maxKsize {
+		return 0, fmt.Errorf("ksize must be <= %d, got %d", maxKsize, k)
 	}
 	return k, nil
 }
@@ -121,6 +127,9 @@ func parseStep(c StepConfig) (Step, error) {
 		if k < 0 || (k > 0 && k%2 == 0) {
 			return nil, fmt.Errorf("ksize must be odd, got %d", k)
 		}
+		if k > maxKsize || c.Sigma > 160 || c.SigmaY > 160 {
+			return nil, fmt.Errorf("need ksize <= %d and sigmas <= 160", maxKsize)
+		}
 		return perChannel(func(g *image.Gray) *image.Gray { return GaussianBlur(g, k, c.Sigma, c.SigmaY) }), nil
 	case "median":
 		k, err := oddKsize(c.Ksize, 3)
@@ -134,6 +143,9 @@ func parseStep(c StepConfig) (Step, error) {
 			d = 9
 		}
 		sc, ss := orDefault(c.SigmaColor, 75), orDefault(c.SigmaSpace, 75)
+		if d > 99 || (d < 0 && ss > 33) {
+			return nil, fmt.Errorf("d must be <= 99 (or sigma_space <= 33 with d < 0), got %d", d)
+		}
 		return func(img *image.RGBA) *image.RGBA { return BilateralFilterRGBA(img, d, sc, ss) }, nil
 	case "filter2d":
 		if len(c.Kernel) == 0 || len(c.Kernel[0]) == 0 {
@@ -201,8 +213,8 @@ func parseStep(c StepConfig) (Step, error) {
 		if k == 0 {
 			k = 3
 		}
-		if k < 1 {
-			return nil, fmt.Errorf("ksize must be >= 1, got %d", k)
+		if k < 1 || k > maxKsize {
+			return nil, fmt.Errorf("ksize must be in [1, %d], got %d", maxKsize, k)
 		}
 		it := c.Iterations
 		if it == 0 {

@@ -21,6 +21,7 @@ import (
 	_ "image/jpeg"
 	"image/png"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -304,9 +305,15 @@ func opAdaptive(fs *flag.FlagSet) action {
 	}
 }
 
+// maxKsize bounds window sizes so a typo cannot exhaust memory.
+const maxKsize = 1001
+
 func checkOdd(name string, k int) error {
 	if k < 1 || k%2 == 0 {
 		return badFlag("-%s must be odd and >= 1, got %d", name, k)
+	}
+	if k > maxKsize {
+		return badFlag("-%s must be <= %d, got %d", name, maxKsize, k)
 	}
 	return nil
 }
@@ -314,8 +321,8 @@ func checkOdd(name string, k int) error {
 func opBlur(fs *flag.FlagSet) action {
 	k := fs.Int("ksize", 5, "box size")
 	return func(in image.Image, out string, _ io.Writer) error {
-		if *k < 1 {
-			return badFlag("-ksize must be >= 1, got %d", *k)
+		if *k < 1 || *k > maxKsize {
+			return badFlag("-ksize must be in [1, %d], got %d", maxKsize, *k)
 		}
 		return writePNG(out, perChannel(in, func(g *image.Gray) *image.Gray { return preprocess.Blur(g, *k, *k) }))
 	}
@@ -329,8 +336,8 @@ func opGaussian(fs *flag.FlagSet) action {
 		if *k < 0 || (*k > 0 && *k%2 == 0) || (*k == 0 && *s <= 0) {
 			return badFlag("-ksize must be odd (or 0 with -sigma > 0), got %d", *k)
 		}
-		if *s < 0 || *sy < 0 {
-			return badFlag("sigmas must be >= 0")
+		if *s < 0 || *sy < 0 || *s > 160 || *sy > 160 || *k > maxKsize {
+			return badFlag("need 0 <= sigmas <= 160 and -ksize <= %d", maxKsize)
 		}
 		return writePNG(out, perChannel(in, func(g *image.Gray) *image.Gray { return preprocess.GaussianBlur(g, *k, *s, *sy) }))
 	}
@@ -351,6 +358,9 @@ func opBilateral(fs *flag.FlagSet) action {
 	sc := fs.Float64("sigma-color", 75, "colour sigma")
 	ss := fs.Float64("sigma-space", 75, "space sigma")
 	return func(in image.Image, out string, _ io.Writer) error {
+		if *d > 99 || (*d <= 0 && math.Round(*ss*1.5) > 49) {
+			return badFlag("-d must be <= 99 (or -sigma-space <= 33 with -d 0), got -d %d", *d)
+		}
 		if isColour(in) {
 			return writePNG(out, preprocess.BilateralFilterRGBA(preprocess.ToRGBA(in), *d, *sc, *ss))
 		}
