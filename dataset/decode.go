@@ -90,7 +90,8 @@ func DecodeFile(path string, o DecodeOptions) (*image.RGBA, Info, error) {
 func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
 	if haveLibjpeg && isJPEG(data) {
 		full := func(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) }
-		img, info, handled, err := decodeJPEGRegion(data, o, full)
+		var buf []byte
+		img, info, handled, err := decodeJPEGRegion(data, o, &buf, full)
 		if handled {
 			if err != nil {
 				return nil, info, err
@@ -114,9 +115,15 @@ func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
 // and covers the region; pixels outside it may be missing. EXIF orientation
 // is not applied (callers handle oriented files through the full path).
 // handled is false when the caller must fall back to decodeRaw.
-func decodeJPEGFor(data []byte, o DecodeOptions, region func(w, h int) image.Rectangle) (img *image.RGBA, handled bool, err error) {
+//
+// sc, when not nil, provides reusable buffers; the result then aliases
+// sc.rgba.
+func decodeJPEGFor(data []byte, o DecodeOptions, sc *scratch, region func(w, h int) image.Rectangle) (img *image.RGBA, handled bool, err error) {
+	if sc == nil {
+		sc = new(scratch)
+	}
 	if haveLibjpeg {
-		img, _, handled, err := decodeJPEGRegion(data, o, region)
+		img, _, handled, err := decodeJPEGRegion(data, o, &sc.rgba, region)
 		if handled {
 			return img, true, err
 		}
@@ -137,17 +144,17 @@ func decodeJPEGFor(data []byte, o DecodeOptions, region func(w, h int) image.Rec
 		return nil, true, fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrTooLarge, cfg.Width, cfg.Height, mp)
 	}
 	roi := region(cfg.Width, cfg.Height).Intersect(image.Rect(0, 0, cfg.Width, cfg.Height))
-	src, err := jpegfork.DecodeRegion(bytes.NewReader(data), roi)
+	src, err := jpegfork.DecodeRegionBuf(bytes.NewReader(data), roi, &sc.planes)
 	if err != nil {
 		return nil, true, fmt.Errorf("decoding jpeg: %w", err)
 	}
 	switch s := src.(type) {
 	case *image.YCbCr:
-		dst := image.NewRGBA(roi)
-		draw.Draw(dst, roi, s, roi.Min, draw.Src)
+		dst := &image.RGBA{Pix: grow(&sc.rgba, 4*roi.Dx()*roi.Dy()), Stride: 4 * roi.Dx(), Rect: roi}
+		draw.Draw(dst, roi, s, roi.Min, draw.Src) // overwrites every pixel
 		return dst, true, nil
 	case *image.Gray:
-		dst := image.NewRGBA(roi)
+		dst := &image.RGBA{Pix: grow(&sc.rgba, 4*roi.Dx()*roi.Dy()), Stride: 4 * roi.Dx(), Rect: roi}
 		for y := roi.Min.Y; y < roi.Max.Y; y++ {
 			row := s.Pix[s.PixOffset(roi.Min.X, y):s.PixOffset(roi.Max.X, y)]
 			out := dst.Pix[dst.PixOffset(roi.Min.X, y):]

@@ -110,7 +110,10 @@ const regionMargin = 4
 // and columns cropped to iMCU boundaries. It returns handled=false for
 // JPEGs it leaves to the pure-Go path (CMYK/YCCK). The result's Rect is in
 // image coordinates (it need not start at 0,0) and covers region.
-func decodeJPEGRegion(data []byte, o DecodeOptions, region func(w, h int) image.Rectangle) (img *image.RGBA, info Info, handled bool, err error) {
+//
+// The pixels are written into *buf (grown when short), which the result
+// aliases.
+func decodeJPEGRegion(data []byte, o DecodeOptions, buf *[]byte, region func(w, h int) image.Rectangle) (img *image.RGBA, info Info, handled bool, err error) {
 	g := C.gj_new()
 	if g == nil {
 		return nil, info, false, nil
@@ -145,10 +148,10 @@ func decodeJPEGRegion(data []byte, o DecodeOptions, region func(w, h int) image.
 	r = r.Inset(-regionMargin).Intersect(image.Rect(0, 0, int(w), int(h)))
 	// iMCU alignment widens the columns by less than 64 on the left and right.
 	capBytes := (r.Dx() + 64) * 4 * r.Dy()
-	buf := make([]byte, capBytes)
+	pix := grow(buf, capBytes)
 	var rx0, rw C.int
 	rc := C.gj_region(g, C.int(r.Min.X), C.int(r.Min.Y), C.int(r.Max.X), C.int(r.Max.Y),
-		(*C.uchar)(unsafe.Pointer(&buf[0])), C.size_t(capBytes), &rx0, &rw)
+		(*C.uchar)(unsafe.Pointer(&pix[0])), C.size_t(capBytes), &rx0, &rw)
 	switch rc {
 	case 0:
 	case 2:
@@ -157,7 +160,7 @@ func decodeJPEGRegion(data []byte, o DecodeOptions, region func(w, h int) image.
 		return nil, info, true, fmt.Errorf("decoding jpeg: %s", C.GoString(&g.msg[0]))
 	}
 	stride := int(rw) * 4
-	img = &image.RGBA{Pix: buf[:stride*r.Dy()], Stride: stride, Rect: image.Rect(int(rx0), r.Min.Y, int(rx0+rw), r.Max.Y)}
+	img = &image.RGBA{Pix: pix[:stride*r.Dy()], Stride: stride, Rect: image.Rect(int(rx0), r.Min.Y, int(rx0+rw), r.Max.Y)}
 	for i := 3; i < len(img.Pix); i += 4 {
 		img.Pix[i] = 255
 	}

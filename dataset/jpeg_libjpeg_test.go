@@ -15,7 +15,7 @@ import (
 // columns) against the obviously correct one (decode everything, then cut).
 func TestLibjpegRegionMatchesFull(t *testing.T) {
 	data := encodeJPEG(t, testImage(203, 151), 90) // 4:2:0, 16x16 MCUs
-	full, info, handled, err := decodeJPEGRegion(data, DecodeOptions{}, func(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) })
+	full, info, handled, err := decodeJPEGRegion(data, DecodeOptions{}, new([]byte), func(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) })
 	require.NoError(t, err)
 	require.True(t, handled)
 	require.Equal(t, "RGB", info.Mode)
@@ -28,7 +28,7 @@ func TestLibjpegRegionMatchesFull(t *testing.T) {
 	}
 	for _, r := range regions {
 		t.Run(fmt.Sprint(r), func(t *testing.T) {
-			img, _, handled, err := decodeJPEGRegion(data, DecodeOptions{}, func(w, h int) image.Rectangle { return r })
+			img, _, handled, err := decodeJPEGRegion(data, DecodeOptions{}, new([]byte), func(w, h int) image.Rectangle { return r })
 			require.NoError(t, err)
 			require.True(t, handled)
 			require.True(t, r.In(img.Rect), "%v not in %v", r, img.Rect)

@@ -8,6 +8,6 @@ import "image"
 // libjpeg, with cgo).
 const haveLibjpeg = false
 
-func decodeJPEGRegion(data []byte, o DecodeOptions, region func(w, h int) image.Rectangle) (*image.RGBA, Info, bool, error) {
+func decodeJPEGRegion(data []byte, o DecodeOptions, buf *[]byte, region func(w, h int) image.Rectangle) (*image.RGBA, Info, bool, error) {
 	return nil, Info{}, false, nil
 }

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -115,6 +116,36 @@ func (l *Loader) batchBuffer(n int) []float32 {
 	return make([]float32, n)
 }
 
+// scratch holds one worker's reusable buffers (never shared between
+// goroutines): the file bytes, the decoder's pixel planes and the RGBA region.
+type scratch struct {
+	file, planes, rgba []byte
+}
+
+// grow returns (*p)[:n], reallocating when the capacity is short. The bytes
+// are not cleared.
+func grow(p *[]byte, n int) []byte {
+	if cap(*p) < n {
+		*p = make([]byte, n, n+n/4)
+	}
+	return (*p)[:n]
+}
+
+// readFileInto reads a whole file reusing *buf.
+func readFileInto(path string, buf *[]byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	bb := bytes.NewBuffer((*buf)[:0])
+	if _, err := bb.ReadFrom(f); err != nil {
+		return nil, err
+	}
+	*buf = bb.Bytes()
+	return *buf, nil
+}
+
 type loadResult struct {
 	buf []float32 // nil when bad
 	err error
@@ -145,6 +176,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) <-chan Batch {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sc := new(scratch)
 			for jb := range jobs {
 				var buf []float32
 				if p, ok := bufPool.Get().(*[]float32); ok {
@@ -152,7 +184,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) <-chan Batch {
 				} else {
 					buf = make([]float32, sampleLen)
 				}
-				err := l.load(buf, jb.idx, epoch)
+				err := l.load(buf, jb.idx, epoch, sc)
 				if err != nil {
 					keep := buf
 					bufPool.Put(&keep)
@@ -244,14 +276,14 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) <-chan Batch {
 }
 
 // load decodes sample idx and transforms it into buf.
-func (l *Loader) load(buf []float32, idx, epoch int) (err error) {
+func (l *Loader) load(buf []float32, idx, epoch int, sc *scratch) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("dataset: %s: panic while loading: %v", l.samples[idx].Path, r)
 		}
 	}()
 	path := l.samples[idx].Path
-	data, err := os.ReadFile(path)
+	data, err := readFileInto(path, &sc.file)
 	if err != nil {
 		return fmt.Errorf("dataset: %w", err)
 	}
@@ -265,7 +297,7 @@ func (l *Loader) load(buf []float32, idx, epoch int) (err error) {
 		// Plan first, then decode only the rows and columns the crop reads.
 		var job resampleJob
 		var rng *rand.Rand
-		img, handled, err := decodeJPEGFor(data, l.o.Decode, func(w, h int) image.Rectangle {
+		img, handled, err := decodeJPEGFor(data, l.o.Decode, sc, func(w, h int) image.Rectangle {
 			rng = newRNG()
 			job = l.t.plan(w, h, rng)
 			return job.sourceRect()

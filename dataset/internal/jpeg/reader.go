@@ -155,6 +155,7 @@ type decoder struct {
 	roi     image.Rectangle
 	roiSet  bool
 	roiDone bool // the scan stopped after the last MCU row roi needs
+	buf     *[]byte
 }
 
 // fill fills up the d.bytes.buf buffer from the underlying io.Reader. It
@@ -827,5 +828,14 @@ func DecodeConfig(r io.Reader) (image.Config, error) {
 // the MCUs touching it) are valid. Progressive JPEGs are decoded fully.
 func DecodeRegion(r io.Reader, roi image.Rectangle) (image.Image, error) {
 	d := decoder{roi: roi, roiSet: true}
+	return d.decode(r, false)
+}
+
+// DecodeRegionBuf is DecodeRegion with the pixel planes of grey and YCbCr
+// images carved from *buf (grown when too small), so that callers can reuse
+// it across images. The result aliases *buf: it is valid until *buf is reused.
+// Pixels outside roi hold stale data.
+func DecodeRegionBuf(r io.Reader, roi image.Rectangle, buf *[]byte) (image.Image, error) {
+	d := decoder{roi: roi, roiSet: true, buf: buf}
 	return d.decode(r, false)
 }

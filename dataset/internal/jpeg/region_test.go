@@ -120,3 +120,34 @@ func TestDecodeRegionStopsEarly(t *testing.T) {
 		t.Fatalf("got %v want %v", g, w)
 	}
 }
+
+func TestDecodeRegionBufReuse(t *testing.T) {
+	a := image.NewRGBA(image.Rect(0, 0, 50, 40))
+	g := image.NewGray(image.Rect(0, 0, 33, 17))
+	for i := range a.Pix {
+		a.Pix[i] = uint8(i * 3)
+	}
+	for i := range g.Pix {
+		g.Pix[i] = uint8(i * 5)
+	}
+	var buf []byte
+	for _, img := range []image.Image{a, g, a} {
+		data := testJPEG(t, img)
+		want, _ := stdjpeg.Decode(bytes.NewReader(data))
+		roi := image.Rect(3, 5, 30, 16)
+		got, err := DecodeRegionBuf(bytes.NewReader(data), roi, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for y := roi.Min.Y; y < roi.Max.Y; y++ {
+			for x := roi.Min.X; x < roi.Max.X; x++ {
+				if g, w := color.RGBAModel.Convert(got.At(x, y)), color.RGBAModel.Convert(want.At(x, y)); g != w {
+					t.Fatalf("pixel %d,%d: got %v want %v", x, y, g, w)
+				}
+			}
+		}
+	}
+	if cap(buf) == 0 {
+		t.Fatal("buffer not used")
+	}
+}

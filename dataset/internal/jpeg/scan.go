@@ -11,6 +11,12 @@ import (
 // makeImg allocates and initializes the destination image.
 func (d *decoder) makeImg(mxx, myy int) {
 	if d.nComp == 1 {
+		if d.buf != nil {
+			r := image.Rect(0, 0, 8*mxx, 8*myy)
+			m := &image.Gray{Pix: d.alloc(r.Dx() * r.Dy()), Stride: r.Dx(), Rect: r}
+			d.img1 = m.SubImage(image.Rect(0, 0, d.width, d.height)).(*image.Gray)
+			return
+		}
 		m := image.NewGray(image.Rect(0, 0, 8*mxx, 8*myy))
 		d.img1 = m.SubImage(image.Rect(0, 0, d.width, d.height)).(*image.Gray)
 		return
@@ -37,7 +43,12 @@ func (d *decoder) makeImg(mxx, myy int) {
 	default:
 		panic("unreachable")
 	}
-	m := image.NewYCbCr(image.Rect(0, 0, 8*h0*mxx, 8*v0*myy), subsampleRatio)
+	var m *image.YCbCr
+	if d.buf != nil {
+		m = d.pooledYCbCr(image.Rect(0, 0, 8*h0*mxx, 8*v0*myy), subsampleRatio, hRatio, vRatio)
+	} else {
+		m = image.NewYCbCr(image.Rect(0, 0, 8*h0*mxx, 8*v0*myy), subsampleRatio)
+	}
 	d.img3 = m.SubImage(image.Rect(0, 0, d.width, d.height)).(*image.YCbCr)
 
 	if d.nComp == 4 {
@@ -45,6 +56,27 @@ func (d *decoder) makeImg(mxx, myy int) {
 		d.blackPix = make([]byte, 8*h3*mxx*8*v3*myy)
 		d.blackStride = 8 * h3 * mxx
 	}
+}
+
+// alloc returns n bytes from the caller's buffer (DecodeRegionBuf), growing
+// it when too small. The bytes are not cleared.
+func (d *decoder) alloc(n int) []byte {
+	if cap(*d.buf) < n {
+		*d.buf = make([]byte, n)
+	}
+	return (*d.buf)[:n]
+}
+
+// pooledYCbCr is image.NewYCbCr on the caller's buffer. r starts at (0,0)
+// and its size is a multiple of the MCU, so chroma sizes divide exactly.
+func (d *decoder) pooledYCbCr(r image.Rectangle, ratio image.YCbCrSubsampleRatio, hRatio, vRatio int) *image.YCbCr {
+	w, h := r.Dx(), r.Dy()
+	cw, ch := w/hRatio, h/vRatio
+	i0 := w * h
+	i1 := i0 + cw*ch
+	i2 := i1 + cw*ch
+	b := d.alloc(i2)
+	return &image.YCbCr{Y: b[:i0:i0], Cb: b[i0:i1:i1], Cr: b[i1:i2:i2], SubsampleRatio: ratio, YStride: w, CStride: cw, Rect: r}
 }
 
 // Specified in section B.2.3.
