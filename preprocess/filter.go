@@ -274,6 +274,8 @@ func GaussianBlur(src *image.Gray, ksize int, sigmaX, sigmaY float64) *image.Gra
 var (
 	hRowQ8SIMD func(pad []uint8, out []uint16, k []uint32)
 	vRowQ8SIMD func(rows [][]uint16, out []uint8, k []uint32, buf []uint16)
+	// hasAVX512 lets the AVX2 kernels narrow uint16 to uint8 with VPMOVUSWB.
+	hasAVX512 bool
 )
 
 // sepFilterQ8 applies Q8 kernels kx then ky (each summing to 256) with
@@ -292,8 +294,10 @@ func sepFilterQ8(src *image.Gray, kx, ky []uint32) *image.Gray {
 	xt := borderTable(w, rx, BorderReflect101)
 	for y := 0; y < h; y++ {
 		row := pix[y*w : (y+1)*w]
-		for i, s := range xt {
-			pad[i] = row[s]
+		copy(pad[rx:rx+w], row)
+		for i := 0; i < rx; i++ {
+			pad[i] = row[xt[i]]
+			pad[rx+w+i] = row[xt[rx+w+i]]
 		}
 		if simdX {
 			hRowQ8SIMD(pad, tmp[y*w:(y+1)*w], kx)

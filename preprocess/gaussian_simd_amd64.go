@@ -8,6 +8,7 @@ func init() {
 	if archsimd.X86.AVX2() {
 		hRowQ8SIMD = hRowQ8AVX2
 		vRowQ8SIMD = vRowQ8AVX2
+		hasAVX512 = archsimd.X86.AVX512()
 	}
 }
 
@@ -56,10 +57,17 @@ func vRowQ8AVX2(rows [][]uint16, out []uint8, k []uint32, buf []uint16) {
 			a = a.Add(h0.MulHigh(k256).Add(h1.MulHigh(k256)).Mul(kv[j]))
 			b = b.Add(h0.And(mask).Add(h1.And(mask)).Mul(kv[j]))
 		}
-		a.AddSaturated(b.MulHigh(k256).Add(half)).MulHigh(k256).StoreSlice(buf[x:])
+		res := a.AddSaturated(b.MulHigh(k256).Add(half)).MulHigh(k256) // <= 255
+		if hasAVX512 {
+			res.SaturateToUint8().StoreSlice(out[x:])
+		} else {
+			res.StoreSlice(buf[x:])
+		}
 	}
-	buf = buf[:n]
-	for x, v := range buf {
-		out[x] = uint8(min(v, 255))
+	if !hasAVX512 {
+		buf = buf[:n]
+		for x, v := range buf {
+			out[x] = uint8(v)
+		}
 	}
 }

@@ -54,11 +54,16 @@ func subImageCopy(g *image.Gray) *image.Gray {
 // forSizes runs fn on random images of every test size, once with the
 // vectorised kernels (when the build has them) and once with the scalar ones.
 func forSizes(t *testing.T, fn func(t *testing.T, g *image.Gray)) {
-	for _, mode := range []string{"simd", "scalar"} {
+	for _, mode := range []string{"simd", "avx2", "scalar"} {
 		for _, sz := range testSizes {
 			for seed := uint64(0); seed < 3; seed++ {
 				t.Run(fmt.Sprintf("%s/%dx%d/%d", mode, sz.X, sz.Y, seed), func(t *testing.T) {
-					if mode == "scalar" {
+					switch mode {
+					case "avx2":
+						old := hasAVX512
+						hasAVX512 = false
+						t.Cleanup(func() { hasAVX512 = old })
+					case "scalar":
 						withoutSIMD(t)
 					}
 					fn(t, randGray(sz.X, sz.Y, seed))
@@ -76,7 +81,7 @@ func withoutSIMD(t *testing.T) {
 }
 
 func TestSIMDAvailable(t *testing.T) {
-	t.Logf("vectorised kernels: median %v, gaussian %v", medianSIMD != nil, hRowQ8SIMD != nil)
+	t.Logf("vectorised kernels: median %v, gaussian %v, AVX-512 narrowing %v", medianSIMD != nil, hRowQ8SIMD != nil, hasAVX512)
 }
 
 func TestGaussianBlurVsReference(t *testing.T) {
