@@ -62,25 +62,8 @@ func ConnectedComponents(src *image.Gray, connectivity int) *Components {
 	}
 	pix, w, h := grayPix(src)
 	labels := make([]int32, w*h)
-	parent := []int32{0}
-	find := func(x int32) int32 {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
-	union := func(a, b int32) int32 {
-		a, b = find(a), find(b)
-		if a < b {
-			parent[b] = a
-			return a
-		}
-		if b < a {
-			parent[a] = b
-		}
-		return b
-	}
+	u := &unionFind{parent: []int32{0}}
+	find := u.find
 	for y := 0; y < h; y++ {
 		row := pix[y*w : (y+1)*w]
 		lr := labels[y*w : (y+1)*w]
@@ -93,37 +76,34 @@ func ConnectedComponents(src *image.Gray, connectivity int) *Components {
 				continue
 			}
 			var l int32
-			add := func(n int32) {
-				if n == 0 {
-					return
-				}
-				if l == 0 {
-					l = n
-				} else if n != l {
-					l = union(l, n)
-				}
-			}
 			if x > 0 {
-				add(lr[x-1])
+				l = lr[x-1]
 			}
 			if up != nil {
-				add(up[x])
+				if n := up[x]; n != 0 {
+					l = u.merge(l, n)
+				}
 				if connectivity == 8 {
 					if x > 0 {
-						add(up[x-1])
+						if n := up[x-1]; n != 0 {
+							l = u.merge(l, n)
+						}
 					}
 					if x+1 < w {
-						add(up[x+1])
+						if n := up[x+1]; n != 0 {
+							l = u.merge(l, n)
+						}
 					}
 				}
 			}
 			if l == 0 {
-				l = int32(len(parent))
-				parent = append(parent, l)
+				l = int32(len(u.parent))
+				u.parent = append(u.parent, l)
 			}
 			lr[x] = l
 		}
 	}
+	parent := u.parent
 	// Final numbering.
 	final := make([]int32, len(parent))
 	count := int32(0)
@@ -185,4 +165,33 @@ func ConnectedComponents(src *image.Gray, connectivity int) *Components {
 		}
 	}
 	return &Components{W: w, H: h, Labels: labels, Count: int(count), Stats: stats}
+}
+
+// unionFind is a disjoint-set forest over provisional labels; the root of a
+// set is its smallest label.
+type unionFind struct{ parent []int32 }
+
+func (u *unionFind) find(x int32) int32 {
+	for u.parent[x] != x {
+		u.parent[x] = u.parent[u.parent[x]]
+		x = u.parent[x]
+	}
+	return x
+}
+
+// merge joins the sets of l (0 = none yet) and n (non-zero) and returns a
+// label of the union.
+func (u *unionFind) merge(l, n int32) int32 {
+	if l == 0 || l == n {
+		return n
+	}
+	a, b := u.find(l), u.find(n)
+	if a < b {
+		u.parent[b] = a
+		return a
+	}
+	if b < a {
+		u.parent[a] = b
+	}
+	return b
 }
