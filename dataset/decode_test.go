@@ -250,6 +250,17 @@ func FuzzDecodeBytes(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if isJPEG(data) {
+			// The loader's path: plan from the header, decode a region.
+			var want image.Rectangle
+			img, handled, err := decodeJPEGFor(data, DecodeOptions{MaxPixels: 1 << 20}, nil, func(w, h int) image.Rectangle {
+				want = image.Rect(w/4, h/3, w/2+1, h/2+1)
+				return want
+			})
+			if handled && err == nil && !want.In(img.Rect) {
+				t.Fatalf("region %v not covered by %v", want, img.Rect)
+			}
+		}
 		img, info, err := DecodeBytes(data, DecodeOptions{MaxPixels: 1 << 20})
 		if err != nil {
 			return
