@@ -150,11 +150,11 @@ func decodeJPEGFor(data []byte, o DecodeOptions, sc *scratch, region func(w, h i
 	}
 	switch s := src.(type) {
 	case *image.YCbCr:
-		dst := &image.RGBA{Pix: grow(&sc.rgba, 4*roi.Dx()*roi.Dy()), Stride: 4 * roi.Dx(), Rect: roi}
+		dst := &image.RGBA{Pix: grow(&sc.rgba, 4*roi.Dx()*roi.Dy()+rgbaSlack)[:4*roi.Dx()*roi.Dy()], Stride: 4 * roi.Dx(), Rect: roi}
 		draw.Draw(dst, roi, s, roi.Min, draw.Src) // overwrites every pixel
 		return dst, true, nil
 	case *image.Gray:
-		dst := &image.RGBA{Pix: grow(&sc.rgba, 4*roi.Dx()*roi.Dy()), Stride: 4 * roi.Dx(), Rect: roi}
+		dst := &image.RGBA{Pix: grow(&sc.rgba, 4*roi.Dx()*roi.Dy()+rgbaSlack)[:4*roi.Dx()*roi.Dy()], Stride: 4 * roi.Dx(), Rect: roi}
 		for y := roi.Min.Y; y < roi.Max.Y; y++ {
 			row := s.Pix[s.PixOffset(roi.Min.X, y):s.PixOffset(roi.Max.X, y)]
 			out := dst.Pix[dst.PixOffset(roi.Min.X, y):]
@@ -280,7 +280,7 @@ func modeOf(format string, m color.Model, data []byte) string {
 func toRGB(src image.Image, info Info, o DecodeOptions) *image.RGBA {
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	dst := newRGBA(image.Rect(0, 0, w, h))
 	bg := o.bg()
 	if info.Format == "webp" {
 		if y, ok := webpYCbCr(src); ok {
@@ -370,6 +370,16 @@ func toRGB(src image.Image, info Info, o DecodeOptions) *image.RGBA {
 	return dst
 }
 
+// rgbaSlack is the spare capacity after the pixels of images made here, so
+// that the SIMD resampler can load 16 bytes from any pixel.
+const rgbaSlack = 16
+
+// newRGBA is image.NewRGBA with rgbaSlack bytes of spare capacity.
+func newRGBA(r image.Rectangle) *image.RGBA {
+	n := 4 * r.Dx() * r.Dy()
+	return &image.RGBA{Pix: make([]byte, n, n+rgbaSlack), Stride: 4 * r.Dx(), Rect: r}
+}
+
 // mul255 is round(a*b/255) for a, b in [0,255] (PIL's MULDIV255).
 func mul255(a, b uint32) uint32 {
 	t := a*b + 128
@@ -391,7 +401,7 @@ func orient(src *image.RGBA, o int) *image.RGBA {
 	if o >= 5 {
 		dw, dh = h, w
 	}
-	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	dst := newRGBA(image.Rect(0, 0, dw, dh))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			var dx, dy int

@@ -126,44 +126,53 @@ func resampleRGBA(dst []float32, src *image.RGBA, j resampleJob) {
 	rowLen := j.outW * 3
 	tp := tmpPool.Get().(*[]float32)
 	defer tmpPool.Put(tp)
-	need := (y1 - y0) * rowLen
+	need := (y1-y0)*rowLen + 4 // slack for the SIMD kernel's 4-float stores
 	if cap(*tp) < need {
 		*tp = make([]float32, need)
 	}
 	tmp := (*tp)[:need]
-	// Horizontal pass.
 	minX := src.Rect.Min.X
-	for y := y0; y < y1; y++ {
-		row := src.Pix[(y-src.Rect.Min.Y)*src.Stride:]
-		out := tmp[(y-y0)*rowLen : (y-y0+1)*rowLen]
-		for x := 0; x < j.outW; x++ {
-			n := cx.n[x]
-			var r, g, b float32
-			switch n {
-			case 0:
-			case 2: // the common upscaling case
-				k := cx.w[x*cx.ksize : x*cx.ksize+2]
-				p := row[(cx.start[x]-minX)*4:]
-				p = p[:8]
-				r = k[0]*float32(p[0]) + k[1]*float32(p[4])
-				g = k[0]*float32(p[1]) + k[1]*float32(p[5])
-				b = k[0]*float32(p[2]) + k[1]*float32(p[6])
-			default:
-				k := cx.w[x*cx.ksize : x*cx.ksize+n]
-				p := row[(cx.start[x]-minX)*4:]
-				p = p[:4*n]
-				for t, w := range k {
-					q := p[4*t : 4*t+3]
-					r += w * float32(q[0])
-					g += w * float32(q[1])
-					b += w * float32(q[2])
-				}
-			}
-			o := out[3*x : 3*x+3]
-			o[0], o[1], o[2] = r, g, b
+	if useSIMD {
+		wv, off := pairWeights(cx)
+		for y := y0; y < y1; y++ {
+			horizontalSIMD(tmp[(y-y0)*rowLen:], src.Pix[(y-src.Rect.Min.Y)*src.Stride:], minX, cx, wv, off)
 		}
+		verticalSIMD(dst, tmp, y0, rowLen, cy)
+		return
+	}
+	for y := y0; y < y1; y++ {
+		horizontalRow(tmp[(y-y0)*rowLen:(y-y0+1)*rowLen], src.Pix[(y-src.Rect.Min.Y)*src.Stride:], minX, cx)
 	}
 	verticalPass(dst, tmp, y0, rowLen, cy)
+}
+
+// horizontalRow is the scalar horizontal pass for one source row.
+func horizontalRow(out []float32, row []byte, minX int, cx axisCoeffs) {
+	for x, n := range cx.n {
+		var r, g, b float32
+		switch n {
+		case 0:
+		case 2: // the common upscaling case
+			k := cx.w[x*cx.ksize : x*cx.ksize+2]
+			p := row[(cx.start[x]-minX)*4:]
+			p = p[:8]
+			r = k[0]*float32(p[0]) + k[1]*float32(p[4])
+			g = k[0]*float32(p[1]) + k[1]*float32(p[5])
+			b = k[0]*float32(p[2]) + k[1]*float32(p[6])
+		default:
+			k := cx.w[x*cx.ksize : x*cx.ksize+n]
+			p := row[(cx.start[x]-minX)*4:]
+			p = p[:4*n]
+			for t, w := range k {
+				q := p[4*t : 4*t+3]
+				r += w * float32(q[0])
+				g += w * float32(q[1])
+				b += w * float32(q[2])
+			}
+		}
+		o := out[3*x : 3*x+3]
+		o[0], o[1], o[2] = r, g, b
+	}
 }
 
 // verticalPass combines rows of tmp (row y of the source at tmp[(y-y0)*rowLen])

@@ -91,19 +91,38 @@ func TestResampleMatchesSlow(t *testing.T) {
 		{"padded window", resampleJob{box: src.Rect, fullW: 20, fullH: 15, offX: -3, offY: -2, outW: 24, outH: 20, flip: true}},
 		{"one pixel", resampleJob{box: image.Rect(10, 10, 11, 11), fullW: 5, fullH: 4, outW: 5, outH: 4}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := make([]float32, tc.job.outW*tc.job.outH*3)
-			for i := range got {
-				got[i] = -1 // must be overwritten, padding included
-			}
-			resampleRGBA(got, src, tc.job)
-			want := slowResample(src, tc.job)
-			for i := range want {
-				require.InDelta(t, want[i], got[i], 1e-3, "index %d", i)
-			}
-		})
+	kernels := []bool{false}
+	if useSIMD {
+		kernels = append(kernels, true)
 	}
+	defer func(v bool) { useSIMD = v }(useSIMD)
+	for _, simd := range kernels {
+		useSIMD = simd
+		slack := newRGBA(src.Rect)
+		copy(slack.Pix, src.Pix)
+		for _, img := range []*image.RGBA{slack, exactRGBA(src)} { // with and without slack after the pixels
+			for _, tc := range tests {
+				t.Run(fmt.Sprintf("%s simd=%v slack=%d", tc.name, simd, cap(img.Pix)-len(img.Pix)), func(t *testing.T) {
+					got := make([]float32, tc.job.outW*tc.job.outH*3)
+					for i := range got {
+						got[i] = -1 // must be overwritten, padding included
+					}
+					resampleRGBA(got, img, tc.job)
+					want := slowResample(img, tc.job)
+					for i := range want {
+						require.InDelta(t, want[i], got[i], 1e-3, "index %d", i)
+					}
+				})
+			}
+		}
+	}
+}
+
+// exactRGBA copies img into a buffer without spare capacity.
+func exactRGBA(img *image.RGBA) *image.RGBA {
+	pix := make([]byte, len(img.Pix))
+	copy(pix, img.Pix)
+	return &image.RGBA{Pix: pix, Stride: img.Stride, Rect: img.Rect}
 }
 
 // TestResampleMatchesPillow compares with Pillow's crop+resize(BILINEAR)

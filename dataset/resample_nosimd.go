@@ -1,0 +1,16 @@
+//go:build !(goexperiment.simd && amd64)
+
+package dataset
+
+// useSIMD is false without GOEXPERIMENT=simd on amd64.
+var useSIMD = false
+
+func pairWeights(c axisCoeffs) ([]float32, []int) { panic("dataset: SIMD kernels not built") }
+
+func horizontalSIMD(out []float32, row []byte, minX int, cx axisCoeffs, wv []float32, off []int) {
+	panic("dataset: SIMD kernels not built")
+}
+
+func verticalSIMD(dst, tmp []float32, y0, rowLen int, cy axisCoeffs) {
+	panic("dataset: SIMD kernels not built")
+}
