@@ -8,6 +8,8 @@ import (
 	stdjpeg "image/jpeg"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -150,4 +152,64 @@ func TestDecodeRegionBufReuse(t *testing.T) {
 	if cap(buf) == 0 {
 		t.Fatal("buffer not used")
 	}
+}
+
+// TestCat12MatchesStdlib decodes cat12 JPEGs (4:4:4, 4:2:0, 4:2:2, grey,
+// progressive) with DecodeRegion on a random region and compares with the
+// standard library; skipped when ../shared/data/cat12 is absent.
+func TestCat12MatchesStdlib(t *testing.T) {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(dir + "/go.mod"); err == nil {
+			break
+		}
+		parent := dir[:max(0, strings.LastIndex(dir, "/"))]
+		if parent == "" || parent == dir {
+			t.Skip("go.mod not found")
+		}
+		dir = parent
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "..", "shared", "data", "cat12", "cat_12_train", "*.jpg"))
+	if len(files) == 0 {
+		t.Skip("cat12 not found")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	kinds := map[string]int{}
+	for i, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		progressive := bytes.Contains(data, []byte{0xFF, 0xC2})
+		if !progressive && i%6 != 0 {
+			continue
+		}
+		want, err := stdjpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			continue // GIF/PNG named .jpg
+		}
+		b := want.Bounds()
+		x0, y0 := rng.IntN(b.Dx()), rng.IntN(b.Dy())
+		r := image.Rect(x0, y0, x0+1+rng.IntN(b.Dx()-x0), y0+1+rng.IntN(b.Dy()-y0))
+		got, err := DecodeRegion(bytes.NewReader(data), r)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		kind := fmt.Sprintf("%T", want)
+		if y, ok := want.(*image.YCbCr); ok {
+			kind = y.SubsampleRatio.String()
+		}
+		if progressive {
+			kind += " progressive"
+		}
+		kinds[kind]++
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				if g, w := got.At(x, y), want.At(x, y); g != w {
+					t.Fatalf("%s pixel %d,%d: got %v want %v", f, x, y, g, w)
+				}
+			}
+		}
+	}
+	t.Log(kinds)
 }
