@@ -176,3 +176,14 @@ func TestLoaderJPEGRegionMatchesFullDecode(t *testing.T) {
 		})
 	}
 }
+
+func TestLoaderEmptyAndAllBad(t *testing.T) {
+	tr := EvalTransform(8, 8, Normalize{})
+	require.Empty(t, collect(t, NewLoader(nil, tr, LoaderOptions{}), 0))
+	s := loaderFixture(t, 3, map[int][]byte{0: {}, 1: []byte("x"), 2: []byte("\xff\xd8\xff")})
+	n := 0
+	l := NewLoader(s, tr, LoaderOptions{BatchSize: 2, OnBad: func(string, error) { n++ }})
+	require.Empty(t, collect(t, l, 0))
+	require.Equal(t, 3, n)
+	require.Equal(t, 2, l.NumBatches())
+}
