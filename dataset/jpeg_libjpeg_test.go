@@ -3,9 +3,11 @@
 package dataset
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,4 +41,36 @@ func TestLibjpegRegionMatchesFull(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLibjpegCat12Regions repeats the region check on cat12 files (4:4:4,
+// 4:2:0, 4:2:2, progressive); skipped without the data.
+func TestLibjpegCat12Regions(t *testing.T) {
+	s := cat12Samples(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	checked := 0
+	for i, smp := range s {
+		data, err := os.ReadFile(smp.Path)
+		require.NoError(t, err)
+		if !isJPEG(data) || (!bytes.Contains(data, []byte{0xFF, 0xC2}) && i%10 != 0) {
+			continue
+		}
+		full, _, handled, err := decodeJPEGRegion(data, DecodeOptions{}, new([]byte), func(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) })
+		require.NoError(t, err)
+		require.True(t, handled)
+		b := full.Rect
+		x0, y0 := rng.IntN(b.Dx()), rng.IntN(b.Dy())
+		r := image.Rect(x0, y0, x0+1+rng.IntN(b.Dx()-x0), y0+1+rng.IntN(b.Dy()-y0))
+		img, _, _, err := decodeJPEGRegion(data, DecodeOptions{}, new([]byte), func(w, h int) image.Rectangle { return r })
+		require.NoError(t, err)
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				if full.RGBAAt(x, y) != img.RGBAAt(x, y) {
+					t.Fatalf("%s region %v pixel %d,%d: %v != %v", smp.Path, r, x, y, img.RGBAAt(x, y), full.RGBAAt(x, y))
+				}
+			}
+		}
+		checked++
+	}
+	t.Logf("%d files checked", checked)
 }
