@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -150,6 +151,19 @@ func (c Config) DecodeOptions() DecodeOptions {
 		bg = color.NRGBA{255, 255, 255, 255}
 	}
 	return DecodeOptions{Background: bg, MaxPixels: c.MaxPixels}
+}
+
+// ListPath is TrainList resolved against Root (unless absolute).
+func (c Config) ListPath() string { return resolve(c.Root, c.TrainList) }
+
+// TestPath is TestDir resolved against Root (unless absolute).
+func (c Config) TestPath() string { return resolve(c.Root, c.TestDir) }
+
+func resolve(root, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
 }
 
 // ParseColor parses "#rrggbb" or "#rgb" (the '#' is optional; "" is white).

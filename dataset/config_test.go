@@ -42,6 +42,11 @@ eval: {resize_shorter: 256, crop: 224}
 	require.Equal(t, 0.1, cfg.Augment.Jitter.Hue)
 	require.Equal(t, color.NRGBA{0, 0, 0, 255}, cfg.DecodeOptions().Background)
 	require.Equal(t, 1000000, cfg.DecodeOptions().MaxPixels)
+	require.Equal(t, "/data/cat12/train_list.txt", cfg.ListPath())
+	require.Equal(t, "/data/cat12/cat_12_test", cfg.TestPath())
+	cfg.TestDir = "/abs/test"
+	require.Equal(t, "/abs/test", cfg.TestPath())
+	cfg.TestDir = "cat_12_test"
 	// Round trip.
 	out, err := yaml.Marshal(cfg)
 	require.NoError(t, err)
