@@ -32,10 +32,15 @@ func loadPretrained(cfg Config, store *model.Store, log io.Writer) (resnet.Prepr
 	spec := cfg.Model.Pretrained
 	classes := cfg.Data.NumClasses
 	if spec != "imagenet" {
-		if dir, err := checkpoint.Resolve(spec, -1); err == nil {
+		dir, err := checkpoint.Resolve(spec, -1)
+		if err == nil {
 			return loadOwnCheckpoint(cfg, dir, store, log)
-		} else if _, statErr := os.Stat(spec); statErr != nil {
+		}
+		if _, statErr := os.Stat(spec); statErr != nil {
 			return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained: %w", statErr)
+		}
+		if _, infoErr := checkpoint.ReadModelInfo(spec); infoErr == nil {
+			return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained: %w", err) // a run directory of ours without checkpoints
 		}
 	}
 	set, err := weights.Open(spec, weights.DefaultCacheDir())

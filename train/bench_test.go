@@ -1,0 +1,97 @@
+package train
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gocls/gocls/internal/backend"
+	"github.com/gocls/gocls/models/resnet"
+)
+
+// benchSteps compiles the training graph of arch at size x size and returns
+// it with a random batch.
+func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Tensor, *tensors.Tensor) {
+	name := os.Getenv("GOCLS_BACKEND")
+	be, err := backend.New(name)
+	require.NoError(b, err)
+	net, err := resnet.New(arch, 12, resnet.LayoutTorchvision)
+	require.NoError(b, err)
+	store := model.NewStore()
+	require.NoError(b, store.SetRNGStateFromSeed(1))
+	s := newSteps(be, store, net.Logits, newOptimizer(DefaultConfig().Optim, false), 0, false)
+	rng := rand.New(rand.NewPCG(1, 2))
+	img := make([]float32, batch*size*size*3)
+	for i := range img {
+		img[i] = float32(rng.NormFloat64())
+	}
+	lab := make([]int32, batch)
+	for i := range lab {
+		lab[i] = int32(rng.IntN(12))
+	}
+	return s, tensors.FromFlatDataAndDimensions(img, batch, size, size, 3), tensors.FromFlatDataAndDimensions(lab, batch)
+}
+
+// BenchmarkTrainStep is one SGD step (forward, backward, update) of a
+// ResNet18 on a batch of 16 images of 32x32 on the backend named by
+// $GOCLS_BACKEND (default go); bytes are the input images.
+func BenchmarkTrainStep(b *testing.B) {
+	for _, tc := range []struct {
+		arch        string
+		batch, size int
+	}{{"resnet18", 16, 32}, {"resnet50", 8, 64}} {
+		b.Run(tc.arch, func(b *testing.B) {
+			s, images, labels := benchSteps(b, tc.arch, tc.batch, tc.size)
+			in := stepInputs{LR: 0.01, BackboneLR: 0.01, BackboneOn: true, Examples: tc.batch}
+			_, _, err := s.train(images, labels, in) // compile
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.SetBytes(int64(tc.batch * tc.size * tc.size * 3 * 4))
+			b.ResetTimer()
+			for b.Loop() {
+				if _, _, err := s.train(images, labels, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*tc.batch)/b.Elapsed().Seconds(), "img/s")
+		})
+	}
+}
+
+// cat12Dir returns ../shared/data/cat12 relative to the repository root, or
+// skips the test when it is absent.
+func cat12Dir(t testing.TB) string {
+	dir := filepath.Join(filepath.Dir(repoRoot(t)), "shared", "data", "cat12")
+	if _, err := os.Stat(filepath.Join(dir, "train_list.txt")); err != nil {
+		t.Skipf("cat12 data not found in %s", dir)
+	}
+	return dir
+}
+
+// TestCat12Smoke trains 3 steps of a small ResNet18 on the real cat12 data
+// (with its palette, RGBA, grayscale and mislabelled-format files) and
+// evaluates the whole validation split.
+func TestCat12Smoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads the cat12 data")
+	}
+	cfg := tinyConfig(t)
+	cfg.Data.Root = cat12Dir(t)
+	cfg.Data.NumClasses = 12
+	cfg.Data.ValRatio = 0.1
+	cfg.Data.Eval.ResizeShorter, cfg.Data.Eval.Crop = 36, 32
+	cfg.Run.BatchSize = 8
+	cfg.Run.MaxSteps = 3
+	res, err := run(context.Background(), cfg, io.Discard, hooks{})
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Steps)
+	require.InDelta(t, 198, res.Val.N, 12)
+	require.FileExists(t, filepath.Join(res.RunDir, interruptedDir, "state.json"))
+}
