@@ -43,14 +43,20 @@ func testBackend(t testing.TB) compute.Backend {
 // initialising or running anything. It returns the store, the logits node and the scope used.
 func buildGraph(t testing.TB, m *Model, batch, size int, training bool) (*model.Store, *Node) {
 	t.Helper()
-	backend := testBackend(t)
 	store := model.NewStore()
+	return store, buildGraphIn(t, store, m, batch, size, training)
+}
+
+// buildGraphIn is buildGraph with the given store: it creates the model's variables in it (without
+// values) and returns the logits node.
+func buildGraphIn(t testing.TB, store *model.Store, m *Model, batch, size int, training bool) *Node {
+	t.Helper()
+	backend := testBackend(t)
 	g := NewGraph(backend, "resnet_shapes")
 	store.SetTraining(g, training)
 	model.SetStore(g, store)
 	images := Parameter(g, "images", shapes.Make(dtypes.Float32, batch, size, size, 3))
-	logits := m.Logits(store.RootScope().In("model"), images)
-	return store, logits
+	return m.Logits(store.RootScope().In("model"), images)
 }
 
 func TestNewErrors(t *testing.T) {

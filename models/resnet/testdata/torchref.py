@@ -8,8 +8,13 @@ file. Writes torchvision_golden.json next to this script.
 "v1" (Keras layout) is torchvision's ResNet modified the Keras way: stride 2 moved from the 3x3 conv
 to the first 1x1 conv of down-sampling bottlenecks, a bias on every conv, BN eps 1e-3.
 
+Each case records eval-mode logits, train-mode logits, BN running statistics after that train-mode
+forward, and the gradient of sum(train_logits * w) for a few parameters (first 64 values, torch layout),
+computed in float64, with the error of torch's own float32 computation of each.
+
 Run: /usr/bin/python3 models/resnet/testdata/torchref.py
 """
+import copy
 import json
 import math
 import os
@@ -79,30 +84,50 @@ def rounded(xs):
     return [float("%.9g" % v) for v in xs]
 
 
-def run(arch, layout, batch=2, size=32, classes=10):
-    model = getattr(torchvision.models, arch)(num_classes=classes)
-    if layout == "v1":
-        model = keras_layout(model)
-    fill(model)
-    x = values("input", batch * 3 * size * size, 1.0).reshape(batch, 3, size, size).float()
+def forward(model, x, w, grad_names, last):
+    """Eval logits, train logits, running stats after the train forward, gradients (all flat lists)."""
     model.eval()
     with torch.no_grad():
         eval_logits = model(x)
     model.train()
-    with torch.no_grad():
-        train_logits = model(x)
+    train_logits = model(x)
+    # Gradient of sum(train_logits * w) with respect to a few parameters, in torch's layout.
+    (train_logits * w).sum().backward()
     sd = model.state_dict()
-    last = "layer4.1.bn2" if arch in ("resnet18", "resnet34") else "layer4.2.bn3"
-    out = {
-        "arch": arch, "layout": layout, "batch": batch, "size": size, "classes": classes,
-        "eval_logits": rounded(eval_logits.flatten().tolist()),
-        "train_logits": rounded(train_logits.flatten().tolist()),
-        "running": {},
-    }
+    params = dict(model.named_parameters())
+    out = {"eval_logits": eval_logits.flatten().tolist(), "train_logits": train_logits.detach().flatten().tolist()}
     for bn in ("bn1", last):
         for stat in ("running_mean", "running_var"):
-            out["running"][f"{bn}.{stat}"] = rounded(sd[f"{bn}.{stat}"].flatten()[:64].tolist())
+            out[f"running:{bn}.{stat}"] = sd[f"{bn}.{stat}"].flatten()[:64].tolist()
+    for name in grad_names:
+        out[f"grad:{name}"] = params[name].grad.flatten()[:64].tolist()
     return out
+
+
+def run(arch, layout, batch, size, classes=10):
+    """One case: reference values from a float64 run of the model, each with err32, the error of torch's
+    own float32 run relative to max(max |value|, 1): the Go test (float32) allows a few times that."""
+    model = getattr(torchvision.models, arch)(num_classes=classes)
+    if layout == "v1":
+        model = keras_layout(model)
+    fill(model)
+    model64 = copy.deepcopy(model).double()
+    x = values("input", batch * 3 * size * size, 1.0).reshape(batch, 3, size, size).float()
+    w = values("loss_weights", batch * classes, 1.0).reshape(batch, classes).float()
+    last = "layer4.1.bn2" if arch in ("resnet18", "resnet34") else "layer4.2.bn3"
+    last_conv = last.replace("bn", "conv")
+    grad_names = ["conv1.weight", "bn1.weight", "bn1.bias", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight",
+                  "layer2.0.downsample.1.weight", last_conv + ".weight", last + ".weight", "fc.weight", "fc.bias"]
+    if layout == "v1":
+        grad_names += ["conv1.bias", last_conv + ".bias"]
+    got32 = forward(model, x, w, grad_names, last)
+    got64 = forward(model64, x.double(), w.double(), grad_names, last)
+    refs = {}
+    for key, want in got64.items():
+        scale = max(max(abs(v) for v in want), 1.0)
+        err32 = max(abs(a - b) for a, b in zip(got32[key], want)) / scale
+        refs[key] = {"values": rounded(want), "err32": float("%.3g" % err32)}
+    return {"arch": arch, "layout": layout, "batch": batch, "size": size, "classes": classes, "refs": refs}
 
 
 def main():
