@@ -95,6 +95,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"runtime"
 	"unsafe"
 )
 
@@ -114,11 +115,19 @@ const regionMargin = 4
 // The pixels are written into *buf (grown when short), which the result
 // aliases.
 func decodeJPEGRegion(data []byte, o DecodeOptions, buf *[]byte, region func(w, h int) image.Rectangle) (img *image.RGBA, info Info, handled bool, err error) {
+	if len(data) == 0 {
+		return nil, info, false, nil
+	}
 	g := C.gj_new()
 	if g == nil {
 		return nil, info, false, nil
 	}
 	defer C.gj_free(g)
+	// libjpeg keeps the source pointer between the header and decode calls:
+	// pin data so that it stays put and alive for both (cgo pointer rules).
+	var pin runtime.Pinner
+	pin.Pin(&data[0])
+	defer pin.Unpin()
 	var w, h, cs C.int
 	if C.gj_header(g, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &w, &h, &cs) != 0 {
 		return nil, info, true, fmt.Errorf("reading header: %s", C.GoString(&g.msg[0]))
