@@ -6,9 +6,10 @@ Outputs (all tiny, committed):
   cmyk.jpg            Adobe CMYK JPEG written by Pillow (inverted, transform 0)
   cmyk_rgb.png        Pillow's convert("RGB") of it
   la.png              grey+alpha PNG (mode LA)
-  rgba16.png          16-bit RGBA PNG
+  gray16.png          16-bit grey PNG
   lossless.webp       WebP lossless with alpha; lossless_rgba.png its RGBA pixels
   lossy.webp          WebP lossy; lossy_rgb.png Pillow's decoding of it
+  progressive.jpg     progressive 4:2:0 JPEG; sub422.jpg 4:2:2 JPEG (region-decoder tests)
   photo.png           synthetic photo-like RGB image (smooth + noise + edges)
   resize_*.png        Pillow bilinear (antialiased) resizes of photo.png, see RESIZES
 """
@@ -53,6 +54,14 @@ Image.fromarray(rgba, "RGBA").save("lossless.webp", lossless=True)
 Image.open("lossless.webp").convert("RGBA").save("lossless_rgba.png")
 Image.fromarray(colours(64, 48), "RGB").save("lossy.webp", quality=90)
 Image.open("lossy.webp").convert("RGB").save("lossy_rgb.png")
+
+# Progressive and 4:2:2 JPEGs for the region decoder.
+a = np.zeros((37, 45, 3), np.uint8)
+a[..., 0] = np.arange(45)[None, :] * 5
+a[..., 1] = np.arange(37)[:, None] * 6
+a[..., 2] = (np.arange(45)[None, :] * np.arange(37)[:, None]) % 255
+Image.fromarray(a).save("progressive.jpg", quality=90, progressive=True, subsampling=2)
+Image.fromarray(a).save("sub422.jpg", quality=90, subsampling=1)
 
 # Photo-like image and Pillow resizes.
 h, w = 120, 160

@@ -68,6 +68,52 @@ func (d *decoder) ensureNBits(n int32) error {
 	return nil
 }
 
+// refill (gocls addition) tops the bit accumulator up to more than 24 bits,
+// reading whole bytes. It stops quietly before a marker or at the end of the
+// data, leaving the caller to work with the bits it has (the per-bit slow
+// paths report the error if they run out), and never overshoots, so nothing
+// needs to be unread afterwards.
+func (d *decoder) refill() error {
+	for d.bits.n <= 24 {
+		var c byte
+		if i := d.bytes.i; i+2 <= d.bytes.j {
+			c = d.bytes.buf[i]
+			if c != 0xff {
+				d.bytes.i = i + 1
+			} else if d.bytes.buf[i+1] == 0x00 {
+				d.bytes.i = i + 2
+			} else {
+				d.bytes.nUnreadable = 0
+				return nil // a marker
+			}
+		} else {
+			var err error
+			c, err = d.readByteStuffedByte()
+			if err != nil {
+				if err == errMissingFF00 {
+					d.bytes.i -= d.bytes.nUnreadable // give the 0xff back
+					d.bytes.nUnreadable = 0
+					return nil
+				}
+				if err == io.ErrUnexpectedEOF {
+					d.bytes.nUnreadable = 0
+					return nil
+				}
+				return err
+			}
+		}
+		d.bits.a = d.bits.a<<8 | uint32(c)
+		d.bits.n += 8
+		if d.bits.m == 0 {
+			d.bits.m = 1 << 7
+		} else {
+			d.bits.m <<= 8
+		}
+	}
+	d.bytes.nUnreadable = 0
+	return nil
+}
+
 // receiveExtend is the composition of RECEIVE and EXTEND, specified in section
 // F.2.2.1.
 func (d *decoder) receiveExtend(t uint8) (int32, error) {

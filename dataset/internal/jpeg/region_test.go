@@ -37,6 +37,13 @@ func TestDecodeRegionMatchesStdlib(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{"ycbcr420": testJPEG(t, rgb), "gray": testJPEG(t, gray), "cmyk": cmyk}
+	for _, n := range []string{"progressive.jpg", "sub422.jpg"} {
+		d, err := os.ReadFile("../../testdata/" + n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[n] = d
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for name, data := range files {
 		want, err := stdjpeg.Decode(bytes.NewReader(data))
@@ -92,12 +99,35 @@ func FuzzDecodeRegion(f *testing.F) {
 		img.Pix[i] = uint8(i * 5)
 	}
 	f.Add(testJPEG(f, img), 3, 4, 10, 9)
+	for _, n := range []string{"progressive.jpg", "sub422.jpg", "cmyk.jpg"} {
+		if d, err := os.ReadFile("../../testdata/" + n); err == nil {
+			f.Add(d, 1, 2, 30, 20)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte, x0, y0, x1, y1 int) {
 		cfg, err := DecodeConfig(bytes.NewReader(data))
 		if err != nil || cfg.Width*cfg.Height > 1<<20 {
 			return
 		}
 		_, _ = DecodeRegion(bytes.NewReader(data), image.Rect(x0, y0, x1, y1))
+		// Differential: where the standard library decodes, the full-region
+		// decode must agree pixel for pixel.
+		want, err := stdjpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		got, err := DecodeRegion(bytes.NewReader(data), want.Bounds())
+		if err != nil {
+			t.Fatalf("stdlib decodes, fork fails: %v", err)
+		}
+		b := want.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if g, w := color.RGBAModel.Convert(got.At(x, y)), color.RGBAModel.Convert(want.At(x, y)); g != w {
+					t.Fatalf("pixel %d,%d: got %v want %v", x, y, g, w)
+				}
+			}
+		}
 	})
 }
 
@@ -212,4 +242,41 @@ func TestCat12MatchesStdlib(t *testing.T) {
 		}
 	}
 	t.Log(kinds)
+}
+
+// BenchmarkDecodeCat12 decodes 200 cat12 JPEGs with DecodeRegionBuf (full
+// region, reused buffer); skipped without the data.
+func BenchmarkDecodeCat12(b *testing.B) {
+	dir, _ := os.Getwd()
+	for i := 0; i < 4; i++ {
+		dir = filepath.Dir(dir)
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "..", "shared", "data", "cat12", "cat_12_train", "*.jpg"))
+	if len(files) == 0 {
+		b.Skip("cat12 not found")
+	}
+	var data [][]byte
+	var total int64
+	for _, f := range files[:200] {
+		d, _ := os.ReadFile(f)
+		if len(d) > 2 && d[0] == 0xFF && d[1] == 0xD8 {
+			data = append(data, d)
+			total += int64(len(d))
+		}
+	}
+	var buf []byte
+	b.SetBytes(total)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, d := range data {
+			if _, err := DecodeRegionBuf(bytes.NewReader(d), image.Rect(0, 0, 1<<20, 1<<20), &buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(data))/b.Elapsed().Seconds(), "img/s")
 }

@@ -286,6 +286,11 @@ func (d *decoder) processSOS(n int) error {
 								// gocls: the look-up-table fast paths of decodeHuffman
 								// and receiveExtend, inlined (same arithmetic).
 								var value uint8
+								if d.bits.n < 24 {
+									if err := d.refill(); err != nil {
+										return err
+									}
+								}
 								if v := huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; d.bits.n >= lutSize && v != 0 && huff.nCodes != 0 {
 									n := (v & 0xff) - 1
 									d.bits.n -= int32(n)
