@@ -13,12 +13,15 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/require"
 )
 
-// convGoBackend is the pure-Go backend shared by the convolution tests and benchmarks.
+// convGoBackend is the pure-Go backend shared by the convolution tests. It executes ops one at a time:
+// with parallel op execution, GoMLX v0.28.8's native ConvGeneral (the reference here) can deadlock when
+// several convolutions run at once, each waiting for the worker pool the others hold.
 var convGoBackend = sync.OnceValue(func() compute.Backend {
-	b, err := gobackend.New("")
+	b, err := gobackend.New("ops_sequential")
 	if err != nil {
 		panic(err)
 	}
@@ -294,6 +297,56 @@ func TestConvIndices(t *testing.T) {
 				}
 			}
 			require.Equal(t, want, got)
+		})
+	}
+}
+
+// TestConv2DGatherWholeModel compares, on a tiny ResNet18 of each layout in inference mode, the logits
+// and the gradient of every trainable variable computed with ConvGather against ConvNative (stem, 3x3/1,
+// 3x3/2 and 1x1/2 convolutions chained through BatchNorm, ReLU, max-pool and residual additions).
+// Inference mode keeps BatchNorm affine: with batch statistics over 2 images of 1x1 pixels (layer4 at
+// 32x32) float32 rounding differences get amplified far beyond 1e-4 by either implementation.
+func TestConv2DGatherWholeModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("native ConvGeneral gradients are slow; skipped with -short")
+	}
+	for _, layout := range []Layout{LayoutTorchvision, LayoutKeras} {
+		t.Run(string(layout), func(t *testing.T) {
+			m, err := New("resnet18", 3, layout)
+			require.NoError(t, err)
+			images := convRandom(rand.New(rand.NewPCG(9, 9)), 2, 32, 32, 3)
+			labels := tensors.FromValue([]int32{0, 2})
+			run := func(impl ConvImpl) []*tensors.Tensor {
+				defer func(old ConvImpl) { DefaultConvImpl = old }(DefaultConvImpl)
+				DefaultConvImpl = impl
+				store := model.NewStore()
+				store.RootScope().SetParam(model.ParamInitialSeed, int64(5))
+				exec, err := model.NewExec(convGoBackend(), store, func(scope *model.Scope, images, labels *Node) []*Node {
+					g := images.Graph()
+					store.SetTraining(g, false)
+					modelScope := scope.In("model")
+					logits := m.Logits(modelScope, images)
+					loss := Neg(ReduceAllMean(ReduceSum(Mul(OneHot(labels, 3, dtypes.Float32), LogSoftmax(logits, -1)), -1)))
+					var nodes []*Node
+					for v := range modelScope.IterVariables() {
+						if v.Trainable && v.InUseByGraph(g) {
+							nodes = append(nodes, v.NodeValue(g))
+						}
+					}
+					return append([]*Node{logits}, Gradient(loss, nodes...)...)
+				})
+				require.NoError(t, err)
+				out, err := exec.Exec(images, labels)
+				require.NoError(t, err)
+				return out
+			}
+			want, got := run(ConvNative), run(ConvGather)
+			require.Len(t, got, len(want))
+			require.Greater(t, len(got), 20)
+			for i := range want {
+				e := convRelErr(t, got[i], want[i])
+				require.Less(t, e, 1e-4, "output %d (0 = logits, then variable gradients): relative error %.3g", i, e)
+			}
 		})
 	}
 }
