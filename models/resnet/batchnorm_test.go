@@ -320,3 +320,66 @@ func TestBatchNormGradient(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchNormTrainingMatchesAutodiff checks the hand-written training-mode gradients against GoMLX's
+// autodiff of the plain formula, for gradients requested with respect to all inputs or a subset, and
+// for two differentiations of the same graph.
+func TestBatchNormTrainingMatchesAutodiff(t *testing.T) {
+	backend := testBackend(t)
+	tests := []struct {
+		name  string
+		dtype dtypes.DType
+		dims  []int
+		wrt   []int // 0: x, 1: scale, 2: offset
+		tol   float64
+	}{
+		{"nhwc float64", dtypes.Float64, []int{2, 3, 3, 4}, []int{0, 1, 2}, 1e-12},
+		{"nhwc float32", dtypes.Float32, []int{4, 5, 5, 8}, []int{0, 1, 2}, 1e-5},
+		{"rank 2", dtypes.Float64, []int{7, 3}, []int{0, 1, 2}, 1e-12},
+		{"scale only", dtypes.Float64, []int{2, 2, 3, 5}, []int{1}, 1e-12},
+		{"offset and x", dtypes.Float64, []int{2, 2, 3, 5}, []int{2, 0}, 1e-12},
+	}
+	type bnFn = func(x, scale, offset *Node, epsilon float64) (y, mean, variance *Node)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newBNFixture(tc.dims, 1e-5)
+			c := tc.dims[len(tc.dims)-1]
+			w1 := pseudoRandom(len(f.x), 11, -1, 1)
+			w2 := pseudoRandom(len(f.x), 12, -1, 1)
+			toTensor := func(v []float64, dims ...int) *tensors.Tensor {
+				if tc.dtype == dtypes.Float64 {
+					return tensors.FromFlatDataAndDimensions(v, dims...)
+				}
+				return tensors.FromFlatDataAndDimensions(toFloat32(v), dims...)
+			}
+			run := func(fn bnFn) [][]float64 {
+				exec, err := NewExec(backend, func(x, scale, offset, w1, w2 *Node) []*Node {
+					y, mean, variance := fn(x, scale, offset, f.eps)
+					inputs := []*Node{x, scale, offset}
+					var wrt []*Node
+					for _, i := range tc.wrt {
+						wrt = append(wrt, inputs[i])
+					}
+					out := []*Node{y, mean, variance}
+					out = append(out, Gradient(ReduceAllSum(Mul(y, w1)), wrt...)...)
+					// A second, different loss on the same graph.
+					return append(out, Gradient(ReduceAllSum(Mul(Square(y), w2)), wrt...)...)
+				})
+				require.NoError(t, err)
+				out, err := exec.Exec(toTensor(f.x, tc.dims...), toTensor(f.scale, c), toTensor(f.offset, c),
+					toTensor(w1, tc.dims...), toTensor(w2, tc.dims...))
+				require.NoError(t, err)
+				var flats [][]float64
+				for _, o := range out {
+					flats = append(flats, flat64(t, o))
+				}
+				return flats
+			}
+			want, got := run(batchNormTrainingAutodiff), run(batchNormTraining)
+			require.Len(t, got, 3+2*len(tc.wrt))
+			for i := range want {
+				requireClose(t, want[i], got[i], tc.tol, fmt.Sprintf("output %d", i))
+			}
+		})
+	}
+}
