@@ -14,7 +14,6 @@ import (
 
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 )
@@ -171,7 +170,7 @@ func (m *Model) Features(scope *model.Scope, images *Node) *Node {
 	// padding equals torch's -inf padding).
 	stem := scope.In("stem")
 	x := m.conv(stem.In("conv"), images, 64, 7, 2, 3)
-	x = activation.Relu(m.bn(stem.In("bn"), x, false))
+	x = relu(m.bn(stem.In("bn"), x, false))
 	x = MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
 
 	for stage, numBlocks := range m.Variant.Layers {
@@ -203,7 +202,7 @@ func (m *Model) block(scope *model.Scope, x *Node, width, stride int) *Node {
 	var y *Node
 	if kind == BasicBlock {
 		y = m.conv(scope.In("conv1"), x, width, 3, stride, 1)
-		y = activation.Relu(m.bn(scope.In("bn1"), y, false))
+		y = relu(m.bn(scope.In("bn1"), y, false))
 		y = m.conv(scope.In("conv2"), y, width, 3, 1, 1)
 		y = m.bn(scope.In("bn2"), y, m.ZeroInitResidual)
 	} else {
@@ -212,13 +211,13 @@ func (m *Model) block(scope *model.Scope, x *Node, width, stride int) *Node {
 			stride1, stride2 = stride, 1 // v1: stride on the first 1x1 conv.
 		}
 		y = m.conv(scope.In("conv1"), x, width, 1, stride1, 0)
-		y = activation.Relu(m.bn(scope.In("bn1"), y, false))
+		y = relu(m.bn(scope.In("bn1"), y, false))
 		y = m.conv(scope.In("conv2"), y, width, 3, stride2, 1)
-		y = activation.Relu(m.bn(scope.In("bn2"), y, false))
+		y = relu(m.bn(scope.In("bn2"), y, false))
 		y = m.conv(scope.In("conv3"), y, outChannels, 1, 1, 0)
 		y = m.bn(scope.In("bn3"), y, m.ZeroInitResidual)
 	}
-	return activation.Relu(Add(y, shortcut))
+	return relu(Add(y, shortcut))
 }
 
 // conv is a size x size convolution with outChannels filters, kernel [size, size, Cin, outChannels]
