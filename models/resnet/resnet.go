@@ -233,7 +233,10 @@ func (m *Model) conv(scope *model.Scope, x *Node, outChannels, size, stride, pad
 	if m.Layout == LayoutKeras {
 		bias := scope.WithInitializer(initializer.Zero).
 			VariableWithShape("bias", shapes.Make(x.DType(), outChannels)).NodeValue(g)
-		y = Add(y, Reshape(bias, 1, 1, 1, outChannels))
+		dims := y.Shape().Dimensions
+		n := y.Shape().Size() / outChannels
+		rows := newRowOps(g, y.DType(), n, outChannels)
+		y = Reshape(Add(Reshape(y, n, outChannels), rows.broadcast(bias)), dims...)
 	}
 	return y
 }
