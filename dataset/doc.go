@@ -74,10 +74,13 @@
 // project's shared 2-core machine (load average about 2; CPU time per image is
 // the steadier figure there), 2026-11-22:
 //
-//	pipeline                          img/s   CPU ms/img   vs PIL (img/s)
-//	PIL 9.4 + torchvision DataLoader   609      3.24        1.00
-//	pure Go (default build)            486-540  3.53-3.64   0.80-0.89
-//	-tags libjpeg (libjpeg-turbo 2.1)  979-1040 1.78-1.87   1.61-1.71
+//	pipeline                          img/s      CPU ms/img   speed vs PIL
+//	PIL 9.4 + torchvision DataLoader   582-632    3.11-3.29    1
+//	pure Go (default build)            486-548    3.53-3.66    0.85-0.9
+//	-tags libjpeg (libjpeg-turbo 2.1)  979-1040   1.78-1.89    1.6-1.75
+//
+// (img/s from the quietest runs, load average 1-2; under heavier load all
+// three drop while the CPU-time ratios hold.)
 //
 //	go test ./dataset -run XXX -bench PipelineCat12 -benchtime 3x
 //	go test -tags libjpeg ./dataset -run XXX -bench PipelineCat12 -benchtime 3x
