@@ -2,8 +2,10 @@ package resnet
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -178,9 +180,9 @@ func patches(x *Node, g convGeom) *Node {
 		if g.S == 1 {
 			return flat
 		}
-		return Gather(flat, ConstTensor(x.Graph(), convIndices(idxSubsample, g, 0, 0)), true)
+		return gatherRows(flat, convIndices(idxSubsample, g, 0, 0), true, true)
 	}
-	cols := Gather(withZeroRow(flat), ConstTensor(x.Graph(), convIndices(idxIm2col, g, 0, 0)))
+	cols := gatherRows(withZeroRow(flat), convIndices(idxIm2col, g, 0, 0), false, true)
 	return Reshape(cols, g.B*g.Ho*g.Wo, g.taps()*g.C)
 }
 
@@ -202,7 +204,7 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 	if g.pointwise() {
 		dxs := DotGeneral(dy, []int{1}, nil, Reshape(kernel, g.C, g.Cout), []int{1}, nil) // [M, C]
 		if g.S > 1 {
-			dxs = Gather(withZeroRow(dxs), ConstTensor(dy.Graph(), convIndices(idxUpsample, g, 0, 0)), true)
+			dxs = gatherRows(withZeroRow(dxs), convIndices(idxUpsample, g, 0, 0), true, true)
 		}
 		return Reshape(dxs, g.B, g.H, g.W, g.C)
 	}
@@ -222,7 +224,7 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 				continue
 			}
 			nt := len(taps)
-			cols := Gather(dyz, ConstTensor(graph, convIndices(idxCol2im, g, rh, rw)))
+			cols := gatherRows(dyz, convIndices(idxCol2im, g, rh, rw), false, g.S == 1)
 			cols = Reshape(cols, n, nt*g.Cout)
 			tapIdx := tensors.FromFlatDataAndDimensions(taps, nt, 1)
 			kc := Reshape(Gather(kflat, ConstTensor(graph, tapIdx), true), nt, g.C, g.Cout)
@@ -232,7 +234,7 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 	}
 	dx := parts[0]
 	if len(parts) > 1 {
-		dx = Gather(Concatenate(parts, 0), ConstTensor(graph, convIndices(idxClassOrder, g, 0, 0)), true)
+		dx = gatherRows(Concatenate(parts, 0), convIndices(idxClassOrder, g, 0, 0), true, false)
 	}
 	return Reshape(dx, g.B, g.H, g.W, g.C)
 }
@@ -253,6 +255,70 @@ func classTaps(g convGeom, rh, rw int) []int32 {
 		}
 	}
 	return taps
+}
+
+// gatherRowsSplitElements is the output size (in float32 values) above which gatherRows splits the
+// gather into two independent halves that the pure-Go backend runs on two workers.
+const gatherRowsSplitElements = 1 << 20
+
+// gatherRows returns params [R, C] gathered by the int32 index table idx [N, T, 1] (or [N, 1]): [N, T, C]
+// (or [N, C]). On the pure-Go backend, whose Gather copies one element per step on one thread, it moves
+// float32 pairs as float64 (Bitcast) when C is even and splits big gathers into two halves the backend
+// runs in parallel (only if tuned: measured to lose on the strided input gradient's small class
+// gathers); elsewhere it is a plain Gather. The result carries no gradient.
+func gatherRows(params *Node, idx *tensors.Tensor, sorted, tuned bool) *Node {
+	g := params.Graph()
+	if b := g.Backend(); !tuned || b == nil || b.String() != goBackendName {
+		return Gather(params, ConstTensor(g, idx), sorted)
+	}
+	dims := idx.Shape().Dimensions
+	rows, c := params.Shape().Dimensions[0], params.Shape().Dimensions[1]
+	outDims := append(slices.Clone(dims[:len(dims)-1]), c)
+	wide := params.DType() == dtypes.Float32 && c%2 == 0
+	if wide {
+		params = Bitcast(Reshape(params, rows, c/2, 2), dtypes.Float64) // [R, C/2]
+	}
+	var out *Node
+	if n := dims[0]; n >= 2 && idx.Shape().Size()*c >= gatherRowsSplitElements {
+		halves := splitIndexTable(idx)
+		out = Concatenate([]*Node{
+			Gather(params, ConstTensor(g, halves[0]), sorted),
+			Gather(params, ConstTensor(g, halves[1]), sorted),
+		}, 0)
+	} else {
+		out = Gather(params, ConstTensor(g, idx), sorted)
+	}
+	if wide {
+		out = Bitcast(out, dtypes.Float32) // [..., C/2, 2]
+	}
+	// Bitcast has no gradient in GoMLX; gatherRows only feeds values the hand-written gradients use.
+	return StopGradient(Reshape(out, outDims...))
+}
+
+var (
+	splitMu    sync.Mutex
+	splitCache = map[*tensors.Tensor][2]*tensors.Tensor{}
+)
+
+// splitIndexTable splits an int32 index table in two along its first axis (cached with the table).
+func splitIndexTable(idx *tensors.Tensor) [2]*tensors.Tensor {
+	splitMu.Lock()
+	defer splitMu.Unlock()
+	if h, ok := splitCache[idx]; ok {
+		return h
+	}
+	dims := idx.Shape().Dimensions
+	flat := tensors.MustCopyFlatData[int32](idx)
+	n := dims[0] / 2
+	per := len(flat) / dims[0]
+	d0 := append([]int{n}, dims[1:]...)
+	d1 := append([]int{dims[0] - n}, dims[1:]...)
+	h := [2]*tensors.Tensor{
+		tensors.FromFlatDataAndDimensions(flat[:n*per], d0...),
+		tensors.FromFlatDataAndDimensions(slices.Clone(flat[n*per:]), d1...),
+	}
+	splitCache[idx] = h
+	return h
 }
 
 // withZeroRow appends one row of zeros to a [rows, C] matrix: the target of out-of-range indices.
