@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 
@@ -346,6 +347,42 @@ func TestConv2DGatherWholeModel(t *testing.T) {
 			for i := range want {
 				e := convRelErr(t, got[i], want[i])
 				require.Less(t, e, 1e-4, "output %d (0 = logits, then variable gradients): relative error %.3g", i, e)
+			}
+		})
+	}
+}
+
+// TestConv2DGatherOtherBackend checks ConvGather (forward and gradients) against the plain-loop reference
+// on the backend named by $GOCLS_CONV_TEST_BACKEND (e.g. "onnxruntime" in a binary built with -tags onnx);
+// skipped when unset.
+func TestConv2DGatherOtherBackend(t *testing.T) {
+	config := os.Getenv("GOCLS_CONV_TEST_BACKEND")
+	if config == "" {
+		t.Skip("set GOCLS_CONV_TEST_BACKEND to a backend configuration to run")
+	}
+	backend, err := compute.NewWithConfig(config)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, c := range [][4]int{{7, 2, 3, 3}, {3, 1, 1, 4}, {3, 2, 1, 6}, {1, 1, 0, 4}, {1, 2, 0, 8}} {
+		k, s, p, cin := c[0], c[1], c[2], c[3]
+		t.Run(fmt.Sprintf("%dx%ds%dp%d", k, k, s, p), func(t *testing.T) {
+			const h, w, cout = 9, 8, 5
+			x := convRandom(rng, 2, h, w, cin)
+			kt := convRandom(rng, k, k, cin, cout)
+			r := convRandom(rng, 2, (h+2*p-k)/s+1, (w+2*p-k)/s+1, cout)
+			exec, err := NewExec(backend, func(x, k, r *Node) []*Node {
+				require.Equal(t, ConvGather, ConvImplFor(x.Graph()))
+				y := Conv2DWith(ConvGather, x, k, s, p)
+				grads := Gradient(ReduceAllSum(Mul(y, r)), x, k)
+				return []*Node{y, grads[0], grads[1]}
+			})
+			require.NoError(t, err)
+			got, err := exec.Exec(x, kt, r)
+			require.NoError(t, err)
+			want := convReference(x, kt, r, s, p)
+			for i, name := range []string{"y", "dx", "dkernel"} {
+				e := convRelErr(t, got[i], want[i])
+				require.Less(t, e, 1e-4, "%s relative error %.3g", name, e)
 			}
 		})
 	}
