@@ -186,9 +186,14 @@ func patches(x *Node, g convGeom) *Node {
 	return Reshape(cols, g.B*g.Ho*g.Wo, g.taps()*g.C)
 }
 
-// convGradKernel returns dL/dkernel [KH,KW,C,Cout] = colsᵀ·dy, computed as (dyᵀ·cols)ᵀ so that the big
-// cols matrix is read in its natural layout and only dy [M, Cout] and the small result are transposed.
+// convGradKernel returns dL/dkernel [KH,KW,C,Cout] = colsᵀ·dy. The backend's MatMul wants the
+// contracted M axis last on the left operand, so one of the two [M, ·] matrices is transposed: the
+// narrower one (dy [M, Cout] for most convolutions, cols [M, KH*KW*C] for 1x1 expansions).
 func convGradKernel(dy, cols *Node, g convGeom) *Node {
+	k := g.taps() * g.C
+	if k < g.Cout {
+		return Reshape(MatMul(Transpose(cols, 0, 1), dy), g.KH, g.KW, g.C, g.Cout)
+	}
 	dwt := MatMul(Transpose(dy, 0, 1), cols) // [Cout, KH*KW*C]
 	return Reshape(Transpose(dwt, 0, 1), g.KH, g.KW, g.C, g.Cout)
 }
