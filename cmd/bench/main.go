@@ -14,7 +14,16 @@
 //	      [-conv auto|native|gather] [-cpuprofile file]
 //
 // -backend is a GoMLX backend configuration ("go" by default, the pure-Go backend; "xla:cpu" etc.).
-// Build with GOEXPERIMENT=simd for the pure-Go backend's SIMD matrix multiplication.
+// Build with GOEXPERIMENT=simd: without it the pure-Go backend's matrix multiplication (and so every
+// convolution) is about 3x slower.
+//
+// The ONNX Runtime backend (build tag onnx) is also supported, with the CPU library from npm:
+//
+//	npm pack onnxruntime-node@1.30.0 && tar xzf onnxruntime-node-1.30.0.tgz package/bin/napi-v6/linux/x64
+//	export ONNXRUNTIME_SHARED_LIBRARY_PATH=$PWD/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 GOMLX_NO_AUTO_INSTALL=1
+//	GOEXPERIMENT=simd go run -tags onnx ./cmd/bench -backend onnxruntime -mode train
+//
+// The PyTorch reference with the same shapes and output is torch_bench.py in this directory.
 package main
 
 import (
