@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // resumeConfig exercises every piece of state a resume must restore:
@@ -220,4 +221,67 @@ func TestRunErrors(t *testing.T) {
 			require.False(t, errors.Is(err, context.Canceled))
 		})
 	}
+}
+
+func TestFindResume(t *testing.T) {
+	runDir := t.TempDir()
+	store := model.NewStore()
+	for _, d := range []string{checkpoint.Name(1), checkpoint.Name(2), checkpoint.Best} {
+		require.NoError(t, checkpoint.Save(filepath.Join(runDir, d), store, state{}))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(runDir, "split.json"), []byte("{}"), 0o644))
+	cfg := DefaultConfig()
+
+	got, err := findResume(cfg, runDir, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(runDir, checkpoint.Name(2)), got, "latest numbered")
+
+	require.NoError(t, checkpoint.Save(filepath.Join(runDir, interruptedDir), store, state{Epoch: 2, Batch: 1}))
+	got, err = findResume(cfg, runDir, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(runDir, interruptedDir), got, "interrupted is newer")
+
+	cfg.Run.Resume = false
+	var log strings.Builder
+	got, err = findResume(cfg, runDir, &log)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.Contains(t, log.String(), "removing 4 old checkpoints")
+	entries, err := os.ReadDir(runDir)
+	require.NoError(t, err)
+	require.Empty(t, entries)
+}
+
+func TestArchFromCheckpoint(t *testing.T) {
+	runDir := t.TempDir()
+	prep := resnet.KerasCaffeImageNet
+	prep.Resize, prep.Crop = 40, 32
+	require.NoError(t, checkpoint.WriteModelInfo(runDir, checkpoint.ModelInfo{Arch: "resnet34", Layout: resnet.LayoutKeras,
+		NumClasses: 5, Scope: modelScope, Preprocessing: prep}))
+	cfg := DefaultConfig()
+	var log strings.Builder
+	got, gotPrep, ok := archFromCheckpoint(cfg, runDir, &log)
+	require.True(t, ok)
+	require.Equal(t, prep, gotPrep)
+	require.Equal(t, "resnet34", got.Model.Arch)
+	require.Equal(t, resnet.LayoutKeras, got.Model.Layout)
+	require.Equal(t, 5, got.Data.NumClasses)
+	require.Equal(t, 32, got.Data.Eval.Crop)
+	require.Equal(t, 40, got.Data.Eval.ResizeShorter)
+	for _, key := range []string{"model.arch", "model.layout", "data.num_classes", "data.eval.crop", "data.eval.resize_shorter"} {
+		require.Contains(t, log.String(), "warning: "+key)
+	}
+
+	// Same settings: no warning.
+	log.Reset()
+	_, _, ok = archFromCheckpoint(got, runDir, &log)
+	require.True(t, ok)
+	require.Empty(t, log.String())
+
+	// No model.json: the config stands, with a warning.
+	log.Reset()
+	same, _, ok := archFromCheckpoint(cfg, t.TempDir(), &log)
+	require.False(t, ok)
+	require.Equal(t, cfg, same)
+	require.Contains(t, log.String(), "warning")
 }
