@@ -74,7 +74,9 @@ type EpochRecord struct {
 // and returns the metrics of predict's Accumulator.
 func evaluate(ctx context.Context, s *steps, l *dataset.Loader, crop, classes int) (predict.Metrics, error) {
 	acc := predict.NewAccumulator(classes)
-	for b := range l.Epoch(ctx, 0) {
+	ectx, cancel := context.WithCancel(ctx) // stops the loader's workers on an early return
+	defer cancel()
+	for b := range l.Epoch(ectx, 0) {
 		images, _ := batchTensors(b, crop)
 		logits, err := s.logits(images)
 		if err != nil {
