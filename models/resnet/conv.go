@@ -139,13 +139,12 @@ func (g convGeom) pointwise() bool { return g.KH == 1 && g.KW == 1 && g.P == 0 }
 // gatherConv2D is ConvGather: forward cols·K, gradients built by hand (see conv2DGrads).
 //
 // The forward runs on StopGradient'ed inputs; the gradient reaches x and kernel through two
-// IdentityWithCustomGradient nodes joined to the output by a zero-valued scalar "tie". The output's own
-// custom gradient records dL/dy, which the (later-visited, upstream) input gradients then use. The tie's
-// autodiff gradient is never used, so the backend prunes it.
+// IdentityWithCustomGradient nodes joined to the kernel matrix by a zero-valued scalar "tie". The
+// output's own custom gradient records dL/dy, which the (later-visited, upstream) input gradients then
+// use. The autodiff gradients along the tie are never used, so the backend prunes them (the pure-Go
+// backend executes only nodes reachable from the outputs).
 func gatherConv2D(x, kernel *Node, g convGeom) *Node {
 	cols := patches(StopGradient(x), g) // [B*Ho*Wo, KH*KW*C]
-	kmat := Reshape(StopGradient(kernel), g.taps()*g.C, g.Cout)
-	y0 := Reshape(MatMul(cols, kmat), g.B, g.Ho, g.Wo, g.Cout)
 
 	var dy *Node // [B*Ho*Wo, Cout], set while differentiating the output.
 	needDY := func() *Node {
@@ -157,7 +156,10 @@ func gatherConv2D(x, kernel *Node, g convGeom) *Node {
 	xc := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return convGradInput(needDY(), kernel, g) })
 	kc := IdentityWithCustomGradient(kernel, func(_, _ *Node) *Node { return convGradKernel(needDY(), cols, g) })
 	tie := MulScalar(Add(firstElement(xc), firstElement(kc)), 0)
-	return IdentityWithCustomGradient(Add(y0, tie), func(_, v *Node) *Node {
+	// The tie joins the small kernel matrix, not the output: no extra pass over y.
+	kmat := Add(Reshape(StopGradient(kernel), g.taps()*g.C, g.Cout), tie)
+	y := Reshape(MatMul(cols, kmat), g.B, g.Ho, g.Wo, g.Cout)
+	return IdentityWithCustomGradient(y, func(_, v *Node) *Node {
 		dy = Reshape(v, g.B*g.Ho*g.Wo, g.Cout)
 		return v
 	})
