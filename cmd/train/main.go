@@ -75,6 +75,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+			// A second Ctrl-C kills at once: checkpoints are saved atomically.
+			stop()
+			fmt.Fprintln(stderr, "train: interrupt: saving a checkpoint (Ctrl-C again quits at once)")
+		case <-finished:
+		}
+	}()
 	res, err := train.Run(ctx, cfg, stdout)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
