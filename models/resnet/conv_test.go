@@ -143,24 +143,28 @@ func TestConv2DGatherMatchesNative(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			ho, wo := (c.h+2*c.pad-c.k)/c.stride+1, (c.w+2*c.pad-c.k)/c.stride+1
-			x := convRandom(rng, c.batch, c.h, c.w, c.cin)
-			k := convRandom(rng, c.k, c.k, c.cin, c.cout)
-			r := convRandom(rng, c.batch, ho, wo, c.cout)
-			ref := convReference(x, k, r, c.stride, c.pad)
-			got := convForwardBackward(t, ConvGather, x, k, r, c.stride, c.pad)
-			native := convForwardBackward(t, ConvNative, x, k, r, c.stride, c.pad)
-			for i, name := range []string{"y", "dx", "dkernel"} {
-				e := convRelErr(t, got[i], ref[i])
-				require.Less(t, e, 1e-4, "gather %s: relative error %.3g vs the reference", name, e)
-				if c.nativeDXWrong && name == "dx" {
-					continue
+		for _, slices := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/slices=%v", c.name, slices), func(t *testing.T) {
+				defer func(old bool) { slicesOnGoBackend = old }(slicesOnGoBackend)
+				slicesOnGoBackend = slices
+				ho, wo := (c.h+2*c.pad-c.k)/c.stride+1, (c.w+2*c.pad-c.k)/c.stride+1
+				x := convRandom(rng, c.batch, c.h, c.w, c.cin)
+				k := convRandom(rng, c.k, c.k, c.cin, c.cout)
+				r := convRandom(rng, c.batch, ho, wo, c.cout)
+				ref := convReference(x, k, r, c.stride, c.pad)
+				got := convForwardBackward(t, ConvGather, x, k, r, c.stride, c.pad)
+				native := convForwardBackward(t, ConvNative, x, k, r, c.stride, c.pad)
+				for i, name := range []string{"y", "dx", "dkernel"} {
+					e := convRelErr(t, got[i], ref[i])
+					require.Less(t, e, 1e-4, "gather %s: relative error %.3g vs the reference", name, e)
+					if c.nativeDXWrong && name == "dx" {
+						continue
+					}
+					e = convRelErr(t, got[i], native[i])
+					require.Less(t, e, 1e-4, "gather %s: relative error %.3g vs native ConvGeneral", name, e)
 				}
-				e = convRelErr(t, got[i], native[i])
-				require.Less(t, e, 1e-4, "gather %s: relative error %.3g vs native ConvGeneral", name, e)
-			}
-		})
+			})
+		}
 	}
 }
 
