@@ -183,6 +183,10 @@ func patches(x *Node, g convGeom) *Node {
 		if g.S == 1 {
 			return flat
 		}
+		if patchesBySlices(x.Graph()) {
+			sub := Slice(x, AxisRange(), AxisRange().Stride(g.S), AxisRange().Stride(g.S), AxisRange())
+			return Reshape(sub, g.B*g.Ho*g.Wo, g.C)
+		}
 		return gatherRows(flat, convIndices(idxSubsample, g, 0, 0), true, true)
 	}
 	if patchesBySlices(x.Graph()) {
@@ -244,6 +248,13 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 	if g.pointwise() {
 		dxs := DotGeneral(dy, []int{1}, nil, Reshape(kernel, g.C, g.Cout), []int{1}, nil) // [M, C]
 		if g.S > 1 {
+			if patchesBySlices(dy.Graph()) {
+				// Scatter back with interior padding (a block copy on the pure-Go backend; ONNX has none).
+				ph := compute.PadAxis{End: g.H - ((g.Ho-1)*g.S + 1), Interior: g.S - 1}
+				pw := compute.PadAxis{End: g.W - ((g.Wo-1)*g.S + 1), Interior: g.S - 1}
+				dx4 := Reshape(dxs, g.B, g.Ho, g.Wo, g.C)
+				return Pad(dx4, ScalarZero(dy.Graph(), dy.DType()), compute.PadAxis{}, ph, pw, compute.PadAxis{})
+			}
 			dxs = gatherRows(withZeroRow(dxs), convIndices(idxUpsample, g, 0, 0), true, true)
 		}
 		return Reshape(dxs, g.B, g.H, g.W, g.C)
