@@ -271,7 +271,19 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 		dx := DotGeneral(cols, []int{1}, nil, kt, []int{1}, nil) // [B*H*W, C]
 		return Reshape(dx, g.B, g.H, g.W, g.C)
 	}
-	dyz := withZeroRow(dy)
+	var dyz, dyPadded *Node
+	var lowH, lowW int
+	useSlices := patchesBySlices(graph)
+	if useSlices {
+		// dy zero-padded so that every class's tap window is a plain slice.
+		var highH, highW int
+		lowH, highH = classPadding(g.H, g.Ho, g.KH, g.S, g.P)
+		lowW, highW = classPadding(g.W, g.Wo, g.KW, g.S, g.P)
+		dyPadded = Pad(Reshape(dy, g.B, g.Ho, g.Wo, g.Cout), ScalarZero(graph, dy.DType()), compute.PadAxis{},
+			compute.PadAxis{Start: lowH, End: highH}, compute.PadAxis{Start: lowW, End: highW}, compute.PadAxis{})
+	} else {
+		dyz = withZeroRow(dy)
+	}
 	kflat := Reshape(kernel, g.taps(), g.C*g.Cout)
 	parts := make([]*Node, 0, g.S*g.S)
 	for rh := range g.S {
@@ -286,7 +298,12 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 				continue
 			}
 			nt := len(taps)
-			cols := gatherRows(dyz, convIndices(idxCol2im, g, rh, rw), false, g.S == 1)
+			var cols *Node
+			if useSlices {
+				cols = classSlices(dyPadded, g, rh, rw, lowH, lowW)
+			} else {
+				cols = gatherRows(dyz, convIndices(idxCol2im, g, rh, rw), false, g.S == 1)
+			}
 			cols = Reshape(cols, n, nt*g.Cout)
 			tapIdx := tensors.FromFlatDataAndDimensions(taps, nt, 1)
 			kc := Reshape(Gather(kflat, ConstTensor(graph, tapIdx), true), nt, g.C, g.Cout)
@@ -302,6 +319,38 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// classPadding returns the zero padding of one spatial axis of dy (size out) that makes every residue
+// class's tap window, out positions q+d for q in [0, ceil((in-r)/S)) with d = (r+P-i)/S, fall inside it.
+func classPadding(in, out, k, s, p int) (low, high int) {
+	for r := range s {
+		n := ceilDiv(in-r, s)
+		for i := range k {
+			if (r+p-i)%s != 0 || n <= 0 {
+				continue
+			}
+			d := (r + p - i) / s
+			low = max(low, -d)
+			high = max(high, d+n-out)
+		}
+	}
+	return low, high
+}
+
+// classSlices returns, for residue class (rh, rw), the dy rows each of its pixels receives from each of
+// its taps, as [B, nh, nw, taps*Cout]: one slice of the padded dy [B, Ho+pads, Wo+pads, Cout] per tap.
+func classSlices(dyPadded *Node, g convGeom, rh, rw, lowH, lowW int) *Node {
+	nh, nw := ceilDiv(g.H-rh, g.S), ceilDiv(g.W-rw, g.S)
+	taps := classTaps(g, rh, rw)
+	cols := make([]*Node, 0, len(taps))
+	for _, tap := range taps {
+		i, j := int(tap)/g.KW, int(tap)%g.KW
+		oh := (rh+g.P-i)/g.S + lowH // exact division by construction of the class
+		ow := (rw+g.P-j)/g.S + lowW
+		cols = append(cols, Slice(dyPadded, AxisRange(), AxisRange(oh, oh+nh), AxisRange(ow, ow+nw), AxisRange()))
+	}
+	return Concatenate(cols, -1)
+}
 
 // classTaps lists the flat kernel taps i*KW+j that reach input pixels with h%S == rh and w%S == rw.
 func classTaps(g convGeom, rh, rw int) []int32 {
