@@ -136,7 +136,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	}
 
 	// Model.
-	be, err := backend.New(cfg.Run.Backend)
+	be, err := backend.New(backendConfig(cfg.Run.Backend))
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -208,13 +208,27 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 		}
 		fmt.Fprintf(log, "predicting %s with %s\n", cfg.Predict.Images, runDir)
 		_, err := predict.Run(ctx, predict.Options{Checkpoint: runDir, Step: -1, Images: cfg.Predict.Images, Out: cfg.Predict.Out,
-			Backend: cfg.Run.Backend, BatchSize: bs, Workers: cfg.Data.Workers, Progress: r.bar}, log)
+			Backend: backendConfig(cfg.Run.Backend), BatchSize: bs, Workers: cfg.Data.Workers, Progress: r.bar}, log)
 		if err != nil {
 			return nil, fmt.Errorf("train: predict section: %w", err)
 		}
 		res.Predictions = cfg.Predict.Out
 	}
 	return res, nil
+}
+
+// backendConfig returns the backend configuration to open for run.backend.
+// The pure-Go backend of compute v0.1.6 can deadlock when ops running in
+// parallel each fan a large MatMul out on the shared worker pool
+// (workerspool.Pool.Saturate waits for a slot that only the waiting ops
+// hold; seen with ResNet50 on 2 cores), so plain "go" runs its ops
+// sequentially, which is also no slower on few cores (BenchmarkTrainStep:
+// ResNet50 7.3 img/s sequential vs 3.8 parallel on 2 shared cores).
+func backendConfig(name string) string {
+	if name == "" || name == "go" {
+		return "go:ops_sequential"
+	}
+	return name
 }
 
 // runner is the training loop of one run.
@@ -234,6 +248,7 @@ type runner struct {
 func (r *runner) loop(ctx context.Context) (*Result, error) {
 	cfg, st := r.cfg, r.st
 	res := &Result{RunDir: r.runDir}
+epochs:
 	for epoch := st.Epoch; epoch < cfg.Run.Epochs; epoch++ {
 		start := time.Now()
 		if !st.EpochTrained {
@@ -253,7 +268,7 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 				return nil, fmt.Errorf("train: interrupted in epoch %d: %w", epoch+1, ctx.Err())
 			case stopMaxSteps:
 				if st.Batch == 0 {
-					break // nothing trained in this epoch
+					break epochs // nothing trained in this epoch
 				}
 				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
 					return nil, err
@@ -265,9 +280,7 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 				fmt.Fprintf(r.log, "run.max_steps=%d reached in epoch %d: val loss %.4f, val top-1 %.4f; saved %s\n",
 					cfg.Run.MaxSteps, epoch+1, val.Loss, val.Top1, filepath.Join(r.runDir, interruptedDir))
 				res.Val = val
-			}
-			if stop == stopMaxSteps {
-				break
+				break epochs
 			}
 			st.EpochTrained = true
 		}
