@@ -201,7 +201,9 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	}
 
 	// Prediction.
-	if cfg.Predict.Images != "" {
+	if _, err := checkpoint.Resolve(runDir, -1); err != nil && cfg.Predict.Images != "" {
+		fmt.Fprintf(log, "predict section skipped: no epoch checkpoint in %s yet\n", runDir)
+	} else if cfg.Predict.Images != "" {
 		bs := cfg.Predict.BatchSize
 		if bs == 0 {
 			bs = cfg.Run.BatchSize
