@@ -32,10 +32,23 @@ func init() {
 	}
 }
 
-// New opens the named backend. An empty name means Default.
+// goSafeOptions is appended to a plain "go" backend: compute v0.1.6's Go
+// backend deadlocks when it runs several ops in parallel and each MatMul tries
+// to saturate the shared worker pool (every worker ends up waiting for a free
+// worker). Running ops one after the other keeps the parallelism inside each
+// op, where almost all the work is.
+const goSafeOptions = "ops_sequential"
+
+// New opens the named backend. An empty name means Default. A plain "go"
+// gets the "ops_sequential" option (see goSafeOptions); "go:OPTIONS" is
+// passed through as given.
 func New(name string) (compute.Backend, error) {
 	if name == "" {
 		name = Default
+	}
+	config := name
+	if name == "go" {
+		config = "go:" + goSafeOptions
 	}
 	kind, plugin, _ := strings.Cut(name, ":")
 	known := compute.List()
@@ -48,7 +61,7 @@ func New(name string) (compute.Backend, error) {
 			return nil, err
 		}
 	}
-	b, err := compute.NewWithConfig(name)
+	b, err := compute.NewWithConfig(config)
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), "\n", " ")
 		return nil, fmt.Errorf("backend %q failed to load: %s", name, msg)
