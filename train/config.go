@@ -117,7 +117,8 @@ func DefaultConfig() Config {
 func LoadConfig(path string, sets []string) (Config, error) {
 	cfg := DefaultConfig()
 	if err := cfgfile.Load(path, sets, &cfg); err != nil {
-		return cfg, err
+		// Keep the message on one line even when it quotes a multi-line value.
+		return cfg, errors.New(strings.ReplaceAll(err.Error(), "\n", `\n`))
 	}
 	if err := cfg.Validate(); err != nil {
 		if path != "" {

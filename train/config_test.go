@@ -175,3 +175,22 @@ func TestEveryKeyDocumented(t *testing.T) {
 	}
 	require.Empty(t, missing, "keys not documented in docs/CONFIG.md")
 }
+
+// FuzzLoadConfig: any file content gives a config or a one-line error,
+// never a panic.
+func FuzzLoadConfig(f *testing.F) {
+	for _, seed := range []string{"", "run:\n  epochs: 3\n", "schedule:\n  name: piecewise\n  boundaries: [1]\n  values: [0.1, 0.01]\n",
+		"optim: [1, 2]\n", "data:\n  augment:\n    scale: [0.5]\n", "run: {epochs: -1e400}\n"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		p := filepath.Join(t.TempDir(), "c.yaml")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+		cfg, err := LoadConfig(p, nil)
+		if err != nil {
+			require.NotContains(t, err.Error(), "\n")
+			return
+		}
+		require.NoError(t, cfg.Validate())
+	})
+}
