@@ -19,7 +19,7 @@ import (
 // benchSteps compiles the training graph of arch at size x size and returns
 // it with a random batch.
 func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Tensor, *tensors.Tensor) {
-	be, err := backend.New(backendConfig(os.Getenv("GOCLS_BACKEND")))
+	be, err := backend.New(os.Getenv("GOCLS_BACKEND"))
 	require.NoError(b, err)
 	net, err := resnet.New(arch, 12, resnet.LayoutTorchvision)
 	require.NoError(b, err)
@@ -40,7 +40,7 @@ func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Te
 
 // BenchmarkTrainStep is one SGD step (forward, backward, update) of a
 // ResNet18 on a batch of 16 images of 32x32 on the backend named by
-// $GOCLS_BACKEND (default go, as run.backend); bytes are the input images.
+// $GOCLS_BACKEND (default go); bytes are the input images.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, tc := range []struct {
 		arch        string

@@ -136,7 +136,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	}
 
 	// Model.
-	be, err := backend.New(backendConfig(cfg.Run.Backend))
+	be, err := backend.New(cfg.Run.Backend)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -210,27 +210,13 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 		}
 		fmt.Fprintf(log, "predicting %s with %s\n", cfg.Predict.Images, runDir)
 		_, err := predict.Run(ctx, predict.Options{Checkpoint: runDir, Step: -1, Images: cfg.Predict.Images, Out: cfg.Predict.Out,
-			Backend: backendConfig(cfg.Run.Backend), BatchSize: bs, Workers: cfg.Data.Workers, Progress: r.bar}, log)
+			Backend: cfg.Run.Backend, BatchSize: bs, Workers: cfg.Data.Workers, Progress: r.bar}, log)
 		if err != nil {
 			return nil, fmt.Errorf("train: predict section: %w", err)
 		}
 		res.Predictions = cfg.Predict.Out
 	}
 	return res, nil
-}
-
-// backendConfig returns the backend configuration to open for run.backend.
-// The pure-Go backend of compute v0.1.6 can deadlock when ops running in
-// parallel each fan a large MatMul out on the shared worker pool
-// (workerspool.Pool.Saturate waits for a slot that only the waiting ops
-// hold; seen with ResNet50 on 2 cores), so plain "go" runs its ops
-// sequentially, which is also no slower on few cores (BenchmarkTrainStep:
-// ResNet50 7.3 img/s sequential vs 3.8 parallel on 2 shared cores).
-func backendConfig(name string) string {
-	if name == "" || name == "go" {
-		return "go:ops_sequential"
-	}
-	return name
 }
 
 // runner is the training loop of one run.
