@@ -154,14 +154,23 @@ func gatherConv2D(x, kernel *Node, g convGeom) *Node {
 		}
 		return dy
 	}
-	xc := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return convGradInput(needDY(), kernel, g) })
-	kc := IdentityWithCustomGradient(kernel, func(_, _ *Node) *Node { return convGradKernel(needDY(), cols, g) })
+	// The input gradient's matrix products wait for the kernel gradient (see after): this bounds the
+	// number of matrix products the pure-Go backend runs at once.
+	var dw *Node
+	kernelGrad := func() *Node {
+		if dw == nil {
+			dw = convGradKernel(needDY(), cols, g)
+		}
+		return dw
+	}
+	xc := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return convGradInput(needDY(), kernel, g, kernelGrad()) })
+	kc := IdentityWithCustomGradient(kernel, func(_, _ *Node) *Node { return kernelGrad() })
 	tie := MulScalar(Add(firstElement(xc), firstElement(kc)), 0)
 	// The tie joins the small kernel matrix, not the output: no extra pass over y.
 	kmat := Add(Reshape(StopGradient(kernel), g.taps()*g.C, g.Cout), tie)
 	y := Reshape(MatMul(cols, kmat), g.B, g.Ho, g.Wo, g.Cout)
 	return IdentityWithCustomGradient(y, func(_, v *Node) *Node {
-		dy = Reshape(v, g.B*g.Ho*g.Wo, g.Cout)
+		dy, dw = Reshape(v, g.B*g.Ho*g.Wo, g.Cout), nil
 		return v
 	})
 }
@@ -244,9 +253,9 @@ func convGradKernel(dy, cols *Node, g convGeom) *Node {
 // dy rows (zero row where a tap falls outside dy) and one MatMul with those taps of the kernel, with no
 // multiplications by the zeros a strided convolution's dilated gradient would hold. For stride 1 there
 // is a single class holding every tap. The classes are then put back in pixel order by one row Gather.
-func convGradInput(dy, kernel *Node, g convGeom) *Node {
+func convGradInput(dy, kernel *Node, g convGeom, wait *Node) *Node {
 	if g.pointwise() {
-		dxs := DotGeneral(dy, []int{1}, nil, Reshape(kernel, g.C, g.Cout), []int{1}, nil) // [M, C]
+		dxs := DotGeneral(dy, []int{1}, nil, after(Reshape(kernel, g.C, g.Cout), wait), []int{1}, nil) // [M, C]
 		if g.S > 1 {
 			if patchesBySlices(dy.Graph()) {
 				// Scatter back with interior padding (a block copy on the pure-Go backend; ONNX has none).
@@ -268,7 +277,7 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 		cols := slicePatches(Reshape(dy, g.B, g.Ho, g.Wo, g.Cout), gd) // [B*H*W, taps*Cout]
 		kt := Reshape(Reverse(kernel, 0, 1), g.taps(), g.C, g.Cout)
 		kt = Reshape(TransposeAllAxes(kt, 1, 0, 2), g.C, g.taps()*g.Cout)
-		dx := DotGeneral(cols, []int{1}, nil, kt, []int{1}, nil) // [B*H*W, C]
+		dx := DotGeneral(cols, []int{1}, nil, after(kt, wait), []int{1}, nil) // [B*H*W, C]
 		return Reshape(dx, g.B, g.H, g.W, g.C)
 	}
 	var dyz, dyPadded *Node
@@ -308,7 +317,8 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 			tapIdx := tensors.FromFlatDataAndDimensions(taps, nt, 1)
 			kc := Reshape(Gather(kflat, ConstTensor(graph, tapIdx), true), nt, g.C, g.Cout)
 			kc = Reshape(TransposeAllAxes(kc, 1, 0, 2), g.C, nt*g.Cout)
-			parts = append(parts, DotGeneral(cols, []int{1}, nil, kc, []int{1}, nil)) // [n, C]
+			part := DotGeneral(cols, []int{1}, nil, after(kc, wait), []int{1}, nil) // [n, C]
+			parts, wait = append(parts, part), part                                 // one class product at a time
 		}
 	}
 	dx := parts[0]
@@ -319,6 +329,20 @@ func convGradInput(dy, kernel *Node, g convGeom) *Node {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// after returns m (a small matrix) made to depend on the node wait, so that the product using it
+// starts only once wait is computed; nil wait returns m.
+//
+// Why: the pure-Go backend (compute v0.1.6) deadlocks when as many matrix products as its worker pool
+// has slots (2×GOMAXPROCS) start at once -- each waits in workerspool.Saturate for a free worker while
+// holding one. Chaining the products of one convolution's gradient keeps the number of concurrent
+// products down to the number of parallel branches of the network.
+func after(m, wait *Node) *Node {
+	if wait == nil {
+		return m
+	}
+	return Add(m, MulScalar(firstElement(wait), 0))
+}
 
 // classPadding returns the zero padding of one spatial axis of dy (size out) that makes every residue
 // class's tap window, out positions q+d for q in [0, ceil((in-r)/S)) with d = (r+P-i)/S, fall inside it.
