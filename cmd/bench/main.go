@@ -13,7 +13,9 @@
 //	bench -model resnet50 -size 224 -batch 8 -mode train|infer [-steps N] [-warmup N] [-backend B]
 //	      [-conv auto|native|gather] [-cpuprofile file]
 //
-// -backend is a GoMLX backend configuration ("go" by default, the pure-Go backend; "xla:cpu" etc.).
+// -backend is opened like the trainer does (internal/backend): "go" by default, the pure-Go backend,
+// run with ops_sequential (compute v0.1.6 can deadlock running ops in parallel); "go:OPTIONS",
+// "xla:cpu", ... are passed through.
 // Build with GOEXPERIMENT=simd: without it the pure-Go backend's matrix multiplication (and so every
 // convolution) is about 3x slower.
 //
@@ -42,11 +44,10 @@ import (
 	"strings"
 	"time"
 
+	openbackend "github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/models/resnet"
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
-	_ "github.com/gomlx/gomlx/backends/default"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -92,7 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.mode, "mode", "train", "train (forward+backward+SGD) or infer (forward)")
 	fs.IntVar(&c.steps, "steps", 10, "timed steps")
 	fs.IntVar(&c.warmup, "warmup", 2, "untimed steps before timing (the first one compiles)")
-	fs.StringVar(&c.backend, "backend", "go", "GoMLX backend configuration (go, xla:cpu, ...)")
+	fs.StringVar(&c.backend, "backend", "go", "backend: go (ops_sequential), go:OPTIONS, xla:cpu, onnxruntime (build tag onnx)")
 	fs.StringVar(&c.conv, "conv", "auto", "convolution implementation: auto, native or gather")
 	fs.StringVar(&c.layout, "layout", string(resnet.LayoutTorchvision), "weight layout: v1.5 (torchvision) or v1 (keras)")
 	fs.IntVar(&c.classes, "classes", 1000, "number of classes")
@@ -148,9 +149,9 @@ func bench(c config) (res result, err error) {
 	if err != nil {
 		return res, err
 	}
-	backend, err := compute.NewWithConfig(c.backend)
+	backend, err := openbackend.New(c.backend)
 	if err != nil {
-		return res, fmt.Errorf("bench: backend %q: %w", c.backend, err)
+		return res, fmt.Errorf("bench: %w", err)
 	}
 	defer backend.Finalize()
 
