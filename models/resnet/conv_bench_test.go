@@ -12,8 +12,8 @@ import (
 )
 
 var (
-	flagConvBenchBackend = flag.String("conv.backend", "go",
-		"backend configuration for BenchmarkConvResNet50 (go; onnxruntime needs -tags onnx)")
+	flagConvBenchBackend = flag.String("conv.backend", "go:ops_sequential",
+		"backend configuration for BenchmarkConvResNet50 (default: the pure-Go backend as the trainer runs it; onnxruntime needs -tags onnx)")
 	flagConvBenchImpl  = flag.String("conv.impl", "auto", "Conv2D implementation for BenchmarkConvResNet50: auto, native or gather")
 	flagConvBenchBatch = flag.Int("conv.batch", 8, "batch size for BenchmarkConvResNet50")
 )
