@@ -22,19 +22,16 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// testBackend returns the backend selected by $GOMLX_BACKEND, or the pure-Go backend ("go") when unset
-// (compute's own default would be XLA).
+// testBackend returns the backend selected by $GOMLX_BACKEND, or the pure-Go backend when it is unset
+// (compute's own default would be XLA). The Go backend runs with ops_sequential: compute v0.1.6
+// deadlocks when several large MatMuls run as parallel ops (each waits for a free pool worker).
 func testBackend(t testing.TB) compute.Backend {
 	t.Helper()
-	var (
-		backend compute.Backend
-		err     error
-	)
-	if _, found := os.LookupEnv(compute.ConfigEnvVar); found {
-		backend, err = compute.New()
-	} else {
-		backend, err = compute.NewWithConfig("go")
+	config, found := os.LookupEnv(compute.ConfigEnvVar)
+	if !found || config == "go" {
+		config = "go:ops_sequential"
 	}
+	backend, err := compute.NewWithConfig(config)
 	require.NoError(t, err)
 	return backend
 }
