@@ -35,6 +35,7 @@ type RunConfig struct {
 	KeepLast  int    `yaml:"keep_last"`  // numbered checkpoints kept (default 3; 0 keeps all; best is always kept)
 	Resume    bool   `yaml:"resume"`     // continue from the run directory's latest checkpoint (default true)
 	Progress  string `yaml:"progress"`   // progress bar: "auto" (default: only on a terminal), "on", "off"
+	Precision string `yaml:"precision"`  // activations: "float32" (default) or "bfloat16" (mixed precision, float32 master weights)
 }
 
 // SyntheticConfig makes the run generate a small synthetic dataset in
@@ -102,7 +103,7 @@ type PredictConfig struct {
 // DefaultConfig returns the defaults every config file is applied on.
 func DefaultConfig() Config {
 	return Config{
-		Run:   RunConfig{Name: "default", Dir: "checkpoints", Backend: "go", Seed: 42, Epochs: 10, BatchSize: 32, KeepLast: 3, Resume: true, Progress: "auto"},
+		Run:   RunConfig{Name: "default", Dir: "checkpoints", Backend: "go", Seed: 42, Epochs: 10, BatchSize: 32, KeepLast: 3, Resume: true, Progress: "auto", Precision: "float32"},
 		Data:  dataset.DefaultConfig(),
 		Model: ModelConfig{Arch: "resnet50", Layout: resnet.LayoutTorchvision},
 		Optim: OptimConfig{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8,
@@ -147,6 +148,11 @@ func (c Config) Validate() error {
 	}
 	if c.Run.KeepLast < 0 {
 		bad("run.keep_last must be >= 0, got %d", c.Run.KeepLast)
+	}
+	switch c.Run.Precision {
+	case "float32", "bfloat16":
+	default:
+		bad("run.precision must be float32 or bfloat16, got %q", c.Run.Precision)
 	}
 	switch c.Run.Progress {
 	case "auto", "on", "off":

@@ -4,16 +4,31 @@ import (
 	"fmt"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // forwardFn builds the logits [batch, classes] of images [batch, H, W, 3]
 // with the variables under scope.
 type forwardFn func(scope *model.Scope, images *Node) *Node
+
+// forwardWithPrecision returns the network's forward function for a
+// run.precision: "bfloat16" casts the float32 images to bfloat16, so the
+// convolutions run in bfloat16 while the variables (master weights), batch
+// norm, logits and loss stay float32 (see resnet.ParamDType).
+func forwardWithPrecision(net *resnet.Model, precision string) forwardFn {
+	if precision != "bfloat16" {
+		return net.Logits
+	}
+	return func(scope *model.Scope, images *Node) *Node {
+		return net.Logits(scope, ConvertDType(images, dtypes.BFloat16))
+	}
+}
 
 // steps holds the compiled graphs of one model: a training step (forward,
 // backward, optimizer update), with gradient accumulation a micro-step that

@@ -176,7 +176,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 
 	// Optimizer and graphs.
 	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
-	steps := newSteps(be, store, net.Logits, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1)
+	steps := newSteps(be, store, forwardWithPrecision(net, cfg.Run.Precision), opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1)
 	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
 	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
 		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(),

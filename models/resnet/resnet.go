@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -155,6 +156,10 @@ func (m *Model) Logits(scope *model.Scope, images *Node) *Node {
 
 // Features builds the network without its classifier: images [batch, H, W, 3] -> globally
 // average-pooled features [batch, FeatureDim()]. Variables as in Logits, minus fc.
+//
+// Mixed precision: with bfloat16 (or float16) images the convolutions run in that dtype, while the
+// variables stay float32 (see ParamDType), batch norm runs in float32, and the pooled features and
+// logits are float32.
 func (m *Model) Features(scope *model.Scope, images *Node) *Node {
 	if images.Rank() != 4 || images.Shape().Dimensions[3] != 3 {
 		panic(fmt.Sprintf("resnet: images must be [batch, H, W, 3], got %s", images.Shape()))
@@ -183,7 +188,7 @@ func (m *Model) Features(scope *model.Scope, images *Node) *Node {
 			x = m.block(layer.In("block_%d", i), x, stageWidths[stage], stride)
 		}
 	}
-	return ReduceMean(x, 1, 2)
+	return ReduceMean(ConvertDType(x, ParamDType(x.DType())), 1, 2)
 }
 
 // block is one residual block of the given width; x is [batch, H, W, Cin].
@@ -227,12 +232,14 @@ func (m *Model) conv(scope *model.Scope, x *Node, outChannels, size, stride, pad
 	g := x.Graph()
 	inChannels := x.Shape().Dimensions[3]
 	std := math.Sqrt(2 / float64(size*size*outChannels))
+	pdt := ParamDType(x.DType())
 	kernel := scope.WithInitializer(initializer.RandomNormalFn(scope, std)).
-		VariableWithShape("kernel", shapes.Make(x.DType(), size, size, inChannels, outChannels)).NodeValue(g)
-	y := Conv2D(x, kernel, stride, padding)
+		VariableWithShape("kernel", shapes.Make(pdt, size, size, inChannels, outChannels)).NodeValue(g)
+	y := Conv2D(x, ConvertDType(kernel, x.DType()), stride, padding)
 	if m.Layout == LayoutKeras {
 		bias := scope.WithInitializer(initializer.Zero).
-			VariableWithShape("bias", shapes.Make(x.DType(), outChannels)).NodeValue(g)
+			VariableWithShape("bias", shapes.Make(pdt, outChannels)).NodeValue(g)
+		bias = ConvertDType(bias, y.DType())
 		dims := y.Shape().Dimensions
 		n := y.Shape().Size() / outChannels
 		rows := newRowOps(g, y.DType(), n, outChannels)
@@ -242,8 +249,22 @@ func (m *Model) conv(scope *model.Scope, x *Node, outChannels, size, stride, pad
 }
 
 // bn applies BatchNorm with the model's epsilon and momentum.
+// Half-precision activations are normalised in float32 (as torch's autocast does).
 func (m *Model) bn(scope *model.Scope, x *Node, zeroScale bool) *Node {
+	if pdt := ParamDType(x.DType()); pdt != x.DType() {
+		return ConvertDType(BatchNorm(scope, ConvertDType(x, pdt), m.Epsilon, m.Momentum, zeroScale), x.DType())
+	}
 	return BatchNorm(scope, x, m.Epsilon, m.Momentum, zeroScale)
+}
+
+// ParamDType is the dtype of the variables for activations of dtype dt: dt itself, except that
+// half-precision activations (bfloat16, float16: mixed precision) keep float32 master weights,
+// which are cast to dt where they are used.
+func ParamDType(dt dtypes.DType) dtypes.DType {
+	if dt == dtypes.BFloat16 || dt == dtypes.Float16 {
+		return dtypes.Float32
+	}
+	return dt
 }
 
 // fc is the classifier: features [batch, in] -> [batch, NumClasses], weights [in, NumClasses] and
