@@ -14,9 +14,9 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
-	_ "github.com/gomlx/gomlx/backends/default" // registers "go" and "xla"
 	"github.com/gomlx/go-xla/compute/xla"
 	"github.com/gomlx/go-xla/pjrt"
+	_ "github.com/gomlx/gomlx/backends/default" // registers "go" and "xla"
 )
 
 // Default is the backend used when none is configured: GoMLX's pure-Go
