@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gocls/gocls/internal/devdata"
 )
 
 // testImage returns a deterministic colourful w x h image (gradients plus a
@@ -51,27 +53,8 @@ func writeFile(t testing.TB, dir, name string, data []byte) string {
 	return p
 }
 
-// cat12Dir returns ../shared/data/cat12 relative to the module root, or skips.
-func cat12Dir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data", "cat12")
-	if _, err := os.Stat(filepath.Join(d, "train_list.txt")); err != nil {
-		t.Skipf("cat12 data not found at %s", d)
-	}
-	return d
-}
+// cat12Dir returns the cat12 development data, or skips.
+func cat12Dir(t testing.TB) string { t.Helper(); return devdata.Cat12(t) }
 
 func solid(w, h int, c color.RGBA) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gocls/gocls/internal/devdata"
 	"github.com/gocls/gocls/internal/synth"
 	"github.com/gocls/gocls/predict/predicttest"
 )
@@ -84,19 +85,5 @@ func writePNG(t testing.TB, path string, size int, c1, c2 color.RGBA, mirrored b
 	require.NoError(t, f.Close())
 }
 
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
+// repoRoot returns the module root.
+func repoRoot(t testing.TB) string { t.Helper(); return devdata.RepoRoot(t) }

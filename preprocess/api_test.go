@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gocls/gocls/internal/devdata"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -354,25 +356,8 @@ func TestCat12(t *testing.T) {
 	t.Logf("checked %d files of kinds %v", checked, kinds)
 }
 
-func cat12Dir(t *testing.T) string {
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "cat12")
-	if _, err := os.Stat(filepath.Join(data, "cat_12_train")); err != nil {
-		t.Skipf("cat12 data not found at %s", data)
-	}
-	return data
-}
+// cat12Dir returns the cat12 development data, or skips.
+func cat12Dir(t *testing.T) string { t.Helper(); return devdata.Cat12(t) }
 
 func modelName(m color.Model) string {
 	switch m {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/internal/backend"
+	"github.com/gocls/gocls/internal/devdata"
 	"github.com/gocls/gocls/models/resnet"
 )
 
@@ -64,15 +65,8 @@ func BenchmarkTrainStep(b *testing.B) {
 	}
 }
 
-// cat12Dir returns ../shared/data/cat12 relative to the repository root, or
-// skips the test when it is absent.
-func cat12Dir(t testing.TB) string {
-	dir := filepath.Join(filepath.Dir(repoRoot(t)), "shared", "data", "cat12")
-	if _, err := os.Stat(filepath.Join(dir, "train_list.txt")); err != nil {
-		t.Skipf("cat12 data not found in %s", dir)
-	}
-	return dir
-}
+// cat12Dir returns the cat12 development data, or skips.
+func cat12Dir(t testing.TB) string { t.Helper(); return devdata.Cat12(t) }
 
 // TestCat12Smoke trains 3 steps of a small ResNet18 on the real cat12 data
 // (with its palette, RGBA, grayscale and mislabelled-format files) and

@@ -11,22 +11,11 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gocls/gocls/internal/cfgfile"
+	"github.com/gocls/gocls/internal/devdata"
 )
 
-// repoRoot walks up from the test's directory to the one holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "go.mod not found")
-		dir = parent
-	}
-}
+// repoRoot returns the module root.
+func repoRoot(t testing.TB) string { t.Helper(); return devdata.RepoRoot(t) }
 
 func TestScheduleValues(t *testing.T) {
 	piecewise := ScheduleConfig{Name: "piecewise", Boundaries: []float64{2, 4}, Values: []float64{0.1, 0.01, 0.001}}

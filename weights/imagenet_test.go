@@ -18,6 +18,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gocls/gocls/internal/devdata"
 )
 
 // golden is testdata/imagenet_reference.json, written by torch_reference.py.
@@ -28,19 +30,8 @@ type golden struct {
 	} `json:"images"`
 }
 
-// repoRoot walks up from the test's directory to the folder with go.mod.
-func repoRoot(t *testing.T) string {
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "go.mod not found")
-		dir = parent
-	}
-}
+// repoRoot returns the module root.
+func repoRoot(t *testing.T) string { t.Helper(); return devdata.RepoRoot(t) }
 
 func readF32At(t *testing.T, path string, offset, n int) []float32 {
 	f, err := os.Open(path)
