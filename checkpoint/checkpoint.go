@@ -133,9 +133,7 @@ func replaceDir(tmp, dir string) error {
 		}
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if old != "" {
-		os.RemoveAll(old)
-	}
+	os.RemoveAll(dir + ".old") // also a leftover of an earlier crash
 	return nil
 }
 
@@ -293,6 +291,10 @@ func Resolve(path string, step int) (string, error) {
 		return d, nil
 	}
 	if b := filepath.Join(path, Best); fileExists(filepath.Join(b, weightsFile)) {
+		return b, nil
+	}
+	// A crash between Save's two renames leaves the previous best as best.old.
+	if b := filepath.Join(path, Best+".old"); fileExists(filepath.Join(b, stateFile)) {
 		return b, nil
 	}
 	latest, err := Latest(path)

@@ -88,6 +88,11 @@ func TestResolve(t *testing.T) {
 	require.NoError(t, Save(filepath.Join(run, Best), newStore(t, []float32{1, 0, 0, 0}, []uint64{1, 2, 3}), nil))
 	got, _ = Resolve(run, -1)
 	require.Equal(t, filepath.Join(run, Best), got)
+	// Killed between Save's two renames: only best.old is left.
+	require.NoError(t, os.Rename(filepath.Join(run, Best), filepath.Join(run, Best+".old")))
+	got, _ = Resolve(run, -1)
+	require.Equal(t, filepath.Join(run, Best+".old"), got)
+	require.NoError(t, os.Rename(filepath.Join(run, Best+".old"), filepath.Join(run, Best)))
 	got, _ = Resolve(run, 1)
 	require.Equal(t, filepath.Join(run, Name(1)), got)
 	_, err = Resolve(run, 7)

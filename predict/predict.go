@@ -305,7 +305,9 @@ func classify(ctx context.Context, eng *Engine, samples []dataset.Sample, o Opti
 	}
 	classes := eng.classes
 	start := time.Now()
-	for b := range loader.Epoch(ctx, 0) {
+	lctx, cancel := context.WithCancel(ctx) // stops the loader's workers on an early return
+	defer cancel()
+	for b := range loader.Epoch(lctx, 0) {
 		mu.Lock()
 		failed := len(bad) > 0 && !o.SkipBad
 		mu.Unlock()

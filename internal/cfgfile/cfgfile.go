@@ -36,7 +36,8 @@ func Load(path string, sets []string, dst any) error {
 	return nil
 }
 
-// Set applies one "a.b.c=value" override to dst.
+// Set applies one "a.b.c=value" override to dst. An empty value ("a.b=")
+// sets an empty string.
 func Set(assignment string, dst any) error {
 	key, value, ok := strings.Cut(assignment, "=")
 	key = strings.TrimSpace(key)
@@ -57,7 +58,8 @@ func Set(assignment string, dst any) error {
 	if len(valNode.Content) > 0 {
 		leaf = valNode.Content[0]
 	} else {
-		leaf = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: ""}
+		// "-set key=" sets an empty string (a YAML null would leave the old value).
+		leaf = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ""}
 	}
 	// Build {a: {b: {c: value}}}.
 	node := leaf

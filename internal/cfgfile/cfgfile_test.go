@@ -32,6 +32,13 @@ func TestLoad(t *testing.T) {
 	require.Equal(t, cfg{Optim: inner{Name: "sgd", LR: 0.5, Values: []float64{1, 2.5}}, Seed: 7}, c)
 }
 
+func TestSetEmptyValue(t *testing.T) {
+	c := cfg{Optim: inner{Name: "sgd"}}
+	require.NoError(t, Load("", []string{"optim.name="}, &c))
+	require.Equal(t, "", c.Optim.Name)
+	require.Error(t, Load("", []string{"seed="}, &c), "an empty value is no int")
+}
+
 func TestLoadEmptyFile(t *testing.T) {
 	c := cfg{Seed: 3}
 	require.NoError(t, Load(writeTemp(t, ""), nil, &c))
