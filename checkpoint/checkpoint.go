@@ -233,7 +233,7 @@ func List(runDir string) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(runDir, name, stateFile)); err != nil {
+		if !Exists(filepath.Join(runDir, name)) {
 			continue // incomplete
 		}
 		found = append(found, numbered{n, filepath.Join(runDir, name)})
@@ -294,7 +294,7 @@ func Resolve(path string, step int) (string, error) {
 		return b, nil
 	}
 	// A crash between Save's two renames leaves the previous best as best.old.
-	if b := filepath.Join(path, Best+".old"); fileExists(filepath.Join(b, stateFile)) {
+	if b := filepath.Join(path, Best+".old"); Exists(b) {
 		return b, nil
 	}
 	latest, err := Latest(path)
@@ -305,6 +305,12 @@ func Resolve(path string, step int) (string, error) {
 		return "", fmt.Errorf("checkpoint: %s: no checkpoint found (want %s/ or %sNNNNNNNN/ holding %s)", path, Best, prefix, weightsFile)
 	}
 	return latest, nil
+}
+
+// Exists reports whether dir holds a complete checkpoint (Save writes
+// state.json last, inside a directory renamed into place).
+func Exists(dir string) bool {
+	return fileExists(filepath.Join(dir, stateFile))
 }
 
 func fileExists(p string) bool {

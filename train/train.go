@@ -493,7 +493,7 @@ func findResume(cfg Config, runDir string, log io.Writer) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("train: %w", err)
 	}
-	hasInterrupted := fileExists(filepath.Join(interrupted, "state.json"))
+	hasInterrupted := checkpoint.Exists(interrupted)
 	if !cfg.Run.Resume {
 		old, _ := checkpoint.List(runDir)
 		if hasInterrupted {
