@@ -16,14 +16,15 @@ import (
 type ConvImpl int
 
 const (
-	// ConvAuto picks per backend: ConvGather on the pure-Go backend ("go") and ONNX Runtime,
-	// ConvNative elsewhere (XLA).
+	// ConvAuto picks per backend: ConvGather on ONNX Runtime, ConvNative elsewhere (the pure-Go
+	// backend, whose ConvGeneral is the blocked AVX-512 kernel of third_party/compute, and XLA).
 	ConvAuto ConvImpl = iota
 	// ConvNative is GoMLX's Convolve (the backend's ConvGeneral) and its autodiff gradient.
 	ConvNative
 	// ConvGather is im2col by one Gather of whole pixel rows plus one MatMul, with a hand-written
 	// gradient that is again Gather + MatMul (no dilated convolutions, no interior padding, no strided
-	// slices). It is the fast path on the pure-Go backend, whose ConvGeneral is a scalar loop.
+	// slices). ONNX Runtime uses it; on the pure-Go backend it is slower than the native
+	// convolution and kept as an independent cross-check of it.
 	ConvGather
 )
 
@@ -61,11 +62,13 @@ const goBackendName = "go"
 const onnxBackendName = "onnxruntime"
 
 // ConvImplFor returns the implementation that ConvAuto resolves to for the graph's backend: ConvGather
-// on the pure-Go backend (its ConvGeneral is a scalar loop) and on ONNX Runtime (where the gradients of
-// the native convolution need input dilation, which ONNX Conv lacks, and where the gather form also
-// measured faster for inference); ConvNative elsewhere (XLA).
+// on ONNX Runtime (where the gradients of the native convolution need input dilation, which ONNX Conv
+// lacks, and where the gather form also measured faster for inference); ConvNative elsewhere: XLA, and
+// the pure-Go backend, whose ConvGeneral executor is replaced in this module's vendored compute
+// (third_party/compute) by a blocked matrix-product kernel that is several times faster than
+// ConvGather there.
 func ConvImplFor(g *Graph) ConvImpl {
-	if b := g.Backend(); b != nil && (b.String() == goBackendName || b.Name() == onnxBackendName) {
+	if b := g.Backend(); b != nil && b.Name() == onnxBackendName {
 		return ConvGather
 	}
 	return ConvNative
@@ -87,6 +90,11 @@ func Conv2DWith(impl ConvImpl, x, kernel *Node, stride, padding int) *Node {
 	geom := newConvGeom(x, kernel, stride, padding)
 	if impl == ConvAuto {
 		impl = ConvImplFor(x.Graph())
+		if b := x.Graph().Backend(); impl == ConvNative && x.DType() != dtypes.Float32 && b != nil && b.String() == goBackendName {
+			// The pure-Go backend's fast ConvGeneral is float32 only; its other dtypes run the upstream
+			// scalar loop, slower than the gather form's matrix products.
+			impl = ConvGather
+		}
 	}
 	switch impl {
 	case ConvNative:

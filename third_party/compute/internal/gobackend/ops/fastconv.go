@@ -1,0 +1,425 @@
+// Copyright 2026 The gocls Authors. SPDX-License-Identifier: Apache-2.0
+
+package ops
+
+// fastconv: a float32 ConvGeneral for two spatial axes, as a blocked matrix product.
+//
+// Added by gocls to its vendored copy of github.com/gomlx/compute v0.1.6: the upstream executor is
+// a scalar loop (~1 GFLOP/s). This one covers what convolutional networks and their gradients use --
+// any axes layout, strides, padding (also negative), input dilation and kernel dilation -- and
+// falls back to the upstream executor for everything else (other dtypes, grouping, spatial rank != 2).
+//
+// The convolution is C[p, n] = sum_r X[p, r] * W[r, n], with
+//
+//   - p = (batch, out0, out1): the output "pixels" (M of them),
+//   - n: the output channel (N),
+//   - r = (k0, k1, c): kernel tap and input channel, channel innermost (K),
+//   - X[p, r] = input[b, c, out*stride + k*kernelDilation - padLow] where that position is a real
+//     (non-padding, non-dilation-hole) input element, else 0 (the implicit im2col matrix),
+//   - W[r, n] = kernel[c, n, k0, k1].
+//
+// It is computed GotoBLAS-style: W is packed once into NR-column panels; each worker takes blocks of
+// output pixels, packs the block's X rows (im2col on the fly, never materialised whole) into MR-row
+// panels, KC reduction indices at a time, and runs the MR x NR register-tiled micro-kernel
+// (AVX-512 assembly on amd64 when available, plain Go elsewhere) into a scratch block that is then
+// copied to the output with the output's strides.
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/compute/support/envutil"
+)
+
+const (
+	fcMR = 12  // micro-kernel rows (output pixels)
+	fcNR = 32  // micro-kernel columns (output channels)
+	fcKC = 256 // reduction block: an NR-panel of W (KC*NR*4 = 32 KiB) stays in L1.
+
+	// fastConvEnv disables the fast executor when set to false (for comparisons).
+	fastConvEnv = "GOMLX_FASTCONV"
+)
+
+func init() {
+	enabled, err := envutil.ReadBool(fastConvEnv, true)
+	if err != nil || !enabled {
+		return
+	}
+	gobackend.SetNodeExecutor(compute.OpTypeConvGeneral, gobackend.PriorityArch, execConvGeneralFast)
+}
+
+// execConvGeneralFast runs ConvGeneral with fastConv when it applies, else with the upstream executor.
+func execConvGeneralFast(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, owned []bool) (*gobackend.Buffer, error) {
+	input, kernel := inputs[0], inputs[1]
+	params := node.Data.(*convNode)
+	plan, ok := newFastConvPlan(params, input.RawShape, kernel.RawShape, node.Shape)
+	if !ok {
+		return execConvGeneral(backend, node, inputs, owned)
+	}
+	output, err := backend.GetBuffer(node.Shape)
+	if err != nil {
+		return nil, err
+	}
+	plan.run(input.Flat.([]float32), kernel.Flat.([]float32), output.Flat.([]float32), runtime.GOMAXPROCS(0))
+	return output, nil
+}
+
+// fastConvPlan is the geometry of one convolution, with every axis reduced to an element stride.
+type fastConvPlan struct {
+	batch, cin, cout        int
+	inDim, outDim, kDim     [2]int // input (undilated), output and kernel spatial sizes
+	stride, padLow          [2]int
+	inDil, kDil             [2]int
+	inSB, inSC              int // input strides: batch, channel
+	inSS                    [2]int
+	kSI, kSO                int // kernel strides: input channel, output channel
+	kSS                     [2]int
+	outSB, outSC            int
+	outSS                   [2]int
+	m, n, k                 int
+	npad                    int    // n rounded up to fcNR
+	pDims                   [3]int // pixel components, outermost first
+	pIn, pOut               [3]int // input and output strides of those components
+	pSpatial                [3]int // which spatial axis (0, 1) each component is, or -1 for batch
+	batchInnermostContigous bool   // innermost pixel component is the batch with input stride 1
+}
+
+// newFastConvPlan returns the plan, or false if fastConv does not handle this convolution.
+func newFastConvPlan(params *convNode, inShape, kShape, outShape shapes.Shape) (*fastConvPlan, bool) {
+	if inShape.DType != dtypes.Float32 || kShape.DType != dtypes.Float32 || outShape.DType != dtypes.Float32 {
+		return nil, false
+	}
+	axes := params.axes
+	if inShape.Rank() != 4 || len(axes.InputSpatial) != 2 || params.channelGroupCount > 1 || params.batchGroupCount > 1 {
+		return nil, false
+	}
+	if inShape.Size() == 0 || kShape.Size() == 0 || outShape.Size() == 0 {
+		return nil, false
+	}
+	inStr, kStr, outStr := inShape.Strides(), kShape.Strides(), outShape.Strides()
+	p := &fastConvPlan{
+		batch: inShape.Dimensions[axes.InputBatch],
+		cin:   inShape.Dimensions[axes.InputChannels],
+		cout:  kShape.Dimensions[axes.KernelOutputChannels],
+		inSB:  inStr[axes.InputBatch], inSC: inStr[axes.InputChannels],
+		kSI: kStr[axes.KernelInputChannels], kSO: kStr[axes.KernelOutputChannels],
+		outSB: outStr[axes.OutputBatch], outSC: outStr[axes.OutputChannels],
+	}
+	if kShape.Dimensions[axes.KernelInputChannels] != p.cin || outShape.Dimensions[axes.OutputChannels] != p.cout ||
+		outShape.Dimensions[axes.OutputBatch] != p.batch {
+		return nil, false
+	}
+	for d := range 2 {
+		p.inDim[d] = inShape.Dimensions[axes.InputSpatial[d]]
+		p.outDim[d] = outShape.Dimensions[axes.OutputSpatial[d]]
+		p.kDim[d] = kShape.Dimensions[axes.KernelSpatial[d]]
+		p.inSS[d] = inStr[axes.InputSpatial[d]]
+		p.kSS[d] = kStr[axes.KernelSpatial[d]]
+		p.outSS[d] = outStr[axes.OutputSpatial[d]]
+		p.stride[d] = 1
+		if len(params.strides) > d && params.strides[d] > 0 {
+			p.stride[d] = params.strides[d]
+		}
+		if len(params.paddings) > d {
+			p.padLow[d] = params.paddings[d][0]
+		}
+		p.inDil[d], p.kDil[d] = 1, 1
+		if len(params.inputDilations) > d && params.inputDilations[d] > 0 {
+			p.inDil[d] = params.inputDilations[d]
+		}
+		if len(params.kernelDilations) > d && params.kernelDilations[d] > 0 {
+			p.kDil[d] = params.kernelDilations[d]
+		}
+	}
+	p.m = p.batch * p.outDim[0] * p.outDim[1]
+	p.n = p.cout
+	p.k = p.kDim[0] * p.kDim[1] * p.cin
+	p.npad = (p.n + fcNR - 1) / fcNR * fcNR
+
+	// Pixel components ordered by input stride, largest first, so that consecutive pixels tend to be
+	// close in the input (for the kernel gradient, whose "batch" is the input's channel axis, the
+	// batch becomes the innermost component and MR consecutive pixels are contiguous).
+	comps := [3]struct{ dim, in, out, sp int }{
+		{p.batch, p.inSB, p.outSB, -1},
+		{p.outDim[0], p.inSS[0] * p.stride[0], p.outSS[0], 0},
+		{p.outDim[1], p.inSS[1] * p.stride[1], p.outSS[1], 1},
+	}
+	if comps[0].in < comps[1].in && comps[0].in < comps[2].in {
+		comps[0], comps[1], comps[2] = comps[1], comps[2], comps[0]
+	}
+	for i, c := range comps {
+		p.pDims[i], p.pIn[i], p.pOut[i], p.pSpatial[i] = c.dim, c.in, c.out, c.sp
+	}
+	p.batchInnermostContigous = p.pSpatial[2] == -1 && p.inSB == 1
+	return p, true
+}
+
+// pixel decomposes pixel index p into its batch index and output spatial position.
+func (p *fastConvPlan) pixel(idx int) (b int, o [2]int, outOff int) {
+	c2 := idx % p.pDims[2]
+	idx /= p.pDims[2]
+	c1 := idx % p.pDims[1]
+	c0 := idx / p.pDims[1]
+	comps := [3]int{c0, c1, c2}
+	for i, v := range comps {
+		outOff += v * p.pOut[i]
+		if s := p.pSpatial[i]; s < 0 {
+			b = v
+		} else {
+			o[s] = v
+		}
+	}
+	return
+}
+
+// tapOffset returns the input offset (without the channel) of pixel (b, o) at kernel tap (k0, k1), or
+// -1 if it falls in padding or in a dilation hole.
+func (p *fastConvPlan) tapOffset(b int, o [2]int, k0, k1 int) int {
+	off := b * p.inSB
+	for d, kk := range [2]int{k0, k1} {
+		pos := o[d]*p.stride[d] + kk*p.kDil[d] - p.padLow[d]
+		if pos < 0 {
+			return -1
+		}
+		if p.inDil[d] > 1 {
+			if pos%p.inDil[d] != 0 {
+				return -1
+			}
+			pos /= p.inDil[d]
+		}
+		if pos >= p.inDim[d] {
+			return -1
+		}
+		off += pos * p.inSS[d]
+	}
+	return off
+}
+
+// float32Pool recycles scratch slices.
+var float32Pool sync.Pool
+
+func getFloat32s(n int) []float32 {
+	if v := float32Pool.Get(); v != nil {
+		s := *(v.(*[]float32))
+		if cap(s) >= n {
+			return s[:n]
+		}
+	}
+	return make([]float32, n, n+n/4)
+}
+
+func putFloat32s(s []float32) { float32Pool.Put(&s) }
+
+// run computes the convolution into out (fully overwritten) with up to workers goroutines.
+func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
+	nPanels := p.npad / fcNR
+	bpack := getFloat32s(nPanels * p.k * fcNR)
+	defer putFloat32s(bpack)
+
+	// Block of output pixels per work item: enough items to balance the workers.
+	mb := (p.m + 2*workers - 1) / (2 * workers)
+	mb = (mb + fcMR - 1) / fcMR * fcMR
+	mb = min(max(mb, fcMR), 16*fcMR)
+	mBlocks := (p.m + mb - 1) / mb
+	workers = max(1, min(workers, max(nPanels, mBlocks)))
+
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	parallel := func(fn func()) {
+		wg.Add(workers)
+		for range workers {
+			go func() {
+				defer wg.Done()
+				fn()
+			}()
+		}
+		wg.Wait()
+	}
+
+	// Phase 1: pack W into nPanels panels [k][NR].
+	parallel(func() {
+		for {
+			np := int(next.Add(1) - 1)
+			if np >= nPanels {
+				return
+			}
+			p.packB(kern, bpack[np*p.k*fcNR:(np+1)*p.k*fcNR], np*fcNR)
+		}
+	})
+
+	// Phase 2: blocks of output pixels.
+	next.Store(0)
+	parallel(func() {
+		abuf := getFloat32s(mb * min(p.k, fcKC))
+		cbuf := getFloat32s(mb * p.npad)
+		defer putFloat32s(abuf)
+		defer putFloat32s(cbuf)
+		for {
+			blk := int(next.Add(1) - 1)
+			if blk >= mBlocks {
+				return
+			}
+			m0 := blk * mb
+			rows := min(mb, p.m-m0)
+			mPanels := (rows + fcMR - 1) / fcMR
+			for kb := 0; kb < p.k; kb += fcKC {
+				kc := min(fcKC, p.k-kb)
+				p.packA(in, abuf[:mPanels*fcMR*kc], m0, rows, kb, kc)
+				for np := range nPanels {
+					bp := bpack[np*p.k*fcNR+kb*fcNR:]
+					for mp := range mPanels {
+						sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &cbuf[mp*fcMR*p.npad+np*fcNR], p.npad, kb > 0)
+					}
+				}
+			}
+			p.storeC(out, cbuf, m0, rows)
+		}
+	})
+}
+
+// packB packs W[:, n0:n0+NR] as [k][NR], zero-padding columns past n.
+func (p *fastConvPlan) packB(kern, dst []float32, n0 int) {
+	cols := min(fcNR, p.n-n0)
+	if cols < fcNR {
+		clear(dst)
+	}
+	r := 0
+	for k0 := range p.kDim[0] {
+		for k1 := range p.kDim[1] {
+			tapOff := k0*p.kSS[0] + k1*p.kSS[1] + n0*p.kSO
+			if p.kSO == 1 {
+				for c := range p.cin {
+					src := tapOff + c*p.kSI
+					copy(dst[(r+c)*fcNR:(r+c)*fcNR+cols], kern[src:src+cols])
+				}
+			} else {
+				for j := range cols {
+					d := r*fcNR + j
+					s := tapOff + j*p.kSO
+					for range p.cin {
+						dst[d] = kern[s]
+						d += fcNR
+						s += p.kSI
+					}
+				}
+			}
+			r += p.cin
+		}
+	}
+}
+
+// packA packs X[m0:m0+rows, kb:kb+kc] as panels [rows/MR][kc][MR], zero-padding rows past `rows`.
+func (p *fastConvPlan) packA(in, dst []float32, m0, rows, kb, kc int) {
+	mPanels := (rows + fcMR - 1) / fcMR
+	taps := p.kDim[0] * p.kDim[1]
+	t0, t1 := kb/p.cin, (kb+kc+p.cin-1)/p.cin // taps overlapping [kb, kb+kc)
+	for mp := range mPanels {
+		panel := dst[mp*fcMR*kc : (mp+1)*fcMR*kc]
+		first := mp * fcMR
+		n := min(fcMR, rows-first)
+		if n < fcMR {
+			clear(panel)
+		}
+		b, o, _ := p.pixel(m0 + first)
+		if n == fcMR && p.batchInnermostContigous && b+fcMR <= p.batch {
+			// The MR pixels differ only by batch index, contiguous in the input: copy MR floats per r.
+			for t := t0; t < min(t1, taps); t++ {
+				off := p.tapOffset(b, o, t/p.kDim[1], t%p.kDim[1])
+				cA, cB := max(kb-t*p.cin, 0), min(kb+kc-t*p.cin, p.cin)
+				d := (t*p.cin + cA - kb) * fcMR
+				if off < 0 {
+					clear(panel[d : d+(cB-cA)*fcMR])
+					continue
+				}
+				s := off + cA*p.inSC
+				for range cB - cA {
+					copy(panel[d:d+fcMR], in[s:s+fcMR])
+					d += fcMR
+					s += p.inSC
+				}
+			}
+			continue
+		}
+		for j := range n {
+			b, o, _ := p.pixel(m0 + first + j)
+			for t := t0; t < min(t1, taps); t++ {
+				off := p.tapOffset(b, o, t/p.kDim[1], t%p.kDim[1])
+				cA, cB := max(kb-t*p.cin, 0), min(kb+kc-t*p.cin, p.cin)
+				d := (t*p.cin+cA-kb)*fcMR + j
+				if off < 0 {
+					for range cB - cA {
+						panel[d] = 0
+						d += fcMR
+					}
+					continue
+				}
+				s := off + cA*p.inSC
+				if p.inSC == 1 {
+					src := in[s : s+cB-cA]
+					for _, v := range src {
+						panel[d] = v
+						d += fcMR
+					}
+					continue
+				}
+				for range cB - cA {
+					panel[d] = in[s]
+					d += fcMR
+					s += p.inSC
+				}
+			}
+		}
+	}
+}
+
+// storeC copies rows [m0, m0+rows) of the scratch block cbuf ([rows][npad]) to the output.
+func (p *fastConvPlan) storeC(out, cbuf []float32, m0, rows int) {
+	for i := range rows {
+		_, _, off := p.pixel(m0 + i)
+		off += 0
+		src := cbuf[i*p.npad : i*p.npad+p.n]
+		if p.outSC == 1 {
+			copy(out[off:off+p.n], src)
+			continue
+		}
+		for _, v := range src {
+			out[off] = v
+			off += p.outSC
+		}
+	}
+}
+
+// sgemmKernelGo is the portable micro-kernel:
+// c[r*ldc + j] (+)= sum_{i<k} a[i*MR + r] * b[i*NR + j] for r < MR, j < NR.
+func sgemmKernelGo(k int, a, b, c *float32, ldc int, accumulate bool) {
+	as := unsafe.Slice(a, k*fcMR)
+	bs := unsafe.Slice(b, k*fcNR)
+	cs := unsafe.Slice(c, (fcMR-1)*ldc+fcNR)
+	var acc [fcMR][fcNR]float32
+	for i := range k {
+		av := as[i*fcMR : i*fcMR+fcMR]
+		bv := (*[fcNR]float32)(bs[i*fcNR : i*fcNR+fcNR])
+		for r, x := range av {
+			row := &acc[r]
+			for j, y := range bv {
+				row[j] += x * y
+			}
+		}
+	}
+	for r := range fcMR {
+		row := cs[r*ldc : r*ldc+fcNR]
+		if accumulate {
+			for j := range row {
+				row[j] += acc[r][j]
+			}
+		} else {
+			copy(row, acc[r][:])
+		}
+	}
+}
