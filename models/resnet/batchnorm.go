@@ -52,6 +52,8 @@ func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale
 
 	n := x.Shape().Size() / channels
 	if !scope.IsTraining(g) {
+		// Not the backend's BatchNormForInference: GoMLX defines no gradient for it, and fine-tuning
+		// with frozen statistics differentiates through this branch.
 		// Inference: y = x*a + b with a = scale/sqrt(var+eps), b = offset - mean*a.
 		rows := newRowOps(g, dtype, n, channels)
 		a := Mul(scale, Reciprocal(Sqrt(AddScalar(varianceVar.NodeValue(g), epsilon))))
@@ -60,7 +62,12 @@ func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale
 		return Reshape(y, x.Shape().Dimensions...)
 	}
 
-	y, mean, variance := batchNormTraining(x, scale, offset, epsilon)
+	var y, mean, variance *Node
+	if fusedBatchNorm(x) {
+		y, mean, variance = InternalBatchNormForTraining(x, scale, offset, float32(epsilon), rank-1)
+	} else {
+		y, mean, variance = batchNormTraining(x, scale, offset, epsilon)
+	}
 
 	// Running statistics (no gradient).
 	unbias := float64(n)
@@ -75,6 +82,18 @@ func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale
 	varianceVar.SetNodeValue(Add(Mul(oneMinusM, varianceVar.NodeValue(g)), Mul(m, batchVar)))
 	return y
 }
+
+// fusedBatchNorm reports whether BatchNorm in training uses the backend's fused batch-norm ops
+// (BatchNormForTraining and its gradient BatchNormGradient): on the pure-Go backend for float32, where this
+// module's vendored compute (third_party/compute) implements them in a few parallel passes. Elsewhere
+// BatchNorm is built from elementary ops (batchNormTraining), which every backend runs.
+func fusedBatchNorm(x *Node) bool {
+	b := x.Graph().Backend()
+	return fusedBatchNormEnabled && b != nil && b.String() == goBackendName && x.DType() == dtypes.Float32
+}
+
+// fusedBatchNormEnabled lets tests compare the fused and the elementary batch norm on the pure-Go backend.
+var fusedBatchNormEnabled = true
 
 // batchNormTraining normalises x [..., C] with its batch statistics: it returns
 // y = (x-mean)/sqrt(variance+epsilon)*scale + offset and the batch mean and biased variance [C] (the

@@ -383,3 +383,49 @@ func TestBatchNormTrainingMatchesAutodiff(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchNormFusedMatchesElementary checks, in float32 on the pure-Go backend, the fused batch norm
+// (the backend's BatchNormForTraining and BatchNormGradient) against the elementary-op version: output,
+// running statistics and the gradients with respect to x, scale and offset.
+func TestBatchNormFusedMatchesElementary(t *testing.T) {
+	backend := testBackend(t)
+	for _, dims := range [][]int{{2, 5, 4, 6}, {3, 1, 1, 64}, {7, 3}} {
+		t.Run(fmt.Sprint(dims), func(t *testing.T) {
+			f := newBNFixture(dims, 1e-5)
+			w := toFloat32(pseudoRandom(len(f.x), 5, -1, 1))
+			run := func(fused bool) [][]float64 {
+				saved := fusedBatchNormEnabled
+				fusedBatchNormEnabled = fused
+				defer func() { fusedBatchNormEnabled = saved }()
+				store := f.newBNStore(t, dtypes.Float32)
+				exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, wNode *Node) []*Node {
+					g := x.Graph()
+					store.SetTraining(g, true)
+					if backend.String() == goBackendName {
+						require.Equal(t, fused, fusedBatchNorm(x))
+					}
+					bnScope := scope.In("bn")
+					y := BatchNorm(bnScope, x, f.eps, 0.1, false)
+					grads := Gradient(ReduceAllSum(Mul(y, wNode)), x, bnScope.GetVariable("scale").NodeValue(g),
+						bnScope.GetVariable("offset").NodeValue(g))
+					return append([]*Node{y}, grads...)
+				})
+				require.NoError(t, err)
+				out, err := exec.Call(f.xTensor(dtypes.Float32), tensors.FromFlatDataAndDimensions(w, dims...))
+				require.NoError(t, err)
+				res := make([][]float64, 0, len(out)+2)
+				for _, o := range out {
+					res = append(res, flat64(t, o))
+				}
+				for _, v := range []string{"/bn/mean", "/bn/variance"} {
+					res = append(res, flat64(t, store.GetVariable(v).MustValue()))
+				}
+				return res
+			}
+			want, got := run(false), run(true)
+			for i, what := range []string{"y", "dL/dx", "dL/dscale", "dL/doffset", "running mean", "running variance"} {
+				requireClose(t, want[i], got[i], 1e-4, what)
+			}
+		})
+	}
+}

@@ -1,0 +1,272 @@
+// Copyright 2026 The gocls Authors. SPDX-License-Identifier: Apache-2.0
+
+package ops
+
+// fastbatchnorm: BatchNormForTraining, BatchNormForInference and BatchNormGradient, which upstream
+// v0.1.6 does not implement, for float32 with the feature axis last ([..., C]). Added by gocls to its
+// vendored github.com/gomlx/compute. Semantics are XLA's: the training op returns the normalised
+// operand with the batch mean and biased batch variance; the gradient flows through the batch
+// statistics:
+//
+//	inv = 1/sqrt(variance+epsilon), xhat = (x-mean)*inv
+//	gradOffset = sum(dy), gradScale = sum(dy*xhat)
+//	gradOperand = scale*inv * (dy - gradOffset/n - xhat*gradScale/n)
+//
+// Sums run in float64, in parallel over blocks of rows.
+
+import (
+	"math"
+	"runtime"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/shapes"
+	"github.com/pkg/errors"
+)
+
+func init() {
+	gobackend.RegisterBatchNormForTraining.Register(BatchNormForTraining, gobackend.PriorityArch)
+	gobackend.RegisterBatchNormForInference.Register(BatchNormForInference, gobackend.PriorityArch)
+	gobackend.RegisterBatchNormGradient.Register(BatchNormGradient, gobackend.PriorityArch)
+	gobackend.MultiOutputsNodeExecutors[compute.OpTypeBatchNormForTraining] = execBatchNormForTraining
+	gobackend.SetNodeExecutor(compute.OpTypeBatchNormForInference, gobackend.PriorityArch, execBatchNormForInference)
+	gobackend.MultiOutputsNodeExecutors[compute.OpTypeBatchNormGradient] = execBatchNormGradient
+	gobackend.Capabilities.Operations[compute.OpTypeBatchNormForTraining] = true
+	gobackend.Capabilities.Operations[compute.OpTypeBatchNormForInference] = true
+	gobackend.Capabilities.Operations[compute.OpTypeBatchNormGradient] = true
+}
+
+// batchNormNode is the node data of the three batch-norm ops.
+type batchNormNode struct {
+	epsilon float32
+}
+
+// EqualNodeData implements gobackend.NodeDataComparable.
+func (b *batchNormNode) EqualNodeData(other gobackend.NodeDataComparable) bool {
+	return b.epsilon == other.(*batchNormNode).epsilon
+}
+
+// batchNormInputs checks and returns the inputs: operand float32 [..., C] with featureAxis last, the
+// others [C] float32.
+func batchNormInputs(f *gobackend.Function, op compute.OpType, featureAxis int, values ...compute.Value) ([]*gobackend.Node, error) {
+	nodes, err := f.VerifyAndCastValues(op.String(), values...)
+	if err != nil {
+		return nil, err
+	}
+	x := nodes[0].Shape
+	if x.DType != dtypes.Float32 || x.Rank() < 1 || featureAxis != x.Rank()-1 {
+		return nil, errors.Errorf("%s: the Go backend supports float32 with the feature axis last, got operand %s and featureAxis %d",
+			op, x, featureAxis)
+	}
+	c := x.Dimensions[featureAxis]
+	for i, n := range nodes[1:] {
+		if n.Shape.DType != dtypes.Float32 || n.Shape.Rank() != 1 || n.Shape.Dimensions[0] != c {
+			return nil, errors.Errorf("%s: input #%d must be float32 [%d], got %s", op, i+1, c, n.Shape)
+		}
+	}
+	return nodes, nil
+}
+
+// BatchNormForTraining builds the training op; see the file comment.
+func BatchNormForTraining(f *gobackend.Function, operand, scale, offset compute.Value, epsilon float32, featureAxis int) (
+	normalized, batchMean, batchVariance compute.Value, err error) {
+	op := compute.OpTypeBatchNormForTraining
+	nodes, err := batchNormInputs(f, op, featureAxis, operand, scale, offset)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	vec := nodes[1].Shape.Clone()
+	node := f.NewMultiOutputsNode(op, []shapes.Shape{nodes[0].Shape.Clone(), vec, vec.Clone()}, nodes...)
+	node.Data = &batchNormNode{epsilon: epsilon}
+	return node.MultiOutputsNodes[0], node.MultiOutputsNodes[1], node.MultiOutputsNodes[2], nil
+}
+
+// BatchNormForInference builds the inference op: (x-mean)/sqrt(variance+epsilon)*scale + offset.
+func BatchNormForInference(f *gobackend.Function, operand, scale, offset, mean, variance compute.Value, epsilon float32, featureAxis int) (compute.Value, error) {
+	op := compute.OpTypeBatchNormForInference
+	nodes, err := batchNormInputs(f, op, featureAxis, operand, scale, offset, mean, variance)
+	if err != nil {
+		return nil, err
+	}
+	node, _ := f.GetOrCreateNode(op, nodes[0].Shape.Clone(), nodes, &batchNormNode{epsilon: epsilon})
+	return node, nil
+}
+
+// BatchNormGradient builds the gradient op; see the file comment.
+func BatchNormGradient(f *gobackend.Function, operand, scale, mean, variance, gradOutput compute.Value, epsilon float32, featureAxis int) (
+	gradOperand, gradScale, gradOffset compute.Value, err error) {
+	op := compute.OpTypeBatchNormGradient
+	nodes, err := batchNormInputs(f, op, featureAxis, operand, scale, mean, variance)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dy, err := f.VerifyAndCastValues(op.String(), gradOutput)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !dy[0].Shape.Equal(nodes[0].Shape) {
+		return nil, nil, nil, errors.Errorf("%s: gradOutput %s must be shaped like the operand %s", op, dy[0].Shape, nodes[0].Shape)
+	}
+	nodes = append(nodes, dy[0])
+	vec := nodes[1].Shape.Clone()
+	node := f.NewMultiOutputsNode(op, []shapes.Shape{nodes[0].Shape.Clone(), vec, vec.Clone()}, nodes...)
+	node.Data = &batchNormNode{epsilon: epsilon}
+	return node.MultiOutputsNodes[0], node.MultiOutputsNodes[1], node.MultiOutputsNodes[2], nil
+}
+
+// channelSums returns, for x viewed as [n, C], per-channel float64 sums of fn(row, c, v) accumulated
+// in parallel over row blocks: sums[k][c] for each of the k accumulators fn fills.
+func channelSums(n, c, k int, fn func(row int, acc [][]float64)) [][]float64 {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/64))
+	parts := make([][][]float64, workers)
+	parallelFor(workers, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
+			acc := make([][]float64, k)
+			for i := range acc {
+				acc[i] = make([]float64, c)
+			}
+			for row := w * n / workers; row < (w+1)*n/workers; row++ {
+				fn(row, acc)
+			}
+			parts[w] = acc
+		}
+	})
+	total := parts[0]
+	for _, p := range parts[1:] {
+		for i := range total {
+			for j := range total[i] {
+				total[i][j] += p[i][j]
+			}
+		}
+	}
+	return total
+}
+
+// rowsParallel runs fn over row blocks of [n, C] in parallel.
+func rowsParallel(n int, fn func(row int)) {
+	parallelFor(n, func(lo, hi int) {
+		for row := lo; row < hi; row++ {
+			fn(row)
+		}
+	})
+}
+
+func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) ([]*gobackend.Buffer, error) {
+	eps := float64(node.Data.(*batchNormNode).epsilon)
+	x, scale, offset := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32), inputs[2].Flat.([]float32)
+	c := len(scale)
+	n := len(x) / c
+	outs := make([]*gobackend.Buffer, 3)
+	for i, s := range node.MultiOutputsShapes {
+		b, err := backend.GetBuffer(s)
+		if err != nil {
+			return nil, err
+		}
+		outs[i] = b
+	}
+	y, meanOut, varOut := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
+
+	sums := channelSums(n, c, 1, func(row int, acc [][]float64) {
+		s := acc[0]
+		for j, v := range x[row*c : row*c+c] {
+			s[j] += float64(v)
+		}
+	})
+	mean := make([]float32, c)
+	for j := range mean {
+		mean[j] = float32(sums[0][j] / float64(n))
+	}
+	sq := channelSums(n, c, 1, func(row int, acc [][]float64) {
+		s := acc[0]
+		for j, v := range x[row*c : row*c+c] {
+			d := float64(v - mean[j])
+			s[j] += d * d
+		}
+	})
+	a, b := make([]float32, c), make([]float32, c)
+	for j := range a {
+		variance := sq[0][j] / float64(n)
+		meanOut[j], varOut[j] = mean[j], float32(variance)
+		inv := 1 / math.Sqrt(variance+eps)
+		a[j] = float32(float64(scale[j]) * inv)
+		b[j] = float32(float64(offset[j]) - float64(mean[j])*float64(scale[j])*inv)
+	}
+	rowsParallel(n, func(row int) {
+		src, dst := x[row*c:row*c+c], y[row*c:row*c+c]
+		for j, v := range src {
+			dst[j] = v*a[j] + b[j]
+		}
+	})
+	return outs, nil
+}
+
+func execBatchNormForInference(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) (*gobackend.Buffer, error) {
+	eps := float64(node.Data.(*batchNormNode).epsilon)
+	x, scale, offset := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32), inputs[2].Flat.([]float32)
+	mean, variance := inputs[3].Flat.([]float32), inputs[4].Flat.([]float32)
+	out, err := backend.GetBuffer(node.Shape)
+	if err != nil {
+		return nil, err
+	}
+	y := out.Flat.([]float32)
+	c := len(scale)
+	a, b := make([]float32, c), make([]float32, c)
+	for j := range a {
+		inv := 1 / math.Sqrt(float64(variance[j])+eps)
+		a[j] = float32(float64(scale[j]) * inv)
+		b[j] = float32(float64(offset[j]) - float64(mean[j])*float64(scale[j])*inv)
+	}
+	rowsParallel(len(x)/c, func(row int) {
+		src, dst := x[row*c:row*c+c], y[row*c:row*c+c]
+		for j, v := range src {
+			dst[j] = v*a[j] + b[j]
+		}
+	})
+	return out, nil
+}
+
+func execBatchNormGradient(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) ([]*gobackend.Buffer, error) {
+	eps := float64(node.Data.(*batchNormNode).epsilon)
+	x, scale := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32)
+	mean, variance, dy := inputs[2].Flat.([]float32), inputs[3].Flat.([]float32), inputs[4].Flat.([]float32)
+	c := len(scale)
+	n := len(x) / c
+	outs := make([]*gobackend.Buffer, 3)
+	for i, s := range node.MultiOutputsShapes {
+		b, err := backend.GetBuffer(s)
+		if err != nil {
+			return nil, err
+		}
+		outs[i] = b
+	}
+	dx, dScale, dOffset := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
+	inv := make([]float32, c)
+	for j := range inv {
+		inv[j] = float32(1 / math.Sqrt(float64(variance[j])+eps))
+	}
+	sums := channelSums(n, c, 2, func(row int, acc [][]float64) {
+		sDy, sDyXhat := acc[0], acc[1]
+		xr, dyr := x[row*c:row*c+c], dy[row*c:row*c+c]
+		for j, g := range dyr {
+			sDy[j] += float64(g)
+			sDyXhat[j] += float64(g * (xr[j] - mean[j]) * inv[j])
+		}
+	})
+	// dx = a*dy + k*(x-mean) + l with a = scale*inv, k = -a*inv*sum(dy*xhat)/n, l = -a*sum(dy)/n.
+	a, k, l := make([]float32, c), make([]float32, c), make([]float32, c)
+	for j := range a {
+		dOffset[j], dScale[j] = float32(sums[0][j]), float32(sums[1][j])
+		aj := float64(scale[j]) * float64(inv[j])
+		a[j] = float32(aj)
+		k[j] = float32(-aj * float64(inv[j]) * sums[1][j] / float64(n))
+		l[j] = float32(-aj * sums[0][j] / float64(n))
+	}
+	rowsParallel(n, func(row int) {
+		xr, dyr, dxr := x[row*c:row*c+c], dy[row*c:row*c+c], dx[row*c:row*c+c]
+		for j, g := range dyr {
+			dxr[j] = a[j]*g + k[j]*(xr[j]-mean[j]) + l[j]
+		}
+	})
+	return outs, nil
+}
