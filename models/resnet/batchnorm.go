@@ -52,8 +52,9 @@ func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale
 
 	n := x.Shape().Size() / channels
 	if !scope.IsTraining(g) {
-		// Not the backend's BatchNormForInference: GoMLX defines no gradient for it, and fine-tuning
-		// with frozen statistics differentiates through this branch.
+		if fusedBatchNorm(x) {
+			return batchNormInferenceFused(x, scale, offset, meanVar.NodeValue(g), varianceVar.NodeValue(g), epsilon)
+		}
 		// Inference: y = x*a + b with a = scale/sqrt(var+eps), b = offset - mean*a.
 		rows := newRowOps(g, dtype, n, channels)
 		a := Mul(scale, Reciprocal(Sqrt(AddScalar(varianceVar.NodeValue(g), epsilon))))
@@ -83,13 +84,52 @@ func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale
 	return y
 }
 
-// fusedBatchNorm reports whether BatchNorm in training uses the backend's fused batch-norm ops
-// (BatchNormForTraining and its gradient BatchNormGradient): on the pure-Go backend for float32, where this
+// fusedBatchNorm reports whether BatchNorm uses the backend's fused batch-norm ops (BatchNormForTraining
+// and its gradient BatchNormGradient in training, BatchNormForInference otherwise): on the pure-Go backend for float32, where this
 // module's vendored compute (third_party/compute) implements them in a few parallel passes. Elsewhere
 // BatchNorm is built from elementary ops (batchNormTraining), which every backend runs.
 func fusedBatchNorm(x *Node) bool {
 	b := x.Graph().Backend()
 	return fusedBatchNormEnabled && b != nil && b.String() == goBackendName && x.DType() == dtypes.Float32
+}
+
+// batchNormInferenceFused is the inference branch of BatchNorm with the backend's BatchNormForInference
+// (one pass) for the forward. GoMLX defines no gradient for that op, and fine-tuning with frozen
+// statistics differentiates through this branch, so, as in batchNormTraining, the op runs on
+// StopGradient'ed inputs and the gradients (dx = dy*scale*inv, dscale = sum(dy*(x-mean))*inv,
+// doffset = sum(dy), with inv = 1/sqrt(variance+epsilon); none for the running statistics) reach x,
+// scale and offset through custom-gradient identities tied to the output by a zero scalar.
+func batchNormInferenceFused(x, scale, offset, mean, variance *Node, epsilon float64) *Node {
+	g := x.Graph()
+	dims := x.Shape().Dimensions
+	channels := dims[len(dims)-1]
+	n := x.Shape().Size() / channels
+	inv := func() *Node { return Reciprocal(Sqrt(AddScalar(StopGradient(variance), epsilon))) }
+	var dy *Node // [n, C], set while differentiating the output.
+	needDY := func() *Node {
+		if dy == nil {
+			panic("resnet.BatchNorm: internal error: input gradient requested before the output gradient")
+		}
+		return dy
+	}
+	rows := func() rowOps { return newRowOps(g, x.DType(), n, channels) }
+	xg := IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
+		a := Mul(StopGradient(scale), inv())
+		return Reshape(Mul(needDY(), rows().broadcast(a)), dims...)
+	})
+	scaleG := IdentityWithCustomGradient(scale, func(_, _ *Node) *Node {
+		r := rows()
+		xc := Sub(Reshape(StopGradient(x), n, channels), r.broadcast(StopGradient(mean)))
+		return Mul(r.sum(Mul(needDY(), xc)), inv())
+	})
+	offsetG := IdentityWithCustomGradient(offset, func(_, _ *Node) *Node { return rows().sum(needDY()) })
+	tie := MulScalar(Add(Add(firstValue(xg), firstValue(scaleG)), firstValue(offsetG)), 0)
+	y0 := InternalBatchNormForInference(StopGradient(x), StopGradient(scale), StopGradient(offset),
+		StopGradient(mean), StopGradient(variance), float32(epsilon), len(dims)-1)
+	return IdentityWithCustomGradient(Add(StopGradient(y0), tie), func(_, v *Node) *Node {
+		dy = Reshape(v, n, channels)
+		return v
+	})
 }
 
 // fusedBatchNormEnabled lets tests compare the fused and the elementary batch norm on the pure-Go backend.

@@ -385,12 +385,17 @@ func TestBatchNormTrainingMatchesAutodiff(t *testing.T) {
 }
 
 // TestBatchNormFusedMatchesElementary checks, in float32 on the pure-Go backend, the fused batch norm
-// (the backend's BatchNormForTraining and BatchNormGradient) against the elementary-op version: output,
-// running statistics and the gradients with respect to x, scale and offset.
+// (the backend's BatchNormForTraining and BatchNormGradient in training, BatchNormForInference with
+// hand-written gradients in eval mode) against the elementary-op version: output, running statistics
+// and the gradients with respect to x, scale and offset.
 func TestBatchNormFusedMatchesElementary(t *testing.T) {
 	backend := testBackend(t)
-	for _, dims := range [][]int{{2, 5, 4, 6}, {3, 1, 1, 64}, {7, 3}} {
-		t.Run(fmt.Sprint(dims), func(t *testing.T) {
+	for _, tc := range []struct {
+		dims     []int
+		training bool
+	}{{[]int{2, 5, 4, 6}, true}, {[]int{3, 1, 1, 64}, true}, {[]int{7, 3}, true}, {[]int{2, 5, 4, 6}, false}, {[]int{7, 3}, false}} {
+		dims := tc.dims
+		t.Run(fmt.Sprint(dims, tc.training), func(t *testing.T) {
 			f := newBNFixture(dims, 1e-5)
 			w := toFloat32(pseudoRandom(len(f.x), 5, -1, 1))
 			run := func(fused bool) [][]float64 {
@@ -398,9 +403,17 @@ func TestBatchNormFusedMatchesElementary(t *testing.T) {
 				fusedBatchNormEnabled = fused
 				defer func() { fusedBatchNormEnabled = saved }()
 				store := f.newBNStore(t, dtypes.Float32)
+				if !tc.training { // non-trivial running statistics
+					c := dims[len(dims)-1]
+					for name, v := range map[string][]float64{"mean": pseudoRandom(c, 8, -1, 2), "variance": pseudoRandom(c, 9, 0.5, 3)} {
+						vr, err := store.RootScope().In("bn").CreateVariable(name, tensors.FromFlatDataAndDimensions(toFloat32(v), c))
+						require.NoError(t, err)
+						vr.SetTrainable(false)
+					}
+				}
 				exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, wNode *Node) []*Node {
 					g := x.Graph()
-					store.SetTraining(g, true)
+					store.SetTraining(g, tc.training)
 					if backend.String() == goBackendName {
 						require.Equal(t, fused, fusedBatchNorm(x))
 					}

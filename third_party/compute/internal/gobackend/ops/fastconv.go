@@ -88,6 +88,7 @@ type fastConvPlan struct {
 	pIn, pOut               [3]int // input and output strides of those components
 	pSpatial                [3]int // which spatial axis (0, 1) each component is, or -1 for batch
 	batchInnermostContigous bool   // innermost pixel component is the batch with input stride 1
+	direct                  bool   // the output is the row-major [M, N] product: full tiles go straight to it
 }
 
 // newFastConvPlan returns the plan, or false if fastConv does not handle this convolution.
@@ -157,6 +158,9 @@ func newFastConvPlan(params *convNode, inShape, kShape, outShape shapes.Shape) (
 		p.pDims[i], p.pIn[i], p.pOut[i], p.pSpatial[i] = c.dim, c.in, c.out, c.sp
 	}
 	p.batchInnermostContigous = p.pSpatial[2] == -1 && p.inSB == 1
+	// The output is the row-major [M, N] matrix itself when pixel m sits at m*N with unit channel stride.
+	p.direct = p.outSC == 1 && p.n%fcNR == 0 && p.pOut[2] == p.n && p.pOut[1] == p.n*p.pDims[2] &&
+		p.pOut[0] == p.n*p.pDims[2]*p.pDims[1]
 	return p, true
 }
 
@@ -274,11 +278,23 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 				for np := range nPanels {
 					bp := bpack[np*p.k*fcNR+kb*fcNR:]
 					for mp := range mPanels {
+						if p.direct && (mp+1)*fcMR <= rows {
+							// Whole tile inside the output: the kernel writes it in place.
+							sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &out[(m0+mp*fcMR)*p.n+np*fcNR], p.n, kb > 0)
+							continue
+						}
 						sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &cbuf[mp*fcMR*p.npad+np*fcNR], p.npad, kb > 0)
 					}
 				}
 			}
-			p.storeC(out, cbuf, m0, rows)
+			if p.direct {
+				// Only the last, partial panel went to the scratch block.
+				if full := rows / fcMR * fcMR; full < rows {
+					p.storeC(out, cbuf[full*p.npad:], m0+full, rows-full)
+				}
+			} else {
+				p.storeC(out, cbuf, m0, rows)
+			}
 		}
 	})
 }
@@ -338,8 +354,10 @@ func (p *fastConvPlan) packA(in, dst []float32, m0, rows, kb, kc int) {
 					continue
 				}
 				s := off + cA*p.inSC
+				_ = panel[d+(cB-cA-1)*fcMR+fcMR-1]
+				_ = in[s+(cB-cA-1)*p.inSC+fcMR-1]
 				for range cB - cA {
-					copy(panel[d:d+fcMR], in[s:s+fcMR])
+					*(*[fcMR]float32)(panel[d : d+fcMR]) = *(*[fcMR]float32)(in[s : s+fcMR])
 					d += fcMR
 					s += p.inSC
 				}
@@ -361,10 +379,14 @@ func (p *fastConvPlan) packA(in, dst []float32, m0, rows, kb, kc int) {
 				}
 				s := off + cA*p.inSC
 				if p.inSC == 1 {
-					src := in[s : s+cB-cA]
+					// Strided stores of a contiguous run, without bounds checks (both ends checked here).
+					cnt := cB - cA
+					_ = panel[d+(cnt-1)*fcMR]
+					src := in[s : s+cnt]
+					dp := unsafe.Pointer(&panel[d])
 					for _, v := range src {
-						panel[d] = v
-						d += fcMR
+						*(*float32)(dp) = v
+						dp = unsafe.Add(dp, 4*fcMR)
 					}
 					continue
 				}

@@ -221,19 +221,32 @@ func TestSgemmKernels(t *testing.T) {
 	}
 }
 
-// BenchmarkFastConv times one ResNet50 3x3 convolution (batch 8, 56x56x64 -> 64), forward.
+// BenchmarkFastConv times fastConv on ResNet50 shapes (batch 8): forward convolutions and the two
+// gradient convolutions GoMLX's autodiff emits (kgrad: w.r.t. the kernel; igrad: w.r.t. the input).
 func BenchmarkFastConv(b *testing.B) {
-	c := fcCase{"l1_3x3", nhwc, []int{8, 56, 56, 64}, []int{3, 3, 64, 64}, nil, [][2]int{{1, 1}, {1, 1}}, nil, nil}
-	params, inShape, kShape, outShape := c.build(b)
-	plan, _ := newFastConvPlan(params, inShape, kShape, outShape)
-	rng := rand.New(rand.NewPCG(1, 2))
-	in, kern := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
-	out := make([]float32, outShape.Size())
-	b.ReportAllocs()
-	b.SetBytes(int64(4 * (len(in) + len(out))))
-	for b.Loop() {
-		plan.run(in, kern, out, 2)
+	p1 := [][2]int{{1, 1}, {1, 1}}
+	cases := []fcCase{
+		{"fwd_3x3_64-64_56", nhwc, []int{8, 56, 56, 64}, []int{3, 3, 64, 64}, nil, p1, nil, nil},
+		{"fwd_1x1_64-256_56", nhwc, []int{8, 56, 56, 64}, []int{1, 1, 64, 256}, nil, nil, nil, nil},
+		{"fwd_1x1_256-64_56", nhwc, []int{8, 56, 56, 256}, []int{1, 1, 256, 64}, nil, nil, nil, nil},
+		{"fwd_7x7s2_3-64_224", nhwc, []int{8, 224, 224, 3}, []int{7, 7, 3, 64}, []int{2, 2}, [][2]int{{3, 3}, {3, 3}}, nil, nil},
+		{"kgrad_3x3_64-64_56", kernelGrad, []int{8, 56, 56, 64}, []int{8, 56, 56, 64}, nil, p1, nil, nil},
+		{"igrad_3x3s2_128-128_56", inputGrad, []int{8, 28, 28, 128}, []int{3, 3, 128, 128}, nil, [][2]int{{1, 2}, {1, 2}}, []int{2, 2}, nil},
 	}
-	flops := 2 * float64(plan.m) * float64(plan.n) * float64(plan.k)
-	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			params, inShape, kShape, outShape := c.build(b)
+			plan, _ := newFastConvPlan(params, inShape, kShape, outShape)
+			rng := rand.New(rand.NewPCG(1, 2))
+			in, kern := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
+			out := make([]float32, outShape.Size())
+			b.ReportAllocs()
+			b.SetBytes(int64(4 * (len(in) + len(out))))
+			for b.Loop() {
+				plan.run(in, kern, out, 2)
+			}
+			flops := 2 * float64(plan.m) * float64(plan.n) * float64(plan.k)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 }

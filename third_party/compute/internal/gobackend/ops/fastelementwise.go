@@ -221,17 +221,33 @@ func execWhereFast(backend *gobackend.Backend, node *gobackend.Node, inputs []*g
 	c, t, f, o := cond.Flat.([]bool), onTrue.Flat.([]float32), onFalse.Flat.([]float32), output.Flat.([]float32)
 	parallelFor(len(o), func(lo, hi int) {
 		c, t, f, o := c[lo:hi], chunk(t, lo, hi), chunk(f, lo, hi), o[lo:hi]
-		tv, fv := len(t) == 1, len(f) == 1
-		for i, b := range c {
-			switch {
-			case b && tv:
-				o[i] = t[0]
-			case b:
-				o[i] = t[i]
-			case fv:
-				o[i] = f[0]
-			default:
-				o[i] = f[i]
+		switch {
+		case len(t) > 1 && len(f) == 1: // e.g. a ReLU gradient: Where(x > 0, dy, 0)
+			fv := f[0]
+			t = t[:len(c)]
+			for i, b := range c {
+				v := fv
+				if b {
+					v = t[i]
+				}
+				o[i] = v
+			}
+		case len(t) > 1 && len(f) > 1:
+			t, f = t[:len(c)], f[:len(c)]
+			for i, b := range c {
+				v := f[i]
+				if b {
+					v = t[i]
+				}
+				o[i] = v
+			}
+		default:
+			for i, b := range c {
+				if b {
+					o[i] = t[min(i, len(t)-1)]
+				} else {
+					o[i] = f[min(i, len(f)-1)]
+				}
 			}
 		}
 	})
