@@ -2,7 +2,7 @@
 // benchmark.py: it builds the model, warms up (compilation + first runs), times -steps steps and prints
 // one JSON line:
 //
-//	{"model":"resnet50","size":224,"batch":8,"mode":"train","backend":"go","conv":"gather",
+//	{"model":"resnet50","size":224,"batch":8,"mode":"train","backend":"go","conv":"native",
 //	 "img_per_s":..,"step_ms_median":..,"step_ms_mean":..,"peak_mem_mb":..,...}
 //
 // Train mode runs forward + backward + a plain SGD update of every trainable variable (written inline

@@ -21,7 +21,7 @@ func TestRunTiny(t *testing.T) {
 			require.Equal(t, "resnet18", res.Model)
 			require.Equal(t, mode, res.Mode)
 			require.Equal(t, "go", res.Backend)
-			require.Equal(t, "gather", res.Conv)
+			require.Equal(t, "native", res.Conv)
 			require.Equal(t, 2, res.Steps)
 			require.Len(t, res.StepsMs, 2)
 			require.Greater(t, res.ImgPerS, 0.0)
