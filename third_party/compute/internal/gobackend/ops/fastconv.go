@@ -89,6 +89,12 @@ type fastConvPlan struct {
 	pSpatial                [3]int // which spatial axis (0, 1) each component is, or -1 for batch
 	batchInnermostContigous bool   // innermost pixel component is the batch with input stride 1
 	direct                  bool   // the output is the row-major [M, N] product: full tiles go straight to it
+
+	// A plan may cover one residue class of a dilated convolution (see dilationClasses): its output
+	// position i along axis d is oStart[d] + i*oStep[d], its kernel tap j is kStart[d] + j*kStep[d], and
+	// outBase is the output offset of its first position. Plain plans have starts 0 and steps 1.
+	oStart, oStep, kStart, kStep [2]int
+	outBase                      int
 }
 
 // newFastConvPlan returns the plan, or false if fastConv does not handle this convolution.
@@ -138,18 +144,25 @@ func newFastConvPlan(params *convNode, inShape, kShape, outShape shapes.Shape) (
 			p.kDil[d] = params.kernelDilations[d]
 		}
 	}
-	p.m = p.batch * p.outDim[0] * p.outDim[1]
 	p.n = p.cout
-	p.k = p.kDim[0] * p.kDim[1] * p.cin
 	p.npad = (p.n + fcNR - 1) / fcNR * fcNR
+	p.oStep, p.kStep = [2]int{1, 1}, [2]int{1, 1}
+	p.derive()
+	return p, true
+}
+
+// derive sets the sizes, pixel order and flags that follow from the geometry.
+func (p *fastConvPlan) derive() {
+	p.m = p.batch * p.outDim[0] * p.outDim[1]
+	p.k = p.kDim[0] * p.kDim[1] * p.cin
 
 	// Pixel components ordered by input stride, largest first, so that consecutive pixels tend to be
 	// close in the input (for the kernel gradient, whose "batch" is the input's channel axis, the
 	// batch becomes the innermost component and MR consecutive pixels are contiguous).
 	comps := [3]struct{ dim, in, out, sp int }{
 		{p.batch, p.inSB, p.outSB, -1},
-		{p.outDim[0], p.inSS[0] * p.stride[0], p.outSS[0], 0},
-		{p.outDim[1], p.inSS[1] * p.stride[1], p.outSS[1], 1},
+		{p.outDim[0], p.inSS[0] * p.stride[0], p.outSS[0] * p.oStep[0], 0},
+		{p.outDim[1], p.inSS[1] * p.stride[1], p.outSS[1] * p.oStep[1], 1},
 	}
 	if comps[0].in < comps[1].in && comps[0].in < comps[2].in {
 		comps[0], comps[1], comps[2] = comps[1], comps[2], comps[0]
@@ -159,9 +172,44 @@ func newFastConvPlan(params *convNode, inShape, kShape, outShape shapes.Shape) (
 	}
 	p.batchInnermostContigous = p.pSpatial[2] == -1 && p.inSB == 1
 	// The output is the row-major [M, N] matrix itself when pixel m sits at m*N with unit channel stride.
-	p.direct = p.outSC == 1 && p.n%fcNR == 0 && p.pOut[2] == p.n && p.pOut[1] == p.n*p.pDims[2] &&
+	p.direct = p.outSC == 1 && p.n%fcNR == 0 && p.outBase == 0 && p.pOut[2] == p.n && p.pOut[1] == p.n*p.pDims[2] &&
 		p.pOut[0] == p.n*p.pDims[2]*p.pDims[1]
-	return p, true
+}
+
+// dilationClasses splits a convolution with input dilation (as in the gradient of a strided
+// convolution with respect to its input) into one plan per residue class of output positions modulo
+// the dilation: within a class every pixel meets the input's real (non-hole) elements through the same
+// kernel taps, so each class is a product over those taps only, without the zeros (3/4 of the work for
+// stride 2). It returns nil where that does not apply (no input dilation, or strided or dilated kernel).
+func (p *fastConvPlan) dilationClasses() []*fastConvPlan {
+	if p.inDil == [2]int{1, 1} || p.oStep != [2]int{1, 1} { // not dilated, or already a class
+		return nil
+	}
+	for d := range 2 {
+		if p.stride[d] != 1 || p.kDil[d] != 1 {
+			return nil
+		}
+	}
+	var classes []*fastConvPlan
+	for r0 := range min(p.inDil[0], p.outDim[0]) {
+		for r1 := range min(p.inDil[1], p.outDim[1]) {
+			c := *p
+			r := [2]int{r0, r1}
+			for d := range 2 {
+				step := p.inDil[d]
+				c.oStart[d], c.oStep[d] = r[d], step
+				c.outDim[d] = (p.outDim[d] - r[d] + step - 1) / step
+				// Taps k with (r + k - padLow) divisible by the dilation.
+				c.kStart[d] = ((p.padLow[d]-r[d])%step + step) % step
+				c.kStep[d] = step
+				c.kDim[d] = max(0, (p.kDim[d]-c.kStart[d]+step-1)/step)
+			}
+			c.outBase = r0*p.outSS[0] + r1*p.outSS[1]
+			c.derive()
+			classes = append(classes, &c)
+		}
+	}
+	return classes
 }
 
 // pixel decomposes pixel index p into its batch index and output spatial position.
@@ -171,12 +219,13 @@ func (p *fastConvPlan) pixel(idx int) (b int, o [2]int, outOff int) {
 	c1 := idx % p.pDims[1]
 	c0 := idx / p.pDims[1]
 	comps := [3]int{c0, c1, c2}
+	outOff = p.outBase
 	for i, v := range comps {
 		outOff += v * p.pOut[i]
 		if s := p.pSpatial[i]; s < 0 {
 			b = v
 		} else {
-			o[s] = v
+			o[s] = p.oStart[s] + v*p.oStep[s]
 		}
 	}
 	return
@@ -187,6 +236,7 @@ func (p *fastConvPlan) pixel(idx int) (b int, o [2]int, outOff int) {
 func (p *fastConvPlan) tapOffset(b int, o [2]int, k0, k1 int) int {
 	off := b * p.inSB
 	for d, kk := range [2]int{k0, k1} {
+		kk = p.kStart[d] + kk*p.kStep[d]
 		pos := o[d]*p.stride[d] + kk*p.kDil[d] - p.padLow[d]
 		if pos < 0 {
 			return -1
@@ -222,6 +272,20 @@ func putFloat32s(s []float32) { float32Pool.Put(&s) }
 
 // run computes the convolution into out (fully overwritten) with up to workers goroutines.
 func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
+	if classes := p.dilationClasses(); classes != nil {
+		for _, c := range classes {
+			c.run(in, kern, out, workers)
+		}
+		return
+	}
+	if p.k == 0 {
+		// No kernel tap reaches a real input element (a residue class without taps): zeros.
+		zeros := make([]float32, p.npad)
+		for m := range p.m {
+			p.storeC(out, zeros, m, 1)
+		}
+		return
+	}
 	nPanels := p.npad / fcNR
 	bpack := getFloat32s(nPanels * p.k * fcNR)
 	defer putFloat32s(bpack)
@@ -308,7 +372,7 @@ func (p *fastConvPlan) packB(kern, dst []float32, n0 int) {
 	r := 0
 	for k0 := range p.kDim[0] {
 		for k1 := range p.kDim[1] {
-			tapOff := k0*p.kSS[0] + k1*p.kSS[1] + n0*p.kSO
+			tapOff := (p.kStart[0]+k0*p.kStep[0])*p.kSS[0] + (p.kStart[1]+k1*p.kStep[1])*p.kSS[1] + n0*p.kSO
 			if p.kSO == 1 {
 				for c := range p.cin {
 					src := tapOff + c*p.kSI
