@@ -1,6 +1,9 @@
 package resnet
 
 import (
+	"fmt"
+	"reflect"
+
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -94,42 +97,64 @@ func fusedBatchNorm(x *Node) bool {
 }
 
 // batchNormInferenceFused is the inference branch of BatchNorm with the backend's BatchNormForInference
-// (one pass) for the forward. GoMLX defines no gradient for that op, and fine-tuning with frozen
-// statistics differentiates through this branch, so, as in batchNormTraining, the op runs on
-// StopGradient'ed inputs and the gradients (dx = dy*scale*inv, dscale = sum(dy*(x-mean))*inv,
-// doffset = sum(dy), with inv = 1/sqrt(variance+epsilon); none for the running statistics) reach x,
-// scale and offset through custom-gradient identities tied to the output by a zero scalar.
+// (one pass over x). GoMLX defines no gradient for that op, and fine-tuning with frozen statistics
+// differentiates through this branch: batchNormForInferenceVJP, registered below, supplies it.
 func batchNormInferenceFused(x, scale, offset, mean, variance *Node, epsilon float64) *Node {
-	g := x.Graph()
-	dims := x.Shape().Dimensions
-	channels := dims[len(dims)-1]
-	n := x.Shape().Size() / channels
-	inv := func() *Node { return Reciprocal(Sqrt(AddScalar(StopGradient(variance), epsilon))) }
-	var dy *Node // [n, C], set while differentiating the output.
-	needDY := func() *Node {
-		if dy == nil {
-			panic("resnet.BatchNorm: internal error: input gradient requested before the output gradient")
-		}
-		return dy
+	return InternalBatchNormForInference(x, scale, offset, mean, variance, float32(epsilon), x.Rank()-1)
+}
+
+func init() {
+	if _, found := VJPRegistration[NodeTypeBatchNormForInference]; !found {
+		VJPRegistration[NodeTypeBatchNormForInference] = batchNormForInferenceVJP
 	}
-	rows := func() rowOps { return newRowOps(g, x.DType(), n, channels) }
-	xg := IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
-		a := Mul(StopGradient(scale), inv())
-		return Reshape(Mul(needDY(), rows().broadcast(a)), dims...)
-	})
-	scaleG := IdentityWithCustomGradient(scale, func(_, _ *Node) *Node {
-		r := rows()
-		xc := Sub(Reshape(StopGradient(x), n, channels), r.broadcast(StopGradient(mean)))
-		return Mul(r.sum(Mul(needDY(), xc)), inv())
-	})
-	offsetG := IdentityWithCustomGradient(offset, func(_, _ *Node) *Node { return rows().sum(needDY()) })
-	tie := MulScalar(Add(Add(firstValue(xg), firstValue(scaleG)), firstValue(offsetG)), 0)
-	y0 := InternalBatchNormForInference(StopGradient(x), StopGradient(scale), StopGradient(offset),
-		StopGradient(mean), StopGradient(variance), float32(epsilon), len(dims)-1)
-	return IdentityWithCustomGradient(Add(StopGradient(y0), tie), func(_, v *Node) *Node {
-		dy = Reshape(v, n, channels)
-		return v
-	})
+}
+
+// batchNormForInferenceVJP is the gradient of y = (x-mean)*inv*scale + offset, inv = 1/sqrt(variance+eps),
+// per feature, with respect to all five inputs of BatchNormForInference:
+//
+//	dx = v*scale*inv                 dscale = sum(v*(x-mean))*inv      doffset = sum(v)
+//	dmean = -sum(v)*scale*inv        dvariance = -sum(v*(x-mean))*scale*inv^3/2
+//
+// with sums over all axes but the feature axis.
+func batchNormForInferenceVJP(node *Node, vjps []*Node, _ shapes.Shape) []*Node {
+	in := node.Inputs()
+	x, scale, mean, variance := in[0], in[1], in[3], in[4]
+	epsilon, axis := batchNormInferenceParams(node)
+	v := vjps[0]
+	var others []int
+	bdims := make([]int, x.Rank())
+	for i := range bdims {
+		bdims[i] = 1
+		if i != axis {
+			others = append(others, i)
+		}
+	}
+	bdims[axis] = x.Shape().Dimensions[axis]
+	expand := func(t *Node) *Node { return Reshape(t, bdims...) }
+	inv := Reciprocal(Sqrt(AddScalar(variance, epsilon)))
+	a := Mul(scale, inv)
+	sumV := ReduceSum(v, others...)
+	sumVXc := ReduceSum(Mul(v, Sub(x, expand(mean))), others...)
+	return []*Node{
+		Mul(v, expand(a)),
+		Mul(sumVXc, inv),
+		sumV,
+		Neg(Mul(sumV, a)),
+		MulScalar(Mul(sumVXc, Mul(a, Square(inv))), -0.5),
+	}
+}
+
+// batchNormInferenceParams reads epsilon and the feature axis of a BatchNormForInference node, which
+// GoMLX keeps in unexported fields (reflection reads them; it panics if GoMLX's layout changes, which
+// the tests would catch).
+func batchNormInferenceParams(node *Node) (epsilon float64, axis int) {
+	defer func() {
+		if r := recover(); r != nil {
+			panic(fmt.Sprintf("resnet: cannot read BatchNormForInference parameters (GoMLX internals changed?): %v", r))
+		}
+	}()
+	params := reflect.ValueOf(node).Elem().FieldByName("inputs").Elem().Elem()
+	return params.FieldByName("epsilon").Float(), int(params.FieldByName("featureAxis").Int())
 }
 
 // fusedBatchNormEnabled lets tests compare the fused and the elementary batch norm on the pure-Go backend.

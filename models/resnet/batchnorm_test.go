@@ -442,3 +442,47 @@ func TestBatchNormFusedMatchesElementary(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchNormForInferenceVJP checks the gradient registered for GoMLX's BatchNormForInference against
+// autodiff of the same formula in elementary ops, with respect to all five inputs.
+func TestBatchNormForInferenceVJP(t *testing.T) {
+	backend := testBackend(t)
+	if backend.String() != goBackendName {
+		t.Skip("the fused op is exercised on the pure-Go backend")
+	}
+	const eps = 1e-3
+	dims := []int{3, 4, 2, 5}
+	c := dims[len(dims)-1]
+	x := toFloat32(pseudoRandom(3*4*2*5, 21, -2, 3))
+	w := toFloat32(pseudoRandom(len(x), 22, -1, 1))
+	vecs := [][]float32{toFloat32(pseudoRandom(c, 23, 0.5, 1.5)), toFloat32(pseudoRandom(c, 24, -1, 1)),
+		toFloat32(pseudoRandom(c, 25, -1, 1)), toFloat32(pseudoRandom(c, 26, 0.2, 2))}
+	run := func(fused bool) [][]float64 {
+		e, err := NewExec(backend, func(x, w, scale, offset, mean, variance *Node) []*Node {
+			var y *Node
+			if fused {
+				y = InternalBatchNormForInference(x, scale, offset, mean, variance, eps, x.Rank()-1)
+			} else {
+				ex := func(v *Node) *Node { return Reshape(v, 1, 1, 1, c) }
+				y = Add(Mul(Sub(x, ex(mean)), ex(Mul(scale, Reciprocal(Sqrt(AddScalar(variance, eps)))))), ex(offset))
+			}
+			return Gradient(ReduceAllSum(Mul(y, w)), x, scale, offset, mean, variance)
+		})
+		require.NoError(t, err)
+		args := []any{tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(w, dims...)}
+		for _, v := range vecs {
+			args = append(args, tensors.FromFlatDataAndDimensions(v, c))
+		}
+		out, err := e.Call(args...)
+		require.NoError(t, err)
+		res := make([][]float64, len(out))
+		for i, o := range out {
+			res[i] = flat64(t, o)
+		}
+		return res
+	}
+	want, got := run(false), run(true)
+	for i, what := range []string{"dx", "dscale", "doffset", "dmean", "dvariance"} {
+		requireClose(t, want[i], got[i], 1e-4, what)
+	}
+}
