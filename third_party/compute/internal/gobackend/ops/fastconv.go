@@ -89,6 +89,7 @@ type fastConvPlan struct {
 	pSpatial                [3]int // which spatial axis (0, 1) each component is, or -1 for batch
 	batchInnermostContigous bool   // innermost pixel component is the batch with input stride 1
 	direct                  bool   // the output is the row-major [M, N] product: full tiles go straight to it
+	mergeK1                 bool   // packA may copy the taps of a kernel row as one run
 
 	// A plan may cover one residue class of a dilated convolution (see dilationClasses): its output
 	// position i along axis d is oStart[d] + i*oStep[d], its kernel tap j is kStart[d] + j*kStep[d], and
@@ -171,6 +172,8 @@ func (p *fastConvPlan) derive() {
 		p.pDims[i], p.pIn[i], p.pOut[i], p.pSpatial[i] = c.dim, c.in, c.out, c.sp
 	}
 	p.batchInnermostContigous = p.pSpatial[2] == -1 && p.inSB == 1
+	// Consecutive taps of a kernel row read consecutive input channels runs (NHWC, no dilation holes).
+	p.mergeK1 = p.inSC == 1 && p.inDil[1] == 1 && p.kStep[1] == 1 && p.inSS[1]*p.kDil[1] == p.cin
 	// The output is the row-major [M, N] matrix itself when pixel m sits at m*N with unit channel stride.
 	p.direct = p.outSC == 1 && p.n%fcNR == 0 && p.outBase == 0 && p.pOut[2] == p.n && p.pOut[1] == p.n*p.pDims[2] &&
 		p.pOut[0] == p.n*p.pDims[2]*p.pDims[1]
@@ -286,6 +289,10 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 		}
 		return
 	}
+	if p.k >= fcSplitKMin && p.k > 4*p.m && workers > 1 {
+		p.runSplitK(in, kern, out, workers)
+		return
+	}
 	nPanels := p.npad / fcNR
 	bpack := getFloat32s(nPanels * p.k * fcNR)
 	defer putFloat32s(bpack)
@@ -317,7 +324,7 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 			if np >= nPanels {
 				return
 			}
-			p.packB(kern, bpack[np*p.k*fcNR:(np+1)*p.k*fcNR], np*fcNR)
+			p.packB(kern, bpack[np*p.k*fcNR:(np+1)*p.k*fcNR], np*fcNR, 0, p.k)
 		}
 	})
 
@@ -363,35 +370,87 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 	})
 }
 
-// packB packs W[:, n0:n0+NR] as [k][NR], zero-padding columns past n.
-func (p *fastConvPlan) packB(kern, dst []float32, n0 int) {
+// packB packs W[kb:kb+kc, n0:n0+NR] as [kc][NR], zero-padding columns past n.
+func (p *fastConvPlan) packB(kern, dst []float32, n0, kb, kc int) {
 	cols := min(fcNR, p.n-n0)
 	if cols < fcNR {
-		clear(dst)
+		clear(dst[:kc*fcNR])
 	}
-	r := 0
-	for k0 := range p.kDim[0] {
-		for k1 := range p.kDim[1] {
-			tapOff := (p.kStart[0]+k0*p.kStep[0])*p.kSS[0] + (p.kStart[1]+k1*p.kStep[1])*p.kSS[1] + n0*p.kSO
-			if p.kSO == 1 {
-				for c := range p.cin {
-					src := tapOff + c*p.kSI
-					copy(dst[(r+c)*fcNR:(r+c)*fcNR+cols], kern[src:src+cols])
-				}
-			} else {
-				for j := range cols {
-					d := r*fcNR + j
-					s := tapOff + j*p.kSO
-					for range p.cin {
-						dst[d] = kern[s]
-						d += fcNR
-						s += p.kSI
-					}
-				}
+	taps := p.kDim[0] * p.kDim[1]
+	for t := kb / p.cin; t < min(taps, (kb+kc+p.cin-1)/p.cin); t++ {
+		k0, k1 := t/p.kDim[1], t%p.kDim[1]
+		tapOff := (p.kStart[0]+k0*p.kStep[0])*p.kSS[0] + (p.kStart[1]+k1*p.kStep[1])*p.kSS[1] + n0*p.kSO
+		cA, cB := max(kb-t*p.cin, 0), min(kb+kc-t*p.cin, p.cin)
+		r := t*p.cin + cA - kb // row in dst
+		if p.kSO == 1 {
+			for c := cA; c < cB; c++ {
+				src := tapOff + c*p.kSI
+				copy(dst[r*fcNR:r*fcNR+cols], kern[src:src+cols])
+				r++
 			}
-			r += p.cin
+			continue
+		}
+		for j := range cols {
+			d := r*fcNR + j
+			s := tapOff + j*p.kSO + cA*p.kSI
+			for range cB - cA {
+				dst[d] = kern[s]
+				d += fcNR
+				s += p.kSI
+			}
 		}
 	}
+}
+
+// fcSplitKMin is the reduction size from which a convolution with few output rows (like the kernel
+// gradient, whose reduction runs over every pixel of the batch) splits the reduction among the workers.
+const fcSplitKMin = 4096
+
+// runSplitK computes the convolution by splitting the reduction K among the workers: each packs its own
+// blocks of both X and W (read once overall) and accumulates a private [M, N] result; the results are
+// then summed into the output.
+func (p *fastConvPlan) runSplitK(in, kern, out []float32, workers int) {
+	nPanels := p.npad / fcNR
+	mPanels := (p.m + fcMR - 1) / fcMR
+	blocks := (p.k + fcKC - 1) / fcKC
+	workers = min(workers, blocks)
+	results := make([][]float32, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			abuf := getFloat32s(mPanels * fcMR * fcKC)
+			bbuf := getFloat32s(nPanels * fcKC * fcNR)
+			defer putFloat32s(abuf)
+			defer putFloat32s(bbuf)
+			cbuf := make([]float32, mPanels*fcMR*p.npad)
+			first := true
+			for blk := w * blocks / workers; blk < (w+1)*blocks/workers; blk++ {
+				kb := blk * fcKC
+				kc := min(fcKC, p.k-kb)
+				p.packA(in, abuf[:mPanels*fcMR*kc], 0, p.m, kb, kc)
+				for np := range nPanels {
+					p.packB(kern, bbuf[np*kc*fcNR:(np+1)*kc*fcNR], np*fcNR, kb, kc)
+				}
+				for np := range nPanels {
+					for mp := range mPanels {
+						sgemmKernel(kc, &abuf[mp*fcMR*kc], &bbuf[np*kc*fcNR], &cbuf[mp*fcMR*p.npad+np*fcNR], p.npad, !first)
+					}
+				}
+				first = false
+			}
+			results[w] = cbuf
+		}()
+	}
+	wg.Wait()
+	sum := results[0]
+	for _, r := range results[1:] {
+		for i, v := range r {
+			sum[i] += v
+		}
+	}
+	p.storeC(out, sum, 0, p.m)
 }
 
 // packA packs X[m0:m0+rows, kb:kb+kc] as panels [rows/MR][kc][MR], zero-padding rows past `rows`.
@@ -428,11 +487,31 @@ func (p *fastConvPlan) packA(in, dst []float32, m0, rows, kb, kc int) {
 			}
 			continue
 		}
+		tEnd := min(t1, taps)
 		for j := range n {
 			b, o, _ := p.pixel(m0 + first + j)
-			for t := t0; t < min(t1, taps); t++ {
-				off := p.tapOffset(b, o, t/p.kDim[1], t%p.kDim[1])
+			for t := t0; t < tEnd; t++ {
+				k0, k1 := t/p.kDim[1], t%p.kDim[1]
+				off := p.tapOffset(b, o, k0, k1)
 				cA, cB := max(kb-t*p.cin, 0), min(kb+kc-t*p.cin, p.cin)
+				if p.mergeK1 && off >= 0 {
+					// Taps t..te-1 of this kernel row read consecutive input: one run if its last tap is
+					// also inside the input (validity is monotonic along the row).
+					te := min(tEnd, t-k1+p.kDim[1])
+					if te > t+1 && p.tapOffset(b, o, k0, k1+te-1-t) >= 0 {
+						cnt := (te-1-t)*p.cin + min(kb+kc-(te-1)*p.cin, p.cin) - cA
+						d := (t*p.cin+cA-kb)*fcMR + j
+						_ = panel[d+(cnt-1)*fcMR]
+						src := in[off+cA : off+cA+cnt]
+						dp := unsafe.Pointer(&panel[d])
+						for _, v := range src {
+							*(*float32)(dp) = v
+							dp = unsafe.Add(dp, 4*fcMR)
+						}
+						t = te - 1
+						continue
+					}
+				}
 				d := (t*p.cin+cA-kb)*fcMR + j
 				if off < 0 {
 					for range cB - cA {

@@ -61,6 +61,8 @@ func fcCases() []fcCase {
 		{"kernel_grad_3x3_s2", kernelGrad, []int{3, 8, 8, 12}, []int{3, 4, 4, 32}, nil, [][2]int{{1, 0}, {1, 0}}, nil, []int{2, 2}},
 		{"kernel_grad_batch12", kernelGrad, []int{12, 5, 5, 36}, []int{12, 5, 5, 16}, nil, p(1, 1), nil, nil},
 		{"input_grad_3x3_s2", inputGrad, []int{2, 4, 4, 16}, []int{3, 3, 8, 16}, nil, [][2]int{{1, 2}, {1, 2}}, []int{2, 2}, nil},
+		{"split_k_kernel_grad", kernelGrad, []int{4, 32, 32, 5}, []int{4, 32, 32, 7}, nil, p(1, 1), nil, nil},     // K = 4096
+		{"split_k_forward", nhwc, []int{1, 3, 3, 520}, []int{3, 3, 520, 33}, nil, p(1, 1), nil, nil},              // K = 4680, M = 9
 		{"input_dilation_3x2_asym_pad", nhwc, []int{2, 4, 5, 3}, []int{2, 3, 3, 4}, nil, [][2]int{{2, 0}, {-1, 3}}, []int{3, 2}, nil},
 		{"input_grad_1x1_s2", inputGrad, []int{2, 3, 3, 40}, []int{1, 1, 24, 40}, nil, [][2]int{{0, 1}, {0, 1}}, []int{2, 2}, nil},
 	}

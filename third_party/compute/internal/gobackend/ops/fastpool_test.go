@@ -84,7 +84,9 @@ func TestFastConvMatchesUpstream(t *testing.T) {
 				testBuffer(t, backend, inShape, randFloat32s(rng, inShape.Size())),
 				testBuffer(t, backend, kShape, randFloat32s(rng, kShape.Size())),
 			}
-			compareExecutors(t, backend, v.(*gobackend.Node), inputs, execConvGeneralFast, execConvGeneral, 1e-4)
+			// Both sides round in float32 (upstream in a different order): 1e-3 here; the precise check
+			// is TestFastConvMatchesNaive's, against float64.
+			compareExecutors(t, backend, v.(*gobackend.Node), inputs, execConvGeneralFast, execConvGeneral, 1e-3)
 		})
 	}
 }
