@@ -289,7 +289,7 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 		}
 		return
 	}
-	if p.k >= fcSplitKMin && p.k > 4*p.m && workers > 1 {
+	if p.k >= fcSplitKMin && p.k > 4*p.m && p.m*p.npad <= 1<<16 && workers > 1 {
 		p.runSplitK(in, kern, out, workers)
 		return
 	}
@@ -424,7 +424,7 @@ func (p *fastConvPlan) runSplitK(in, kern, out []float32, workers int) {
 			bbuf := getFloat32s(nPanels * fcKC * fcNR)
 			defer putFloat32s(abuf)
 			defer putFloat32s(bbuf)
-			cbuf := make([]float32, mPanels*fcMR*p.npad)
+			cbuf := getFloat32s(mPanels * fcMR * p.npad) // fully written by the first block (accumulate=false)
 			first := true
 			for blk := w * blocks / workers; blk < (w+1)*blocks/workers; blk++ {
 				kb := blk * fcKC
@@ -451,6 +451,9 @@ func (p *fastConvPlan) runSplitK(in, kern, out []float32, workers int) {
 		}
 	}
 	p.storeC(out, sum, 0, p.m)
+	for _, r := range results {
+		putFloat32s(r)
+	}
 }
 
 // packA packs X[m0:m0+rows, kb:kb+kc] as panels [rows/MR][kc][MR], zero-padding rows past `rows`.
