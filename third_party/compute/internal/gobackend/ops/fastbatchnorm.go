@@ -167,35 +167,30 @@ func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, 
 	}
 	y, meanOut, varOut := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
 
-	sums := channelSums(n, c, 1, func(row int, acc [][]float64) {
-		s := acc[0]
+	// One pass for both statistics: sums of x and x^2 in float64 (var = E[x^2] - mean^2 loses about
+	// log10(mean^2/var) of float64's 16 digits, harmless for activations).
+	sums := channelSums(n, c, 2, func(row int, acc [][]float64) {
+		s, sq := acc[0], acc[1]
 		for j, v := range x[row*c : row*c+c] {
-			s[j] += float64(v)
+			f := float64(v)
+			s[j] += f
+			sq[j] += f * f
 		}
 	})
 	mean := make([]float32, c)
-	for j := range mean {
-		mean[j] = float32(sums[0][j] / float64(n))
-	}
-	sq := channelSums(n, c, 1, func(row int, acc [][]float64) {
-		s := acc[0]
-		for j, v := range x[row*c : row*c+c] {
-			d := float64(v - mean[j])
-			s[j] += d * d
-		}
-	})
-	a, b := make([]float32, c), make([]float32, c)
+	a := make([]float32, c)
 	for j := range a {
-		variance := sq[0][j] / float64(n)
+		m := sums[0][j] / float64(n)
+		mean[j] = float32(m)
+		variance := max(0, sums[1][j]/float64(n)-m*m)
 		meanOut[j], varOut[j] = mean[j], float32(variance)
 		inv := 1 / math.Sqrt(variance+eps)
 		a[j] = float32(float64(scale[j]) * inv)
-		b[j] = float32(float64(offset[j]) - float64(mean[j])*float64(scale[j])*inv)
 	}
 	rowsParallel(n, func(row int) {
 		src, dst := x[row*c:row*c+c], y[row*c:row*c+c]
 		for j, v := range src {
-			dst[j] = v*a[j] + b[j]
+			dst[j] = (v-mean[j])*a[j] + offset[j]
 		}
 	})
 	return outs, nil
@@ -211,16 +206,15 @@ func execBatchNormForInference(backend *gobackend.Backend, node *gobackend.Node,
 	}
 	y := out.Flat.([]float32)
 	c := len(scale)
-	a, b := make([]float32, c), make([]float32, c)
+	a := make([]float32, c)
 	for j := range a {
 		inv := 1 / math.Sqrt(float64(variance[j])+eps)
 		a[j] = float32(float64(scale[j]) * inv)
-		b[j] = float32(float64(offset[j]) - float64(mean[j])*float64(scale[j])*inv)
 	}
 	rowsParallel(len(x)/c, func(row int) {
 		src, dst := x[row*c:row*c+c], y[row*c:row*c+c]
 		for j, v := range src {
-			dst[j] = v*a[j] + b[j]
+			dst[j] = (v-mean[j])*a[j] + offset[j]
 		}
 	})
 	return out, nil

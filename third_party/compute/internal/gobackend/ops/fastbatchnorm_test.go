@@ -15,7 +15,7 @@ import (
 // TestBatchNormOps checks the three batch-norm executors against float64 textbook formulas.
 func TestBatchNormOps(t *testing.T) {
 	const eps = 1e-3
-	for _, dims := range [][]int{{4, 3, 5, 7}, {300, 40}, {9}} {
+	for _, dims := range [][]int{{4, 3, 5, 7}, {300, 40}, {9}, {50, 8}} {
 		backend, f := testFunction(t)
 		shape := shapes.Make(dtypes.Float32, dims...)
 		c := dims[len(dims)-1]
@@ -25,6 +25,9 @@ func TestBatchNormOps(t *testing.T) {
 		x, dy := randFloat32s(rng, shape.Size()), randFloat32s(rng, shape.Size())
 		for i := range x {
 			x[i] = 3 + 2*x[i] // non-zero mean
+			if dims[0] == 50 {
+				x[i] = 100 + (x[i]-3)/20 // mean 100, std 0.1: the one-pass variance must still be right
+			}
 		}
 		scale, offset := randFloat32s(rng, c), randFloat32s(rng, c)
 		runMulti := func(exec func(*gobackend.Backend, *gobackend.Node, []*gobackend.Buffer, []bool) ([]*gobackend.Buffer, error), node *gobackend.Node, flats ...[]float32) [][]float32 {
@@ -106,7 +109,11 @@ func TestBatchNormOps(t *testing.T) {
 		}
 		grads := runMulti(execBatchNormGradient, gv.(*gobackend.Node).Inputs[0], x, scale, mean32, var32, dy)
 		sDy, sDyXhat := make([]float64, c), make([]float64, c)
-		xhat := func(i int) float64 { j := i % c; return (float64(x[i]) - mean[j]) / math.Sqrt(variance[j]+eps) }
+		// The reference uses the op's own (float32) mean and variance inputs.
+		xhat := func(i int) float64 {
+			j := i % c
+			return (float64(x[i]) - float64(mean32[j])) / math.Sqrt(float64(var32[j])+eps)
+		}
 		for i, g := range dy {
 			sDy[i%c] += float64(g)
 			sDyXhat[i%c] += float64(g) * xhat(i)
@@ -117,7 +124,7 @@ func TestBatchNormOps(t *testing.T) {
 		}
 		for i, g := range dy {
 			j := i % c
-			want := float64(scale[j]) / math.Sqrt(variance[j]+eps) * (float64(g) - sDy[j]/float64(n) - xhat(i)*sDyXhat[j]/float64(n))
+			want := float64(scale[j]) / math.Sqrt(float64(var32[j])+eps) * (float64(g) - sDy[j]/float64(n) - xhat(i)*sDyXhat[j]/float64(n))
 			near("gradOperand", grads[0][i], want)
 		}
 	}
