@@ -9,10 +9,30 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func sgemmKernelAVX512(k int, a, b, c *float32, ldc int, accumulate bool)
 
-// sgemmKernel is the micro-kernel fastConv uses.
+// sgemmKernelAVX2 is the AVX2+FMA micro-kernel (fastconv_amd64.s), same contract as sgemmKernelGo.
+//
+//go:noescape
+func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, accumulate bool)
+
+// sgemmKernel is the micro-kernel fastConv uses: AVX-512 where available, else AVX2 with FMA, else Go.
 var sgemmKernel = func() func(k int, a, b, c *float32, ldc int, accumulate bool) {
-	if cpu.X86.HasAVX512F {
+	switch {
+	case cpu.X86.HasAVX512F:
 		return sgemmKernelAVX512
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return sgemmKernelAVX2
 	}
 	return sgemmKernelGo
 }()
+
+// sgemmKernels lists the micro-kernels this CPU can run, by name, for tests and benchmarks.
+func sgemmKernels() map[string]func(k int, a, b, c *float32, ldc int, accumulate bool) {
+	m := map[string]func(k int, a, b, c *float32, ldc int, accumulate bool){"go": sgemmKernelGo}
+	if cpu.X86.HasAVX512F {
+		m["avx512"] = sgemmKernelAVX512
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		m["avx2"] = sgemmKernelAVX2
+	}
+	return m
+}

@@ -168,3 +168,121 @@ overwrite:
 	VMOVUPS Z23, 64(DX)
 	VZEROUPPER
 	RET
+
+// func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, accumulate bool)
+//
+// Same contract as sgemmKernelAVX512 (12x32 tile from the same packed panels) for CPUs with AVX2 and
+// FMA only: 16 YMM registers hold a 6x16 sub-tile (Y0..Y11), so the tile is computed as four sub-tiles
+// (rows 0-5 / 6-11 x columns 0-15 / 16-31), each a pass over k.
+TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-41
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	XORQ R9, R9
+
+tile:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ R9, R10
+	ANDQ $1, R10
+	JZ   cols_done
+	ADDQ $64, DI
+	ADDQ $64, DX
+
+cols_done:
+	CMPQ R9, $2
+	JLT  rows_done
+	ADDQ $24, SI
+	MOVQ R8, R11
+	IMULQ $6, R11
+	ADDQ R11, DX
+
+rows_done:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	TESTQ CX, CX
+	JLE   store
+
+loop:
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSS 0(SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ $48, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  loop
+
+store:
+	MOVBLZX accumulate+40(FP), AX
+	TESTQ   AX, AX
+	JZ      overwrite
+	MOVQ    DX, R12
+	VADDPS (R12), Y0, Y0
+	VADDPS 32(R12), Y1, Y1
+	ADDQ   R8, R12
+	VADDPS (R12), Y2, Y2
+	VADDPS 32(R12), Y3, Y3
+	ADDQ   R8, R12
+	VADDPS (R12), Y4, Y4
+	VADDPS 32(R12), Y5, Y5
+	ADDQ   R8, R12
+	VADDPS (R12), Y6, Y6
+	VADDPS 32(R12), Y7, Y7
+	ADDQ   R8, R12
+	VADDPS (R12), Y8, Y8
+	VADDPS 32(R12), Y9, Y9
+	ADDQ   R8, R12
+	VADDPS (R12), Y10, Y10
+	VADDPS 32(R12), Y11, Y11
+
+overwrite:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	INCQ R9
+	CMPQ R9, $4
+	JLT  tile
+	VZEROUPPER
+	RET

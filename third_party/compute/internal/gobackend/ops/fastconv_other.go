@@ -6,3 +6,8 @@ package ops
 
 // sgemmKernel is the micro-kernel fastConv uses.
 var sgemmKernel = sgemmKernelGo
+
+// sgemmKernels lists the micro-kernels this CPU can run, by name, for tests and benchmarks.
+func sgemmKernels() map[string]func(k int, a, b, c *float32, ldc int, accumulate bool) {
+	return map[string]func(k int, a, b, c *float32, ldc int, accumulate bool){"go": sgemmKernelGo}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -147,9 +149,8 @@ func randFloat32s(rng *rand.Rand, n int) []float32 {
 
 // TestFastConvMatchesNaive checks fastConv, with both micro-kernels and 1 to 3 workers, against naiveConv.
 func TestFastConvMatchesNaive(t *testing.T) {
-	kernels := map[string]func(int, *float32, *float32, *float32, int, bool){"default": sgemmKernel, "go": sgemmKernelGo}
 	for _, c := range fcCases() {
-		for kname, kfn := range kernels {
+		for kname, kfn := range sgemmKernels() {
 			for _, workers := range []int{1, 3} {
 				t.Run(fmt.Sprintf("%s/%s/w%d", c.name, kname, workers), func(t *testing.T) {
 					params, inShape, kShape, outShape := c.build(t)
@@ -191,11 +192,18 @@ func TestFastConvDeclines(t *testing.T) {
 	}
 }
 
-// TestSgemmKernels checks the micro-kernels against a plain triple loop, overwrite and accumulate.
+// TestSgemmKernels checks every micro-kernel this CPU runs against a plain triple loop, overwriting and
+// accumulating, with a C row stride wider than the tile.
 func TestSgemmKernels(t *testing.T) {
+	for name, kernel := range sgemmKernels() {
+		t.Run(name, func(t *testing.T) { testSgemmKernel(t, kernel) })
+	}
+}
+
+func testSgemmKernel(t *testing.T, sgemmKernel func(int, *float32, *float32, *float32, int, bool)) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, k := range []int{1, 7, 256} {
-		a, b := randFloat32s(rng, k*fcMR), randFloat32s(rng, k*fcNR)
+	for _, k := range []int{0, 1, 7, 256} {
+		a, b := randFloat32s(rng, max(k, 1)*fcMR), randFloat32s(rng, max(k, 1)*fcNR)
 		const ldc = fcNR + 5
 		for _, acc := range []bool{false, true} {
 			c := randFloat32s(rng, fcMR*ldc)
@@ -258,5 +266,82 @@ func BenchmarkFastConv(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
+	}
+}
+
+// resnet50Convs lists the distinct convolutions of ResNet50 v1.5 at 224x224 (torchvision layout):
+// input size, channels in and out, kernel size, stride, and how many times each occurs (53 in all).
+var resnet50Convs = []struct{ hw, cin, cout, k, s, count int }{
+	{224, 3, 64, 7, 2, 1}, {56, 64, 64, 1, 1, 1}, {56, 64, 64, 3, 1, 3}, {56, 64, 256, 1, 1, 4}, {56, 256, 64, 1, 1, 2},
+	{56, 256, 128, 1, 1, 1}, {56, 128, 128, 3, 2, 1}, {56, 256, 512, 1, 2, 1}, {28, 128, 512, 1, 1, 4},
+	{28, 512, 128, 1, 1, 3}, {28, 128, 128, 3, 1, 3}, {28, 512, 256, 1, 1, 1}, {28, 256, 256, 3, 2, 1},
+	{28, 512, 1024, 1, 2, 1}, {14, 256, 1024, 1, 1, 6}, {14, 1024, 256, 1, 1, 5}, {14, 256, 256, 3, 1, 5},
+	{14, 1024, 512, 1, 1, 1}, {14, 512, 512, 3, 2, 1}, {14, 1024, 2048, 1, 2, 1}, {7, 512, 2048, 1, 1, 3},
+	{7, 2048, 512, 1, 1, 2}, {7, 512, 512, 3, 1, 2},
+}
+
+// resnet50ConvCases returns, for one ResNet50 convolution at batch size batch, the three convolutions a
+// training step runs, laid out as GoMLX's autodiff emits them: the forward pass, the gradient with
+// respect to the kernel, and (except for the stem, whose input needs none) the gradient with respect to
+// the input (with the stride as input dilation).
+func resnet50ConvCases(hw, cin, cout, k, s, batch int) []fcCase {
+	p := k / 2
+	ho := (hw+2*p-k)/s + 1
+	used := (k - 1) + (ho-1)*s + 1 - 2*p // input rows the forward window covers
+	cases := []fcCase{
+		{"fwd", nhwc, []int{batch, hw, hw, cin}, []int{k, k, cin, cout}, []int{s, s}, [][2]int{{p, p}, {p, p}}, nil, nil},
+		{"kgrad", kernelGrad, []int{batch, hw, hw, cin}, []int{batch, ho, ho, cout}, nil,
+			[][2]int{{p, p - (hw - used)}, {p, p - (hw - used)}}, nil, []int{s, s}},
+	}
+	if cin != 3 {
+		lo := k - 1 - p
+		hi := hw + k - 1 - lo - ((ho-1)*s + 1)
+		cases = append(cases, fcCase{"igrad", inputGrad, []int{batch, ho, ho, cout}, []int{k, k, cin, cout}, nil,
+			[][2]int{{lo, hi}, {lo, hi}}, []int{s, s}, nil})
+	}
+	return cases
+}
+
+// TestResNet50ConvCases checks that the gradient layouts of resnet50ConvCases have the shapes of the
+// input and kernel they are gradients of, so that the benchmark times the right problems.
+func TestResNet50ConvCases(t *testing.T) {
+	for _, r := range resnet50Convs {
+		for _, c := range resnet50ConvCases(r.hw, r.cin, r.cout, r.k, r.s, 2) {
+			_, _, _, out := c.build(t)
+			want := []int{2, r.hw, r.hw, r.cin} // igrad: the input
+			if c.name == "kgrad" {
+				want = []int{r.k, r.k, r.cin, r.cout}
+			}
+			if c.name != "fwd" && !slices.Equal(out.Dimensions, want) {
+				t.Errorf("%v %s: output %v, want %v", r, c.name, out.Dimensions, want)
+			}
+		}
+	}
+}
+
+// BenchmarkFastConvResNet50 times fastConv on every distinct ResNet50 convolution (batch 8) and its two
+// gradients, reporting useful GFLOP/s (multiply-adds that meet real input elements, times 2):
+//
+//	cd third_party/compute && go test ./internal/gobackend/ops -run '^$' -bench FastConvResNet50
+func BenchmarkFastConvResNet50(b *testing.B) {
+	for _, r := range resnet50Convs {
+		for _, c := range resnet50ConvCases(r.hw, r.cin, r.cout, r.k, r.s, 8) {
+			name := fmt.Sprintf("%s_%dx%ds%d_%d-%d_%d", c.name, r.k, r.k, r.s, r.cin, r.cout, r.hw)
+			b.Run(name, func(b *testing.B) {
+				params, inShape, kShape, outShape := c.build(b)
+				plan, _ := newFastConvPlan(params, inShape, kShape, outShape)
+				rng := rand.New(rand.NewPCG(1, 2))
+				in, kern := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
+				out := make([]float32, outShape.Size())
+				b.ReportAllocs()
+				b.SetBytes(int64(4 * (len(in) + len(kern) + len(out))))
+				for b.Loop() {
+					plan.run(in, kern, out, runtime.GOMAXPROCS(0))
+				}
+				ho := (r.hw+2*(r.k/2)-r.k)/r.s + 1
+				flops := 2 * float64(8*ho*ho*r.k*r.k*r.cin*r.cout)
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
