@@ -25,7 +25,10 @@ package ops
 // copied to the output with the output's strides.
 
 import (
+	"maps"
+	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -35,6 +38,7 @@ import (
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/compute/support/envutil"
+	"k8s.io/klog/v2"
 )
 
 const (
@@ -42,14 +46,24 @@ const (
 	fcNR = 32  // micro-kernel columns (output channels)
 	fcKC = 256 // reduction block: an NR-panel of W (KC*NR*4 = 32 KiB) stays in L1.
 
-	// fastConvEnv disables the fast executor when set to false (for comparisons).
+	// fastConvEnv disables the fast executors when set to false (for comparisons).
 	fastConvEnv = "GOMLX_FASTCONV"
+	// fastConvKernelEnv picks the micro-kernel ("avx512", "avx2", "go") instead of the best the CPU
+	// runs (to measure what a CPU without AVX-512 would get).
+	fastConvKernelEnv = "GOMLX_FASTCONV_KERNEL"
 )
 
 func init() {
 	enabled, err := envutil.ReadBool(fastConvEnv, true)
 	if err != nil || !enabled {
 		return
+	}
+	if name := os.Getenv(fastConvKernelEnv); name != "" {
+		k, ok := sgemmKernels()[name]
+		if !ok {
+			klog.Fatalf("%s=%q: this CPU runs %v", fastConvKernelEnv, name, slices.Sorted(maps.Keys(sgemmKernels())))
+		}
+		sgemmKernel = k
 	}
 	gobackend.SetNodeExecutor(compute.OpTypeConvGeneral, gobackend.PriorityArch, execConvGeneralFast)
 }
