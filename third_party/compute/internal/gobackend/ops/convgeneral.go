@@ -144,6 +144,9 @@ type convNode struct {
 	// dilatedInputSpatialDims holds the dimensions of the input spatial axes after applying the dilations.
 	// For non-dilated dimensions it's the same as the original dimension.
 	dilatedInputSpatialDims []int
+
+	// epilogue is set by gocls's convBNFusion pass (fastconv.go): a fused batch norm (and ReLU).
+	epilogue *convEpilogue
 }
 
 // Recompute implements gobackend.RecomputableNodeData for convNode.
@@ -161,6 +164,7 @@ func (c *convNode) Recompute(backend *gobackend.Backend, resolvedNodes []*goback
 		batchGroupCount:    c.batchGroupCount,
 		hasInputDilations:  c.hasInputDilations,
 		hasKernelDilations: c.hasKernelDilations,
+		epilogue:           c.epilogue,
 	}
 
 	newData.inputStrides = inputShape.Strides()

@@ -26,6 +26,7 @@ package ops
 
 import (
 	"maps"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -76,12 +77,183 @@ func execConvGeneralFast(backend *gobackend.Backend, node *gobackend.Node, input
 	if !ok {
 		return execConvGeneral(backend, node, inputs, owned)
 	}
+	if epi := params.epilogue; epi != nil {
+		// Batch norm for inference fused into the convolution (convBNFusion): per output channel,
+		// v*a + b with a = scale/sqrt(variance+epsilon), b = offset - mean*a.
+		scale, offset := inputs[2].Flat.([]float32), inputs[3].Flat.([]float32)
+		mean, variance := inputs[4].Flat.([]float32), inputs[5].Flat.([]float32)
+		plan.epiA, plan.epiB, plan.epiReLU = make([]float32, plan.n), make([]float32, plan.n), epi.relu
+		if epi.residual {
+			plan.epiRes = inputs[6].Flat.([]float32)
+		}
+		for j := range plan.n {
+			a := float64(scale[j]) / math.Sqrt(float64(variance[j])+float64(epi.epsilon))
+			plan.epiA[j] = float32(a)
+			plan.epiB[j] = float32(float64(offset[j]) - float64(mean[j])*a)
+		}
+	}
 	output, err := backend.GetBuffer(node.Shape)
 	if err != nil {
 		return nil, err
 	}
 	plan.run(input.Flat.([]float32), kernel.Flat.([]float32), output.Flat.([]float32), runtime.GOMAXPROCS(0))
 	return output, nil
+}
+
+// convEpilogue is a batch norm for inference, optionally followed by a residual addition and a ReLU,
+// fused into a ConvGeneral node by convBNFusion; the node then has the batch norm's scale, offset, mean
+// and variance as inputs 2 to 5, and the residual as input 6.
+type convEpilogue struct {
+	epsilon  float32
+	residual bool // input 6, shaped like the output, is added after the batch norm
+	relu     bool
+}
+
+func init() {
+	if enabled, err := envutil.ReadBool(fastConvEnv, true); err == nil && enabled {
+		gobackend.RegisterTransformation(50, convBNFusion{})
+	}
+}
+
+// convBNFusion is a graph transformation: a float32 ConvGeneral that fastConv runs, with channels last,
+// whose only consumer is a BatchNormForInference, optionally followed (through Identity nodes) by an
+// Add of a same-shaped residual and by Max(., 0), becomes one ConvGeneral node that applies the batch
+// norm (residual, ReLU) to its tiles as they are stored: up to three passes over the activations fewer
+// at inference. The bypassed nodes become dead code.
+type convBNFusion struct{}
+
+// Name implements gobackend.GraphTransformation.
+func (convBNFusion) Name() string { return "ConvBatchNormFusion" }
+
+// Apply implements gobackend.GraphTransformation.
+func (convBNFusion) Apply(b *gobackend.Builder) (bool, error) {
+	modified := false
+	for _, f := range b.Functions {
+		// One fusion at a time, with the consumers of the nodes still live (reachable from the outputs)
+		// recomputed after each: a fusion bypasses nodes and gives the convolution new inputs.
+		done := make(map[*gobackend.Node]bool) // batch norms already examined
+		for {
+			consumers, live := liveConsumers(f)
+			isOutput := make(map[*gobackend.Node]bool)
+			for _, out := range f.Outputs {
+				isOutput[out] = true
+			}
+			single := func(n *gobackend.Node) *gobackend.Node { // the only consumer of n, or nil
+				if isOutput[n] || len(consumers[n]) != 1 {
+					return nil
+				}
+				return consumers[n][0]
+			}
+			var bn *gobackend.Node
+			for _, n := range f.Nodes {
+				if n.OpType == compute.OpTypeBatchNormForInference && live[n] && !done[n] {
+					bn = n
+					break
+				}
+			}
+			if bn == nil {
+				break
+			}
+			done[bn] = true
+			if len(bn.Inputs) != 5 {
+				continue
+			}
+			conv := bn.Inputs[0]
+			if conv.OpType != compute.OpTypeConvGeneral || single(conv) != bn || len(conv.Inputs) != 2 {
+				continue
+			}
+			cd := conv.Data.(*convNode)
+			if cd.epilogue != nil || cd.axes.OutputChannels != conv.Shape.Rank()-1 || !conv.Shape.Equal(bn.Shape) {
+				continue
+			}
+			if _, ok := newFastConvPlan(cd, conv.Inputs[0].Shape, conv.Inputs[1].Shape, conv.Shape); !ok {
+				continue
+			}
+			// Follow single consumers through Identity nodes to an optional Add of a residual shaped like
+			// the output (not a scalar: broadcasting is not fused), then to an optional Max(., 0).
+			target, relu := bn, false
+			var residual *gobackend.Node
+			for cur := bn; ; {
+				next := single(cur)
+				if next == nil {
+					break
+				}
+				if next.OpType == compute.OpTypeIdentity {
+					cur = next
+					continue
+				}
+				if len(next.Inputs) != 2 || !next.Shape.Equal(conv.Shape) {
+					break
+				}
+				other := next.Inputs[1]
+				if other == cur {
+					other = next.Inputs[0]
+				}
+				if next.OpType == compute.OpTypeAdd && residual == nil && !relu && other != cur && other.Shape.Equal(conv.Shape) {
+					target, residual, cur = next, other, next
+					continue
+				}
+				if next.OpType == compute.OpTypeMax && isZeroScalarF32(other) {
+					target, relu = next, true
+				}
+				break
+			}
+			data := *cd
+			data.epilogue = &convEpilogue{epsilon: bn.Data.(*batchNormNode).epsilon, residual: residual != nil, relu: relu}
+			conv.Data = &data
+			conv.Inputs = append(conv.Inputs[:2:2], bn.Inputs[1:5]...)
+			if residual != nil {
+				conv.Inputs = append(conv.Inputs, residual)
+			}
+			for _, n := range f.Nodes {
+				for i, in := range n.Inputs {
+					if in == target {
+						n.Inputs[i] = conv
+					}
+				}
+			}
+			for i, out := range f.Outputs {
+				if out == target {
+					f.Outputs[i] = conv
+				}
+			}
+			modified = true
+		}
+	}
+	return modified, nil
+}
+
+// liveConsumers returns, for the nodes reachable from f's outputs, their consumers among those nodes.
+func liveConsumers(f *gobackend.Function) (consumers map[*gobackend.Node][]*gobackend.Node, live map[*gobackend.Node]bool) {
+	consumers = make(map[*gobackend.Node][]*gobackend.Node)
+	live = make(map[*gobackend.Node]bool)
+	stack := append([]*gobackend.Node(nil), f.Outputs...)
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if live[n] {
+			continue
+		}
+		live[n] = true
+		inputs := slices.Clone(n.Inputs)
+		for _, captured := range n.CapturedInputs {
+			inputs = append(inputs, captured...)
+		}
+		for _, in := range inputs {
+			consumers[in] = append(consumers[in], n)
+			stack = append(stack, in)
+		}
+	}
+	return consumers, live
+}
+
+// isZeroScalarF32 reports whether n is a float32 constant holding a single 0.
+func isZeroScalarF32(n *gobackend.Node) bool {
+	if n.OpType != compute.OpTypeConstant || n.Shape.DType != dtypes.Float32 || n.Shape.Size() != 1 {
+		return false
+	}
+	buf, ok := n.Data.(*gobackend.Buffer)
+	return ok && buf.Flat.([]float32)[0] == 0
 }
 
 // fastConvPlan is the geometry of one convolution, with every axis reduced to an element stride.
@@ -110,6 +282,12 @@ type fastConvPlan struct {
 	// outBase is the output offset of its first position. Plain plans have starts 0 and steps 1.
 	oStart, oStep, kStart, kStep [2]int
 	outBase                      int
+
+	// Fused epilogue (see convBNFusion): output v of channel n becomes v*epiA[n]+epiB[n], plus the
+	// residual, then max(., 0) if epiReLU. nil epiA: none.
+	epiA, epiB []float32
+	epiRes     []float32 // residual added before the ReLU, shaped like the output; nil: none
+	epiReLU    bool
 }
 
 // newFastConvPlan returns the plan, or false if fastConv does not handle this convolution.
@@ -365,7 +543,13 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 					for mp := range mPanels {
 						if p.direct && (mp+1)*fcMR <= rows {
 							// Whole tile inside the output: the kernel writes it in place.
-							sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &out[(m0+mp*fcMR)*p.n+np*fcNR], p.n, kb > 0)
+							at := (m0+mp*fcMR)*p.n + np*fcNR
+							sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &out[at], p.n, kb > 0)
+							if p.epiA != nil && kb+kc == p.k { // last block: the tile is final and in L1
+								for r := range fcMR {
+									p.applyEpilogue(out[at+r*p.n:at+r*p.n+fcNR], at+r*p.n, np*fcNR)
+								}
+							}
 							continue
 						}
 						sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &cbuf[mp*fcMR*p.npad+np*fcNR], p.npad, kb > 0)
@@ -374,7 +558,8 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 			}
 			if p.direct {
 				// Only the last, partial panel went to the scratch block.
-				if full := rows / fcMR * fcMR; full < rows {
+				full := rows / fcMR * fcMR
+				if full < rows {
 					p.storeC(out, cbuf[full*p.npad:], m0+full, rows-full)
 				}
 			} else {
@@ -564,15 +749,53 @@ func (p *fastConvPlan) packA(in, dst []float32, m0, rows, kb, kc int) {
 func (p *fastConvPlan) storeC(out, cbuf []float32, m0, rows int) {
 	for i := range rows {
 		_, _, off := p.pixel(m0 + i)
-		off += 0
 		src := cbuf[i*p.npad : i*p.npad+p.n]
 		if p.outSC == 1 {
 			copy(out[off:off+p.n], src)
+			p.applyEpilogue(out[off:off+p.n], off, 0)
 			continue
 		}
 		for _, v := range src {
 			out[off] = v
 			off += p.outSC
+		}
+	}
+}
+
+// applyEpilogue applies the fused batch norm (then residual, then ReLU), if any, to row: the output
+// values at offset off, channels n0.. (contiguous: the fusion pass only fuses such outputs).
+func (p *fastConvPlan) applyEpilogue(row []float32, off, n0 int) {
+	if p.epiA == nil {
+		return
+	}
+	a, b := p.epiA[n0:n0+len(row)], p.epiB[n0:n0+len(row)]
+	if epilogueAsm != nil && len(row)%16 == 0 && len(row) > 0 {
+		var res *float32
+		if p.epiRes != nil {
+			res = &p.epiRes[off : off+len(row)][0]
+		}
+		epilogueAsm(&row[0], &a[0], &b[0], res, len(row), p.epiReLU)
+		return
+	}
+	switch {
+	case p.epiRes != nil:
+		res := p.epiRes[off : off+len(row)]
+		if p.epiReLU {
+			for j, v := range row {
+				row[j] = max(v*a[j]+b[j]+res[j], 0)
+			}
+		} else {
+			for j, v := range row {
+				row[j] = v*a[j] + b[j] + res[j]
+			}
+		}
+	case p.epiReLU:
+		for j, v := range row {
+			row[j] = max(v*a[j]+b[j], 0)
+		}
+	default:
+		for j, v := range row {
+			row[j] = v*a[j] + b[j]
 		}
 	}
 }

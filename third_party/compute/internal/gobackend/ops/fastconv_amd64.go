@@ -36,3 +36,17 @@ func sgemmKernels() map[string]func(k int, a, b, c *float32, ldc int, accumulate
 	}
 	return m
 }
+
+// epilogueAVX512 applies a fused batch norm (residual, ReLU) to n values, n a multiple of 16
+// (fastconv_amd64.s); see fastConvPlan.applyEpilogue.
+//
+//go:noescape
+func epilogueAVX512(dst, a, b, res *float32, n int, relu bool)
+
+// epilogueAsm is epilogueAVX512 where the CPU has AVX-512 (and the AVX-512 micro-kernel is in use).
+var epilogueAsm = func() func(dst, a, b, res *float32, n int, relu bool) {
+	if cpu.X86.HasAVX512F {
+		return epilogueAVX512
+	}
+	return nil
+}()

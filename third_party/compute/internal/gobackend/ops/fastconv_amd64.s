@@ -286,3 +286,44 @@ overwrite:
 	JLT  tile
 	VZEROUPPER
 	RET
+
+// func epilogueAVX512(dst, a, b, res *float32, n int, relu bool)
+//
+// dst[i] = dst[i]*a[i] + b[i] (+ res[i] if res != nil), then max(., 0) if relu (NaN stays NaN),
+// for i < n; n must be a multiple of 16.
+TEXT ·epilogueAVX512(SB), NOSPLIT, $0-41
+	MOVQ    dst+0(FP), DI
+	MOVQ    a+8(FP), SI
+	MOVQ    b+16(FP), DX
+	MOVQ    res+24(FP), R8
+	MOVQ    n+32(FP), CX
+	MOVBLZX relu+40(FP), AX
+	VPXORD  Z31, Z31, Z31
+	SHRQ    $4, CX
+	JZ      epi_done
+
+epi_loop:
+	VMOVUPS     (DI), Z0
+	VMOVUPS     (DX), Z1
+	VFMADD231PS (SI), Z0, Z1
+	TESTQ       R8, R8
+	JZ          epi_nores
+	VADDPS      (R8), Z1, Z1
+	ADDQ        $64, R8
+
+epi_nores:
+	TESTQ   AX, AX
+	JZ      epi_norelu
+	VMAXPS  Z1, Z31, Z1
+
+epi_norelu:
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	DECQ    CX
+	JNZ     epi_loop
+
+epi_done:
+	VZEROUPPER
+	RET

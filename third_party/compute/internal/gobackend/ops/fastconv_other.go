@@ -11,3 +11,6 @@ var sgemmKernel = sgemmKernelGo
 func sgemmKernels() map[string]func(k int, a, b, c *float32, ldc int, accumulate bool) {
 	return map[string]func(k int, a, b, c *float32, ldc int, accumulate bool){"go": sgemmKernelGo}
 }
+
+// epilogueAsm has no assembly version on this architecture.
+var epilogueAsm func(dst, a, b, res *float32, n int, relu bool)
