@@ -60,13 +60,23 @@ func init() {
 		return
 	}
 	if name := os.Getenv(fastConvKernelEnv); name != "" {
-		k, ok := sgemmKernels()[name]
-		if !ok {
+		if !useKernel(name) {
 			klog.Fatalf("%s=%q: this CPU runs %v", fastConvKernelEnv, name, slices.Sorted(maps.Keys(sgemmKernels())))
 		}
-		sgemmKernel = k
 	}
 	gobackend.SetNodeExecutor(compute.OpTypeConvGeneral, gobackend.PriorityArch, execConvGeneralFast)
+}
+
+// sgemmKernel is the micro-kernel in use, named by sgemmKernelName.
+var sgemmKernel = sgemmKernels()[sgemmKernelName]
+
+// useKernel switches fastConv to the named micro-kernel; false if this CPU lacks it.
+func useKernel(name string) bool {
+	k, ok := sgemmKernels()[name]
+	if ok {
+		sgemmKernel, sgemmKernelName = k, name
+	}
+	return ok
 }
 
 // execConvGeneralFast runs ConvGeneral with fastConv when it applies, else with the upstream executor.
@@ -276,6 +286,7 @@ type fastConvPlan struct {
 	batchInnermostContigous bool   // innermost pixel component is the batch with input stride 1
 	direct                  bool   // the output is the row-major [M, N] product: full tiles go straight to it
 	mergeK1                 bool   // packA may copy the taps of a kernel row as one run
+	directA                 bool   // X is the input itself, row-major [M, K] (1x1, stride 1, NHWC): not packed
 
 	// A plan may cover one residue class of a dilated convolution (see dilationClasses): its output
 	// position i along axis d is oStart[d] + i*oStep[d], its kernel tap j is kStart[d] + j*kStep[d], and
@@ -364,6 +375,11 @@ func (p *fastConvPlan) derive() {
 		p.pDims[i], p.pIn[i], p.pOut[i], p.pSpatial[i] = c.dim, c.in, c.out, c.sp
 	}
 	p.batchInnermostContigous = p.pSpatial[2] == -1 && p.inSB == 1
+	// A 1x1, stride-1, unpadded convolution over an input whose pixels lie row after row in pixel order:
+	// X is the input matrix [M, cin] itself.
+	p.directA = p.kDim == [2]int{1, 1} && p.stride == [2]int{1, 1} && p.padLow == [2]int{} &&
+		p.inDil == [2]int{1, 1} && p.oStep == [2]int{1, 1} && p.inSC == 1 && p.outDim == p.inDim &&
+		p.pIn[2] == p.cin && p.pIn[1] == p.cin*p.pDims[2] && p.pIn[0] == p.cin*p.pDims[2]*p.pDims[1]
 	// Consecutive taps of a kernel row read consecutive input channels runs (NHWC, no dilation holes).
 	p.mergeK1 = p.inSC == 1 && p.inDil[1] == 1 && p.kStep[1] == 1 && p.inSS[1]*p.kDil[1] == p.cin
 	// The output is the row-major [M, N] matrix itself when pixel m sits at m*N with unit channel stride.
@@ -521,6 +537,10 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 	})
 
 	// Phase 2: blocks of output pixels.
+	var kda func(k int, a *float32, lda int, b, c *float32, ldc int, accumulate bool)
+	if p.directA {
+		kda = sgemmKernelDirectA()
+	}
 	next.Store(0)
 	parallel(func() {
 		abuf := getFloat32s(mb * min(p.k, fcKC))
@@ -535,21 +555,38 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 			m0 := blk * mb
 			rows := min(mb, p.m-m0)
 			mPanels := (rows + fcMR - 1) / fcMR
+			fullPanels := rows / fcMR
 			for kb := 0; kb < p.k; kb += fcKC {
 				kc := min(fcKC, p.k-kb)
-				p.packA(in, abuf[:mPanels*fcMR*kc], m0, rows, kb, kc)
+				if kda != nil {
+					// Only a last, partial panel is packed (reading 12 rows from the input could run
+					// past its end).
+					if fullPanels < mPanels {
+						p.packA(in, abuf[fullPanels*fcMR*kc:mPanels*fcMR*kc], m0+fullPanels*fcMR, rows-fullPanels*fcMR, kb, kc)
+					}
+				} else {
+					p.packA(in, abuf[:mPanels*fcMR*kc], m0, rows, kb, kc)
+				}
 				for np := range nPanels {
 					bp := bpack[np*p.k*fcNR+kb*fcNR:]
 					for mp := range mPanels {
-						if p.direct && (mp+1)*fcMR <= rows {
+						if p.direct && mp < fullPanels {
 							// Whole tile inside the output: the kernel writes it in place.
 							at := (m0+mp*fcMR)*p.n + np*fcNR
-							sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &out[at], p.n, kb > 0)
+							if kda != nil {
+								kda(kc, &in[(m0+mp*fcMR)*p.cin+kb], p.cin, &bp[0], &out[at], p.n, kb > 0)
+							} else {
+								sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &out[at], p.n, kb > 0)
+							}
 							if p.epiA != nil && kb+kc == p.k { // last block: the tile is final and in L1
 								for r := range fcMR {
 									p.applyEpilogue(out[at+r*p.n:at+r*p.n+fcNR], at+r*p.n, np*fcNR)
 								}
 							}
+							continue
+						}
+						if kda != nil && mp < fullPanels {
+							kda(kc, &in[(m0+mp*fcMR)*p.cin+kb], p.cin, &bp[0], &cbuf[mp*fcMR*p.npad+np*fcNR], p.npad, kb > 0)
 							continue
 						}
 						sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &cbuf[mp*fcMR*p.npad+np*fcNR], p.npad, kb > 0)
@@ -558,7 +595,7 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 			}
 			if p.direct {
 				// Only the last, partial panel went to the scratch block.
-				full := rows / fcMR * fcMR
+				full := fullPanels * fcMR
 				if full < rows {
 					p.storeC(out, cbuf[full*p.npad:], m0+full, rows-full)
 				}

@@ -14,15 +14,16 @@ func sgemmKernelAVX512(k int, a, b, c *float32, ldc int, accumulate bool)
 //go:noescape
 func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, accumulate bool)
 
-// sgemmKernel is the micro-kernel fastConv uses: AVX-512 where available, else AVX2 with FMA, else Go.
-var sgemmKernel = func() func(k int, a, b, c *float32, ldc int, accumulate bool) {
+// sgemmKernelName names the micro-kernel fastConv uses (see useKernel): AVX-512 where available, else
+// AVX2 with FMA, else Go.
+var sgemmKernelName = func() string {
 	switch {
 	case cpu.X86.HasAVX512F:
-		return sgemmKernelAVX512
+		return "avx512"
 	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
-		return sgemmKernelAVX2
+		return "avx2"
 	}
-	return sgemmKernelGo
+	return "go"
 }()
 
 // sgemmKernels lists the micro-kernels this CPU can run, by name, for tests and benchmarks.
@@ -50,3 +51,18 @@ var epilogueAsm = func() func(dst, a, b, res *float32, n int, relu bool) {
 	}
 	return nil
 }()
+
+// sgemmKernelAVX512DirectA is sgemmKernelAVX512 reading A in place with row stride lda
+// (fastconv_amd64.s).
+//
+//go:noescape
+func sgemmKernelAVX512DirectA(k int, a *float32, lda int, b, c *float32, ldc int, accumulate bool)
+
+// sgemmKernelDirectA is the micro-kernel reading A in place, set only while the AVX-512 kernel is the
+// one in use (nil otherwise: fastConv then packs A).
+func sgemmKernelDirectA() func(k int, a *float32, lda int, b, c *float32, ldc int, accumulate bool) {
+	if sgemmKernelName == "avx512" {
+		return sgemmKernelAVX512DirectA
+	}
+	return nil
+}

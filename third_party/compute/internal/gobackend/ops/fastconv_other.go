@@ -4,8 +4,8 @@
 
 package ops
 
-// sgemmKernel is the micro-kernel fastConv uses.
-var sgemmKernel = sgemmKernelGo
+// sgemmKernelName names the micro-kernel fastConv uses (see useKernel).
+var sgemmKernelName = "go"
 
 // sgemmKernels lists the micro-kernels this CPU can run, by name, for tests and benchmarks.
 func sgemmKernels() map[string]func(k int, a, b, c *float32, ldc int, accumulate bool) {
@@ -14,3 +14,8 @@ func sgemmKernels() map[string]func(k int, a, b, c *float32, ldc int, accumulate
 
 // epilogueAsm has no assembly version on this architecture.
 var epilogueAsm func(dst, a, b, res *float32, n int, relu bool)
+
+// sgemmKernelDirectA has no assembly version on this architecture: fastConv packs A.
+func sgemmKernelDirectA() func(k int, a *float32, lda int, b, c *float32, ldc int, accumulate bool) {
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -47,7 +48,9 @@ var (
 func fcCases() []fcCase {
 	p := func(lo, hi int) [][2]int { return [][2]int{{lo, hi}, {lo, hi}} }
 	return []fcCase{
-		{"1x1", nhwc, []int{2, 5, 6, 7}, []int{1, 1, 7, 9}, nil, nil, nil, nil},
+		{"1x1_in_place", nhwc, []int{2, 5, 6, 7}, []int{1, 1, 7, 9}, nil, nil, nil, nil},
+		{"1x1_in_place_partial_panel", nhwc, []int{3, 5, 5, 16}, []int{1, 1, 16, 64}, nil, nil, nil, nil}, // M = 75
+		{"1x1_in_place_odd_cout", nhwc, []int{3, 5, 5, 300}, []int{1, 1, 300, 40}, nil, nil, nil, nil},  // K > KC
 		{"1x1_s2", nhwc, []int{2, 7, 6, 16}, []int{1, 1, 16, 40}, []int{2, 2}, nil, nil, nil},
 		{"3x3_p1", nhwc, []int{3, 9, 8, 13}, []int{3, 3, 13, 33}, nil, p(1, 1), nil, nil},
 		{"3x3_s2_p1", nhwc, []int{2, 11, 10, 8}, []int{3, 3, 8, 64}, []int{2, 2}, p(1, 1), nil, nil},
@@ -150,7 +153,7 @@ func randFloat32s(rng *rand.Rand, n int) []float32 {
 // TestFastConvMatchesNaive checks fastConv, with both micro-kernels and 1 to 3 workers, against naiveConv.
 func TestFastConvMatchesNaive(t *testing.T) {
 	for _, c := range fcCases() {
-		for kname, kfn := range sgemmKernels() {
+		for kname := range sgemmKernels() {
 			for _, workers := range []int{1, 3} {
 				t.Run(fmt.Sprintf("%s/%s/w%d", c.name, kname, workers), func(t *testing.T) {
 					params, inShape, kShape, outShape := c.build(t)
@@ -158,13 +161,16 @@ func TestFastConvMatchesNaive(t *testing.T) {
 					if !ok {
 						t.Fatalf("fastConv does not handle %s", c.name)
 					}
+					if strings.Contains(c.name, "in_place") != plan.directA {
+						t.Fatalf("%s: directA=%v", c.name, plan.directA)
+					}
 					rng := rand.New(rand.NewPCG(1, uint64(len(c.name))))
 					in, kern := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
 					out := randFloat32s(rng, outShape.Size()) // garbage: must be fully overwritten
-					saved := sgemmKernel
-					sgemmKernel = kfn
+					saved := sgemmKernelName
+					useKernel(kname)
 					plan.run(in, kern, out, workers)
-					sgemmKernel = saved
+					useKernel(saved)
 					want := naiveConv(c, in, kern, outShape)
 					for i, w := range want {
 						if d := math.Abs(float64(out[i]) - w); d > 1e-4*(1+math.Abs(w)) {
