@@ -87,7 +87,9 @@ func execConvGeneralFast(backend *gobackend.Backend, node *gobackend.Node, input
 	if !ok {
 		return execConvGeneral(backend, node, inputs, owned)
 	}
-	if epi := params.epilogue; epi != nil {
+	if epi := params.epilogue; epi != nil && epi.reluMask {
+		plan.epiMask = inputs[2].Flat.([]float32)
+	} else if epi != nil {
 		// Batch norm for inference fused into the convolution (convBNFusion): per output channel,
 		// v*a + b with a = scale/sqrt(variance+epsilon), b = offset - mean*a.
 		scale, offset := inputs[2].Flat.([]float32), inputs[3].Flat.([]float32)
@@ -117,6 +119,10 @@ type convEpilogue struct {
 	epsilon  float32
 	residual bool // input 6, shaped like the output, is added after the batch norm
 	relu     bool
+
+	// reluMask (without batch norm): input 2, shaped like the output, zeroes the outputs where it is not
+	// > 0 -- the gradient of a ReLU, Where(y > 0, conv, 0).
+	reluMask bool
 }
 
 func init() {
@@ -229,8 +235,96 @@ func (convBNFusion) Apply(b *gobackend.Builder) (bool, error) {
 			}
 			modified = true
 		}
+		if fuseReLUMasks(f) {
+			modified = true
+		}
 	}
 	return modified, nil
+}
+
+// fuseReLUMasks rewrites Where(GreaterThan(y, 0), conv, 0), with conv a fast-path ConvGeneral (channels
+// last, no epilogue yet) read only by that Where (possibly through Identity nodes), into conv with a
+// reluMask epilogue reading y: a ReLU's gradient applied as the convolution (the gradient flowing into
+// the ReLU) stores its tiles.
+func fuseReLUMasks(f *gobackend.Function) bool {
+	modified := false
+	for {
+		consumers, live := liveConsumers(f)
+		isOutput := make(map[*gobackend.Node]bool)
+		for _, out := range f.Outputs {
+			isOutput[out] = true
+		}
+		single := func(n *gobackend.Node) *gobackend.Node {
+			if isOutput[n] || len(consumers[n]) != 1 {
+				return nil
+			}
+			return consumers[n][0]
+		}
+		fused := false
+		for _, w := range f.Nodes {
+			if w.OpType != compute.OpTypeWhere || !live[w] || len(w.Inputs) != 3 || !isZeroScalarF32(w.Inputs[2]) {
+				continue
+			}
+			cond := w.Inputs[0]
+			if cond.OpType != compute.OpTypeGreaterThan || len(cond.Inputs) != 2 || !isZeroScalarF32(cond.Inputs[1]) {
+				continue
+			}
+			y := cond.Inputs[0]
+			conv := w.Inputs[1]
+			for conv.OpType == compute.OpTypeIdentity && single(conv) == w && len(conv.Inputs) == 1 {
+				conv = conv.Inputs[0]
+			}
+			if conv.OpType != compute.OpTypeConvGeneral || len(conv.Inputs) != 2 || !y.Shape.Equal(conv.Shape) ||
+				!w.Shape.Equal(conv.Shape) {
+				continue
+			}
+			// conv must reach w only, through single-consumer Identity nodes.
+			if n := single(conv); n == nil {
+				continue
+			} else {
+				for n != w {
+					if n.OpType != compute.OpTypeIdentity {
+						break
+					}
+					n = single(n)
+					if n == nil {
+						break
+					}
+				}
+				if n != w {
+					continue
+				}
+			}
+			cd := conv.Data.(*convNode)
+			if cd.epilogue != nil || cd.axes.OutputChannels != conv.Shape.Rank()-1 {
+				continue
+			}
+			if _, ok := newFastConvPlan(cd, conv.Inputs[0].Shape, conv.Inputs[1].Shape, conv.Shape); !ok {
+				continue
+			}
+			data := *cd
+			data.epilogue = &convEpilogue{reluMask: true}
+			conv.Data = &data
+			conv.Inputs = append(conv.Inputs[:2:2], y)
+			for _, n := range f.Nodes {
+				for i, in := range n.Inputs {
+					if in == w {
+						n.Inputs[i] = conv
+					}
+				}
+			}
+			for i, out := range f.Outputs {
+				if out == w {
+					f.Outputs[i] = conv
+				}
+			}
+			fused, modified = true, true
+			break
+		}
+		if !fused {
+			return modified
+		}
+	}
 }
 
 // liveConsumers returns, for the nodes reachable from f's outputs, their consumers among those nodes.
@@ -299,6 +393,7 @@ type fastConvPlan struct {
 	epiA, epiB []float32
 	epiRes     []float32 // residual added before the ReLU, shaped like the output; nil: none
 	epiReLU    bool
+	epiMask    []float32 // if set (and epiA nil): outputs where epiMask <= 0 (or NaN) become 0
 }
 
 // newFastConvPlan returns the plan, or false if fastConv does not handle this convolution.
@@ -578,7 +673,7 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 							} else {
 								sgemmKernel(kc, &abuf[mp*fcMR*kc], &bp[0], &out[at], p.n, kb > 0)
 							}
-							if p.epiA != nil && kb+kc == p.k { // last block: the tile is final and in L1
+							if (p.epiA != nil || p.epiMask != nil) && kb+kc == p.k { // last block: the tile is final and in L1
 								for r := range fcMR {
 									p.applyEpilogue(out[at+r*p.n:at+r*p.n+fcNR], at+r*p.n, np*fcNR)
 								}
@@ -802,6 +897,19 @@ func (p *fastConvPlan) storeC(out, cbuf []float32, m0, rows int) {
 // applyEpilogue applies the fused batch norm (then residual, then ReLU), if any, to row: the output
 // values at offset off, channels n0.. (contiguous: the fusion pass only fuses such outputs).
 func (p *fastConvPlan) applyEpilogue(row []float32, off, n0 int) {
+	if p.epiMask != nil {
+		mask := p.epiMask[off : off+len(row)]
+		if maskAsm != nil && len(row)%16 == 0 && len(row) > 0 {
+			maskAsm(&row[0], &mask[0], len(row))
+			return
+		}
+		for j, m := range mask {
+			if !(m > 0) {
+				row[j] = 0
+			}
+		}
+		return
+	}
 	if p.epiA == nil {
 		return
 	}

@@ -66,3 +66,16 @@ func sgemmKernelDirectA() func(k int, a *float32, lda int, b, c *float32, ldc in
 	}
 	return nil
 }
+
+// maskAVX512 zeroes dst[i] where mask[i] is not > 0, for i < n, n a multiple of 16 (fastconv_amd64.s).
+//
+//go:noescape
+func maskAVX512(dst, mask *float32, n int)
+
+// maskAsm is maskAVX512 where the CPU has AVX-512.
+var maskAsm = func() func(dst, mask *float32, n int) {
+	if cpu.X86.HasAVX512F {
+		return maskAVX512
+	}
+	return nil
+}()

@@ -501,3 +501,28 @@ da_overwrite:
 	VMOVUPS Z23, 64(DX)
 	VZEROUPPER
 	RET
+
+// func maskAVX512(dst, mask *float32, n int)
+//
+// dst[i] = mask[i] > 0 ? dst[i] : 0 (a NaN mask gives 0), for i < n; n must be a multiple of 16.
+TEXT ·maskAVX512(SB), NOSPLIT, $0-24
+	MOVQ   dst+0(FP), DI
+	MOVQ   mask+8(FP), SI
+	MOVQ   n+16(FP), CX
+	VPXORD Z31, Z31, Z31
+	SHRQ   $4, CX
+	JZ     mask_done
+
+mask_loop:
+	VMOVUPS   (SI), Z1
+	VCMPPS    $0x1e, Z31, Z1, K1
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS   Z0, (DI)
+	ADDQ      $64, DI
+	ADDQ      $64, SI
+	DECQ      CX
+	JNZ       mask_loop
+
+mask_done:
+	VZEROUPPER
+	RET

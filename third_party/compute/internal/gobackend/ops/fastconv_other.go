@@ -19,3 +19,6 @@ var epilogueAsm func(dst, a, b, res *float32, n int, relu bool)
 func sgemmKernelDirectA() func(k int, a *float32, lda int, b, c *float32, ldc int, accumulate bool) {
 	return nil
 }
+
+// maskAsm has no assembly version on this architecture.
+var maskAsm func(dst, mask *float32, n int)

@@ -221,3 +221,56 @@ func TestConvBNFusionResidual(t *testing.T) {
 		})
 	}
 }
+
+// TestReLUMaskFusion fuses a ReLU gradient, Where(y > 0, conv, 0), into the convolution, with mask
+// values that are positive, zero, negative and NaN, for 33 (Go epilogue) and 64 (assembly) channels.
+func TestReLUMaskFusion(t *testing.T) {
+	for _, ci := range []int{2, 3} {
+		t.Run(fmt.Sprint("case", ci), func(t *testing.T) {
+			backend, f := testFunction(t)
+			c := fcCases()[ci]
+			inShape, kShape := shapes.Make(dtypes.Float32, c.inDims...), shapes.Make(dtypes.Float32, c.kDims...)
+			_, _, _, outShape := c.build(t)
+			x, k, y := testParameter(t, f, "x", inShape), testParameter(t, f, "k", kShape), testParameter(t, f, "y", outShape)
+			conv, err := ConvGeneral(f, x, k, c.axes, c.strides, c.paddings, nil, nil, 1, 1)
+			must(t, err)
+			zero, err := f.Constant([]float32{0})
+			must(t, err)
+			cond, err := GreaterThan(f, y, zero)
+			must(t, err)
+			id, err := Identity(f, conv)
+			must(t, err)
+			w, err := Where(f, cond, id, zero)
+			must(t, err)
+			must(t, f.Return([]compute.Value{w}, nil))
+			exec, err := f.RawBuilder.Compile()
+			must(t, err)
+			if epi := conv.(*gobackend.Node).Data.(*convNode).epilogue; epi == nil || !epi.reluMask {
+				t.Fatal("ReLU mask not fused")
+			}
+			rng := rand.New(rand.NewPCG(6, 6))
+			xs, ks, ys := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size()), randFloat32s(rng, outShape.Size())
+			for i := range ys {
+				switch i % 7 {
+				case 1:
+					ys[i] = 0
+				case 2:
+					ys[i] = float32(math.NaN())
+				}
+			}
+			out, err := exec.Execute([]compute.Buffer{testBuffer(t, backend, inShape, xs), testBuffer(t, backend, kShape, ks),
+				testBuffer(t, backend, outShape, ys)}, nil, 0)
+			must(t, err)
+			got := out[0].(*gobackend.Buffer).Flat.([]float32)
+			for i, v := range naiveConv(c, xs, ks, outShape) {
+				want := 0.0
+				if ys[i] > 0 {
+					want = v
+				}
+				if math.Abs(float64(got[i])-want) > 1e-4*(1+math.Abs(want)) {
+					t.Fatalf("element %d (mask %g): got %g, want %g", i, ys[i], got[i], want)
+				}
+			}
+		})
+	}
+}
