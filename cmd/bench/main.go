@@ -16,8 +16,9 @@
 // -backend is opened like the trainer does (internal/backend): "go" by default, the pure-Go backend,
 // run with ops_sequential (compute v0.1.6 can deadlock running ops in parallel); "go:OPTIONS",
 // "xla:cpu", ... are passed through.
-// Build with GOEXPERIMENT=simd: without it the pure-Go backend's matrix multiplication (and so every
-// convolution) is about 3x slower.
+// Build with GOEXPERIMENT=simd as the README does (GoMLX's own matrix products use it; the convolutions,
+// this repository's assembly kernels in third_party/compute, do not). GOMLX_FASTCONV=false measures
+// GoMLX's original executors; GOMLX_FASTCONV_KERNEL=avx2 the kernel a CPU without AVX-512 gets.
 //
 // The ONNX Runtime backend (build tag onnx) is also supported, with the CPU library from npm:
 //
