@@ -55,8 +55,7 @@ const (
 )
 
 func init() {
-	enabled, err := envutil.ReadBool(fastConvEnv, true)
-	if err != nil || !enabled {
+	if !fastEnabled() {
 		return
 	}
 	if name := os.Getenv(fastConvKernelEnv); name != "" {
@@ -65,6 +64,16 @@ func init() {
 		}
 	}
 	gobackend.SetNodeExecutor(compute.OpTypeConvGeneral, gobackend.PriorityArch, execConvGeneralFast)
+}
+
+// fastEnabled reports whether the fast executors are on: GOMLX_FASTCONV unset or true. An unparsable
+// value stops the program (rather than silently running the slow executors).
+func fastEnabled() bool {
+	enabled, err := envutil.ReadBool(fastConvEnv, true)
+	if err != nil {
+		klog.Fatalf("%s: %v", fastConvEnv, err)
+	}
+	return enabled
 }
 
 // sgemmKernel is the micro-kernel in use, named by sgemmKernelName.
@@ -126,7 +135,7 @@ type convEpilogue struct {
 }
 
 func init() {
-	if enabled, err := envutil.ReadBool(fastConvEnv, true); err == nil && enabled {
+	if fastEnabled() {
 		gobackend.RegisterTransformation(50, convBNFusion{})
 	}
 }

@@ -12,15 +12,13 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
-	"github.com/gomlx/compute/support/envutil"
 )
 
 // parallelElementwiseMin is the output size from which the elementwise executors split the work.
 var parallelElementwiseMin = 1 << 15
 
 func init() {
-	enabled, err := envutil.ReadBool(fastConvEnv, true)
-	if err != nil || !enabled {
+	if !fastEnabled() {
 		return
 	}
 	binary := map[compute.OpType]gobackend.NodeExecutor{

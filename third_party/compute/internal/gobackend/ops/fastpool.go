@@ -17,12 +17,10 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
-	"github.com/gomlx/compute/support/envutil"
 )
 
 func init() {
-	enabled, err := envutil.ReadBool(fastConvEnv, true)
-	if err != nil || !enabled {
+	if !fastEnabled() {
 		return
 	}
 	gobackend.SetNodeExecutor(compute.OpTypeReduceWindow, gobackend.PriorityArch, execReduceWindowFast)
