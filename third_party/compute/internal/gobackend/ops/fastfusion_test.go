@@ -21,13 +21,21 @@ func TestConvBNFusion(t *testing.T) {
 	for _, tc := range []struct {
 		name              string
 		relu, convIsUsed bool
-	}{{"bn", false, false}, {"bn_relu", true, false}, {"conv_also_returned", true, true}} {
+		conv             string
+	}{{"bn", false, false, "3x3_s2_p1"}, {"bn_relu", true, false, "3x3_s2_p1"}, {"conv_also_returned", true, true, "3x3_s2_p1"},
+		{"bn_relu_split_k", true, false, "split_k_forward"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			backend, f := testFunction(t)
-			c := fcCases()[3] // 3x3 stride 2, NHWC, 64 output channels
+			c := fcCaseNamed(t, tc.conv)
 			inShape, kShape := shapes.Make(dtypes.Float32, c.inDims...), shapes.Make(dtypes.Float32, c.kDims...)
 			vec := shapes.Make(dtypes.Float32, c.kDims[3])
 			x, k := testParameter(t, f, "x", inShape), testParameter(t, f, "k", kShape)
+			if name := tc.conv; name == "split_k_forward" {
+				params, _, _, outShape := c.build(t)
+				if p, _ := newFastConvPlan(params, inShape, kShape, outShape); !(p.k >= fcSplitKMin && p.k > 4*p.m) {
+					t.Fatalf("%s does not take the split-K path", name)
+				}
+			}
 			stats := []compute.Value{testParameter(t, f, "scale", vec), testParameter(t, f, "offset", vec),
 				testParameter(t, f, "mean", vec), testParameter(t, f, "variance", vec)}
 			conv, err := ConvGeneral(f, x, k, c.axes, c.strides, c.paddings, nil, nil, 1, 1)
@@ -94,6 +102,17 @@ func TestConvBNFusion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fcCase returns the fcCases entry with that name.
+func fcCaseNamed(t *testing.T, name string) fcCase {
+	for _, c := range fcCases() {
+		if c.name == name {
+			return c
+		}
+	}
+	t.Fatalf("no fcCase %q", name)
+	return fcCase{}
 }
 
 func must(t *testing.T, err error) {
@@ -225,14 +244,16 @@ func TestConvBNFusionResidual(t *testing.T) {
 // TestReLUMaskFusion fuses a ReLU gradient, Where(y > 0, conv, 0), into the convolution, with mask
 // values that are positive, zero, negative and NaN, for 33 (Go epilogue) and 64 (assembly) channels.
 func TestReLUMaskFusion(t *testing.T) {
-	for _, ci := range []int{2, 3} {
-		t.Run(fmt.Sprint("case", ci), func(t *testing.T) {
+	// Also through the residue classes of an input-dilated convolution (a strided convolution's input
+	// gradient) and the split reduction.
+	for _, name := range []string{"3x3_p1", "3x3_s2_p1", "input_grad_3x3_s2", "split_k_forward"} {
+		t.Run(name, func(t *testing.T) {
 			backend, f := testFunction(t)
-			c := fcCases()[ci]
+			c := fcCaseNamed(t, name)
 			inShape, kShape := shapes.Make(dtypes.Float32, c.inDims...), shapes.Make(dtypes.Float32, c.kDims...)
 			_, _, _, outShape := c.build(t)
 			x, k, y := testParameter(t, f, "x", inShape), testParameter(t, f, "k", kShape), testParameter(t, f, "y", outShape)
-			conv, err := ConvGeneral(f, x, k, c.axes, c.strides, c.paddings, nil, nil, 1, 1)
+			conv, err := ConvGeneral(f, x, k, c.axes, c.strides, c.paddings, c.inputDilations, c.kDilate, 1, 1)
 			must(t, err)
 			zero, err := f.Constant([]float32{0})
 			must(t, err)
