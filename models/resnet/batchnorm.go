@@ -38,6 +38,15 @@ const (
 // the unbiased (n/(n-1)) batch variance, as torch does. Otherwise it normalises with the running
 // statistics. epsilon is added to the variance before the square root.
 func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale bool) *Node {
+	return BatchNormWithBias(scope, x, nil, epsilon, momentum, zeroScale)
+}
+
+// BatchNormWithBias is BatchNorm of x + bias (bias [C], added per channel; nil: none) without computing
+// x + bias: in training the normalised output does not depend on a per-channel constant (the batch mean
+// absorbs it, and the gradient with respect to bias is exactly zero), so only the running mean sees it;
+// in inference it is folded into the running mean. This is how a convolution with a bias (the Keras
+// layout) feeds its batch norm at no cost.
+func BatchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum float64, zeroScale bool) *Node {
 	g := x.Graph()
 	dtype := x.DType()
 	rank := x.Rank()
@@ -55,13 +64,18 @@ func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale
 
 	n := x.Shape().Size() / channels
 	if !scope.IsTraining(g) {
+		// The mean of x is the running mean of x + bias, minus bias.
+		mean := meanVar.NodeValue(g)
+		if bias != nil {
+			mean = Sub(mean, bias)
+		}
 		if fusedBatchNorm(x) {
-			return batchNormInferenceFused(x, scale, offset, meanVar.NodeValue(g), varianceVar.NodeValue(g), epsilon)
+			return batchNormInferenceFused(x, scale, offset, mean, varianceVar.NodeValue(g), epsilon)
 		}
 		// Inference: y = x*a + b with a = scale/sqrt(var+eps), b = offset - mean*a.
 		rows := newRowOps(g, dtype, n, channels)
 		a := Mul(scale, Reciprocal(Sqrt(AddScalar(varianceVar.NodeValue(g), epsilon))))
-		b := Sub(offset, Mul(meanVar.NodeValue(g), a))
+		b := Sub(offset, Mul(mean, a))
 		y := Add(Mul(Reshape(x, n, channels), rows.broadcast(a)), rows.broadcast(b))
 		return Reshape(y, x.Shape().Dimensions...)
 	}
@@ -81,6 +95,9 @@ func BatchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale
 	m := Scalar(g, dtype, momentum)
 	oneMinusM := Scalar(g, dtype, 1-momentum)
 	batchMean := StopGradient(mean)
+	if bias != nil {
+		batchMean = Add(batchMean, StopGradient(bias))
+	}
 	batchVar := StopGradient(MulScalar(variance, unbias))
 	meanVar.SetNodeValue(Add(Mul(oneMinusM, meanVar.NodeValue(g)), Mul(m, batchMean)))
 	varianceVar.SetNodeValue(Add(Mul(oneMinusM, varianceVar.NodeValue(g)), Mul(m, batchVar)))

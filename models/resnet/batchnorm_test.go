@@ -486,3 +486,66 @@ func TestBatchNormForInferenceVJP(t *testing.T) {
 		requireClose(t, want[i], got[i], 1e-4, what)
 	}
 }
+
+// TestBatchNormWithBias checks BatchNormWithBias(x, b) against BatchNorm(x + b) in training and eval mode,
+// on the fused and the elementary path: output, running statistics and the gradients with respect to x,
+// scale, offset and b (zero in training, where b cancels out).
+func TestBatchNormWithBias(t *testing.T) {
+	backend := testBackend(t)
+	dims := []int{2, 3, 4, 6}
+	c := dims[len(dims)-1]
+	f := newBNFixture(dims, 1e-3)
+	w := toFloat32(pseudoRandom(len(f.x), 31, -1, 1))
+	biasVals := toFloat32(pseudoRandom(c, 32, -2, 2))
+	for _, training := range []bool{true, false} {
+		for _, fused := range []bool{true, false} {
+			t.Run(fmt.Sprintf("training=%v/fused=%v", training, fused), func(t *testing.T) {
+				saved := fusedBatchNormEnabled
+				fusedBatchNormEnabled = fused
+				defer func() { fusedBatchNormEnabled = saved }()
+				run := func(folded bool) [][]float64 {
+					store := f.newBNStore(t, dtypes.Float32)
+					_, err := store.RootScope().In("conv").CreateVariable("bias", tensors.FromFlatDataAndDimensions(biasVals, c))
+					require.NoError(t, err)
+					if !training {
+						for name, v := range map[string][]float64{"mean": pseudoRandom(c, 33, -1, 2), "variance": pseudoRandom(c, 34, 0.5, 3)} {
+							vr, err := store.RootScope().In("bn").CreateVariable(name, tensors.FromFlatDataAndDimensions(toFloat32(v), c))
+							require.NoError(t, err)
+							vr.SetTrainable(false)
+						}
+					}
+					exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, wNode *Node) []*Node {
+						g := x.Graph()
+						store.SetTraining(g, training)
+						bias := scope.In("conv").GetVariable("bias").NodeValue(g)
+						bnScope := scope.In("bn")
+						var y *Node
+						if folded {
+							y = BatchNormWithBias(bnScope, x, bias, f.eps, 0.1, false)
+						} else {
+							y = BatchNorm(bnScope, Add(x, Reshape(bias, 1, 1, 1, c)), f.eps, 0.1, false)
+						}
+						grads := Gradient(ReduceAllSum(Mul(y, wNode)), x, bnScope.GetVariable("scale").NodeValue(g),
+							bnScope.GetVariable("offset").NodeValue(g), bias)
+						return append([]*Node{y}, grads...)
+					})
+					require.NoError(t, err)
+					out, err := exec.Call(f.xTensor(dtypes.Float32), tensors.FromFlatDataAndDimensions(w, dims...))
+					require.NoError(t, err)
+					var res [][]float64
+					for _, o := range out {
+						res = append(res, flat64(t, o))
+					}
+					for _, v := range []string{"/bn/mean", "/bn/variance"} {
+						res = append(res, flat64(t, store.GetVariable(v).MustValue()))
+					}
+					return res
+				}
+				want, got := run(false), run(true)
+				for i, what := range []string{"y", "dL/dx", "dL/dscale", "dL/doffset", "dL/dbias", "running mean", "running variance"} {
+					requireClose(t, want[i], got[i], 2e-4, what)
+				}
+			})
+		}
+	}
+}

@@ -173,9 +173,7 @@ func (m *Model) Features(scope *model.Scope, images *Node) *Node {
 
 	// Stem: 7x7/2 conv, BN, ReLU, 3x3/2 max-pool (padding 1; the input is >= 0 after ReLU so zero
 	// padding equals torch's -inf padding).
-	stem := scope.In("stem")
-	x := m.conv(stem.In("conv"), images, 64, 7, 2, 3)
-	x = relu(m.bn(stem.In("bn"), x, false))
+	x := relu(m.convBN(scope.In("stem"), "conv", "bn", images, 64, 7, 2, 3, false))
 	x = MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
 
 	for stage, numBlocks := range m.Variant.Layers {
@@ -199,62 +197,57 @@ func (m *Model) block(scope *model.Scope, x *Node, width, stride int) *Node {
 
 	shortcut := x
 	if stride != 1 || inChannels != outChannels {
-		ds := scope.In("downsample")
-		shortcut = m.conv(ds.In("conv"), x, outChannels, 1, stride, 0)
-		shortcut = m.bn(ds.In("bn"), shortcut, false)
+		shortcut = m.convBN(scope.In("downsample"), "conv", "bn", x, outChannels, 1, stride, 0, false)
 	}
 
 	var y *Node
 	if kind == BasicBlock {
-		y = m.conv(scope.In("conv1"), x, width, 3, stride, 1)
-		y = relu(m.bn(scope.In("bn1"), y, false))
-		y = m.conv(scope.In("conv2"), y, width, 3, 1, 1)
-		y = m.bn(scope.In("bn2"), y, m.ZeroInitResidual)
+		y = relu(m.convBN(scope, "conv1", "bn1", x, width, 3, stride, 1, false))
+		y = m.convBN(scope, "conv2", "bn2", y, width, 3, 1, 1, m.ZeroInitResidual)
 	} else {
 		stride1, stride2 := 1, stride // v1.5: stride on the 3x3 conv.
 		if m.Layout == LayoutKeras {
 			stride1, stride2 = stride, 1 // v1: stride on the first 1x1 conv.
 		}
-		y = m.conv(scope.In("conv1"), x, width, 1, stride1, 0)
-		y = relu(m.bn(scope.In("bn1"), y, false))
-		y = m.conv(scope.In("conv2"), y, width, 3, stride2, 1)
-		y = relu(m.bn(scope.In("bn2"), y, false))
-		y = m.conv(scope.In("conv3"), y, outChannels, 1, 1, 0)
-		y = m.bn(scope.In("bn3"), y, m.ZeroInitResidual)
+		y = relu(m.convBN(scope, "conv1", "bn1", x, width, 1, stride1, 0, false))
+		y = relu(m.convBN(scope, "conv2", "bn2", y, width, 3, stride2, 1, false))
+		y = m.convBN(scope, "conv3", "bn3", y, outChannels, 1, 1, 0, m.ZeroInitResidual)
 	}
 	return relu(Add(y, shortcut))
 }
 
 // conv is a size x size convolution with outChannels filters, kernel [size, size, Cin, outChannels]
-// initialised as torchvision (kaiming normal, fan_out, ReLU gain: std = sqrt(2 / (size*size*out))),
-// plus a zero-initialised bias [outChannels] in the Keras layout.
-func (m *Model) conv(scope *model.Scope, x *Node, outChannels, size, stride, padding int) *Node {
+// initialised as torchvision (kaiming normal, fan_out, ReLU gain: std = sqrt(2 / (size*size*out))).
+// In the Keras layout it also has a zero-initialised bias [outChannels], returned (in the parameter
+// dtype) rather than added: every conv feeds a batch norm, which absorbs it (BatchNormWithBias).
+func (m *Model) conv(scope *model.Scope, x *Node, outChannels, size, stride, padding int) (y, bias *Node) {
 	g := x.Graph()
 	inChannels := x.Shape().Dimensions[3]
 	std := math.Sqrt(2 / float64(size*size*outChannels))
 	pdt := ParamDType(x.DType())
 	kernel := scope.WithInitializer(initializer.RandomNormalFn(scope, std)).
 		VariableWithShape("kernel", shapes.Make(pdt, size, size, inChannels, outChannels)).NodeValue(g)
-	y := Conv2D(x, ConvertDType(kernel, x.DType()), stride, padding)
+	y = Conv2D(x, ConvertDType(kernel, x.DType()), stride, padding)
 	if m.Layout == LayoutKeras {
-		bias := scope.WithInitializer(initializer.Zero).
+		bias = scope.WithInitializer(initializer.Zero).
 			VariableWithShape("bias", shapes.Make(pdt, outChannels)).NodeValue(g)
-		bias = ConvertDType(bias, y.DType())
-		dims := y.Shape().Dimensions
-		n := y.Shape().Size() / outChannels
-		rows := newRowOps(g, y.DType(), n, outChannels)
-		y = Reshape(Add(Reshape(y, n, outChannels), rows.broadcast(bias)), dims...)
 	}
-	return y
+	return y, bias
 }
 
-// bn applies BatchNorm with the model's epsilon and momentum.
+// bn applies BatchNormWithBias (bias: the conv's, or nil) with the model's epsilon and momentum.
 // Half-precision activations are normalised in float32 (as torch's autocast does).
-func (m *Model) bn(scope *model.Scope, x *Node, zeroScale bool) *Node {
+func (m *Model) bn(scope *model.Scope, x, bias *Node, zeroScale bool) *Node {
 	if pdt := ParamDType(x.DType()); pdt != x.DType() {
-		return ConvertDType(BatchNorm(scope, ConvertDType(x, pdt), m.Epsilon, m.Momentum, zeroScale), x.DType())
+		return ConvertDType(BatchNormWithBias(scope, ConvertDType(x, pdt), bias, m.Epsilon, m.Momentum, zeroScale), x.DType())
 	}
-	return BatchNorm(scope, x, m.Epsilon, m.Momentum, zeroScale)
+	return BatchNormWithBias(scope, x, bias, m.Epsilon, m.Momentum, zeroScale)
+}
+
+// convBN is conv followed by bn (the conv's bias, in the Keras layout, goes to the batch norm).
+func (m *Model) convBN(scope *model.Scope, conv, bn string, x *Node, outChannels, size, stride, padding int, zeroScale bool) *Node {
+	y, bias := m.conv(scope.In("%s", conv), x, outChannels, size, stride, padding)
+	return m.bn(scope.In("%s", bn), y, bias, zeroScale)
 }
 
 // ParamDType is the dtype of the variables for activations of dtype dt: dt itself, except that
