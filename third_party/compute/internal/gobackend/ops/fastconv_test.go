@@ -50,7 +50,7 @@ func fcCases() []fcCase {
 	return []fcCase{
 		{"1x1_in_place", nhwc, []int{2, 5, 6, 7}, []int{1, 1, 7, 9}, nil, nil, nil, nil},
 		{"1x1_in_place_partial_panel", nhwc, []int{3, 5, 5, 16}, []int{1, 1, 16, 64}, nil, nil, nil, nil}, // M = 75
-		{"1x1_in_place_odd_cout", nhwc, []int{3, 5, 5, 300}, []int{1, 1, 300, 40}, nil, nil, nil, nil},  // K > KC
+		{"1x1_in_place_odd_cout", nhwc, []int{3, 5, 5, 300}, []int{1, 1, 300, 40}, nil, nil, nil, nil},    // K > KC
 		{"1x1_s2", nhwc, []int{2, 7, 6, 16}, []int{1, 1, 16, 40}, []int{2, 2}, nil, nil, nil},
 		{"3x3_p1", nhwc, []int{3, 9, 8, 13}, []int{3, 3, 13, 33}, nil, p(1, 1), nil, nil},
 		{"3x3_s2_p1", nhwc, []int{2, 11, 10, 8}, []int{3, 3, 8, 64}, []int{2, 2}, p(1, 1), nil, nil},
@@ -66,8 +66,8 @@ func fcCases() []fcCase {
 		{"kernel_grad_3x3_s2", kernelGrad, []int{3, 8, 8, 12}, []int{3, 4, 4, 32}, nil, [][2]int{{1, 0}, {1, 0}}, nil, []int{2, 2}},
 		{"kernel_grad_batch12", kernelGrad, []int{12, 5, 5, 36}, []int{12, 5, 5, 16}, nil, p(1, 1), nil, nil},
 		{"input_grad_3x3_s2", inputGrad, []int{2, 4, 4, 16}, []int{3, 3, 8, 16}, nil, [][2]int{{1, 2}, {1, 2}}, []int{2, 2}, nil},
-		{"split_k_kernel_grad", kernelGrad, []int{4, 32, 32, 5}, []int{4, 32, 32, 7}, nil, p(1, 1), nil, nil},     // K = 4096
-		{"split_k_forward", nhwc, []int{1, 3, 3, 520}, []int{3, 3, 520, 33}, nil, p(1, 1), nil, nil},              // K = 4680, M = 9
+		{"split_k_kernel_grad", kernelGrad, []int{4, 32, 32, 5}, []int{4, 32, 32, 7}, nil, p(1, 1), nil, nil}, // K = 4096
+		{"split_k_forward", nhwc, []int{1, 3, 3, 520}, []int{3, 3, 520, 33}, nil, p(1, 1), nil, nil},          // K = 4680, M = 9
 		{"input_dilation_3x2_asym_pad", nhwc, []int{2, 4, 5, 3}, []int{2, 3, 3, 4}, nil, [][2]int{{2, 0}, {-1, 3}}, []int{3, 2}, nil},
 		{"input_grad_1x1_s2", inputGrad, []int{2, 3, 3, 40}, []int{1, 1, 24, 40}, nil, [][2]int{{0, 1}, {0, 1}}, []int{2, 2}, nil},
 	}

@@ -19,7 +19,7 @@ import (
 // compares the result with a float64 computation of the unfused ops.
 func TestConvBNFusion(t *testing.T) {
 	for _, tc := range []struct {
-		name              string
+		name             string
 		relu, convIsUsed bool
 		conv             string
 	}{{"bn", false, false, "3x3_s2_p1"}, {"bn_relu", true, false, "3x3_s2_p1"}, {"conv_also_returned", true, true, "3x3_s2_p1"},
