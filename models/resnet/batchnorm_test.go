@@ -424,16 +424,7 @@ func TestBatchNormFusedMatchesElementary(t *testing.T) {
 					return append([]*Node{y}, grads...)
 				})
 				require.NoError(t, err)
-				out, err := exec.Call(f.xTensor(dtypes.Float32), tensors.FromFlatDataAndDimensions(w, dims...))
-				require.NoError(t, err)
-				res := make([][]float64, 0, len(out)+2)
-				for _, o := range out {
-					res = append(res, flat64(t, o))
-				}
-				for _, v := range []string{"/bn/mean", "/bn/variance"} {
-					res = append(res, flat64(t, store.GetVariable(v).MustValue()))
-				}
-				return res
+				return callWithRunningStats(t, exec, store, f.xTensor(dtypes.Float32), tensors.FromFlatDataAndDimensions(w, dims...))
 			}
 			want, got := run(false), run(true)
 			for i, what := range []string{"y", "dL/dx", "dL/dscale", "dL/doffset", "running mean", "running variance"} {
@@ -530,16 +521,7 @@ func TestBatchNormWithBias(t *testing.T) {
 						return append([]*Node{y}, grads...)
 					})
 					require.NoError(t, err)
-					out, err := exec.Call(f.xTensor(dtypes.Float32), tensors.FromFlatDataAndDimensions(w, dims...))
-					require.NoError(t, err)
-					var res [][]float64
-					for _, o := range out {
-						res = append(res, flat64(t, o))
-					}
-					for _, v := range []string{"/bn/mean", "/bn/variance"} {
-						res = append(res, flat64(t, store.GetVariable(v).MustValue()))
-					}
-					return res
+					return callWithRunningStats(t, exec, store, f.xTensor(dtypes.Float32), tensors.FromFlatDataAndDimensions(w, dims...))
 				}
 				want, got := run(false), run(true)
 				for i, what := range []string{"y", "dL/dx", "dL/dscale", "dL/doffset", "dL/dbias", "running mean", "running variance"} {
@@ -548,4 +530,20 @@ func TestBatchNormWithBias(t *testing.T) {
 			})
 		}
 	}
+}
+
+// callWithRunningStats calls exec and returns its outputs followed by the store's /bn/mean and
+// /bn/variance after the call, all as float64.
+func callWithRunningStats(t *testing.T, exec *model.Exec, store *model.Store, args ...any) [][]float64 {
+	t.Helper()
+	out, err := exec.Call(args...)
+	require.NoError(t, err)
+	res := make([][]float64, 0, len(out)+2)
+	for _, o := range out {
+		res = append(res, flat64(t, o))
+	}
+	for _, v := range []string{"/bn/mean", "/bn/variance"} {
+		res = append(res, flat64(t, store.GetVariable(v).MustValue()))
+	}
+	return res
 }

@@ -158,17 +158,7 @@ func (convBNFusion) Apply(b *gobackend.Builder) (bool, error) {
 		// recomputed after each: a fusion bypasses nodes and gives the convolution new inputs.
 		done := make(map[*gobackend.Node]bool) // batch norms already examined
 		for {
-			consumers, live := liveConsumers(f)
-			isOutput := make(map[*gobackend.Node]bool)
-			for _, out := range f.Outputs {
-				isOutput[out] = true
-			}
-			single := func(n *gobackend.Node) *gobackend.Node { // the only consumer of n, or nil
-				if isOutput[n] || len(consumers[n]) != 1 {
-					return nil
-				}
-				return consumers[n][0]
-			}
+			single, live := singleConsumers(f)
 			var bn *gobackend.Node
 			for _, n := range f.Nodes {
 				if n.OpType == compute.OpTypeBatchNormForInference && live[n] && !done[n] {
@@ -230,18 +220,7 @@ func (convBNFusion) Apply(b *gobackend.Builder) (bool, error) {
 			if residual != nil {
 				conv.Inputs = append(conv.Inputs, residual)
 			}
-			for _, n := range f.Nodes {
-				for i, in := range n.Inputs {
-					if in == target {
-						n.Inputs[i] = conv
-					}
-				}
-			}
-			for i, out := range f.Outputs {
-				if out == target {
-					f.Outputs[i] = conv
-				}
-			}
+			replaceUses(f, target, conv)
 			modified = true
 		}
 		if fuseReLUMasks(f) {
@@ -258,17 +237,7 @@ func (convBNFusion) Apply(b *gobackend.Builder) (bool, error) {
 func fuseReLUMasks(f *gobackend.Function) bool {
 	modified := false
 	for {
-		consumers, live := liveConsumers(f)
-		isOutput := make(map[*gobackend.Node]bool)
-		for _, out := range f.Outputs {
-			isOutput[out] = true
-		}
-		single := func(n *gobackend.Node) *gobackend.Node {
-			if isOutput[n] || len(consumers[n]) != 1 {
-				return nil
-			}
-			return consumers[n][0]
-		}
+		single, live := singleConsumers(f)
 		fused := false
 		for _, w := range f.Nodes {
 			if w.OpType != compute.OpTypeWhere || !live[w] || len(w.Inputs) != 3 || !isZeroScalarF32(w.Inputs[2]) {
@@ -315,23 +284,44 @@ func fuseReLUMasks(f *gobackend.Function) bool {
 			data.epilogue = &convEpilogue{reluMask: true}
 			conv.Data = &data
 			conv.Inputs = append(conv.Inputs[:2:2], y)
-			for _, n := range f.Nodes {
-				for i, in := range n.Inputs {
-					if in == w {
-						n.Inputs[i] = conv
-					}
-				}
-			}
-			for i, out := range f.Outputs {
-				if out == w {
-					f.Outputs[i] = conv
-				}
-			}
+			replaceUses(f, w, conv)
 			fused, modified = true, true
 			break
 		}
 		if !fused {
 			return modified
+		}
+	}
+}
+
+// singleConsumers returns single(n), the only live consumer of n (nil if n has several, none, or is an
+// output of f), and the set of live nodes (reachable from f's outputs).
+func singleConsumers(f *gobackend.Function) (single func(n *gobackend.Node) *gobackend.Node, live map[*gobackend.Node]bool) {
+	consumers, live := liveConsumers(f)
+	isOutput := make(map[*gobackend.Node]bool)
+	for _, out := range f.Outputs {
+		isOutput[out] = true
+	}
+	return func(n *gobackend.Node) *gobackend.Node {
+		if isOutput[n] || len(consumers[n]) != 1 {
+			return nil
+		}
+		return consumers[n][0]
+	}, live
+}
+
+// replaceUses makes every node and output of f that reads old read replacement instead.
+func replaceUses(f *gobackend.Function, old, replacement *gobackend.Node) {
+	for _, n := range f.Nodes {
+		for i, in := range n.Inputs {
+			if in == old {
+				n.Inputs[i] = replacement
+			}
+		}
+	}
+	for i, out := range f.Outputs {
+		if out == old {
+			f.Outputs[i] = replacement
 		}
 	}
 }
