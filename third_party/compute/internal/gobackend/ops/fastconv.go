@@ -177,11 +177,7 @@ func (convBNFusion) Apply(b *gobackend.Builder) (bool, error) {
 			if conv.OpType != compute.OpTypeConvGeneral || single(conv) != bn || len(conv.Inputs) != 2 {
 				continue
 			}
-			cd := conv.Data.(*convNode)
-			if cd.epilogue != nil || cd.axes.OutputChannels != conv.Shape.Rank()-1 || !conv.Shape.Equal(bn.Shape) {
-				continue
-			}
-			if _, ok := newFastConvPlan(cd, conv.Inputs[0].Shape, conv.Inputs[1].Shape, conv.Shape); !ok {
+			if !fusableConv(conv) || !conv.Shape.Equal(bn.Shape) {
 				continue
 			}
 			// Follow single consumers through Identity nodes to an optional Add of a residual shaped like
@@ -213,14 +209,12 @@ func (convBNFusion) Apply(b *gobackend.Builder) (bool, error) {
 				}
 				break
 			}
-			data := *cd
-			data.epilogue = &convEpilogue{epsilon: bn.Data.(*batchNormNode).epsilon, residual: residual != nil, relu: relu}
-			conv.Data = &data
-			conv.Inputs = append(conv.Inputs[:2:2], bn.Inputs[1:5]...)
+			extra := slices.Clone(bn.Inputs[1:5])
 			if residual != nil {
-				conv.Inputs = append(conv.Inputs, residual)
+				extra = append(extra, residual)
 			}
-			replaceUses(f, target, conv)
+			epi := &convEpilogue{epsilon: bn.Data.(*batchNormNode).epsilon, residual: residual != nil, relu: relu}
+			attachEpilogue(f, conv, epi, extra, target)
 			modified = true
 		}
 		if fuseReLUMasks(f) {
@@ -248,43 +242,15 @@ func fuseReLUMasks(f *gobackend.Function) bool {
 				continue
 			}
 			y := cond.Inputs[0]
-			conv := w.Inputs[1]
-			for conv.OpType == compute.OpTypeIdentity && single(conv) == w && len(conv.Inputs) == 1 {
-				conv = conv.Inputs[0]
+			// Back from w through Identity nodes, each read only by the next, to the convolution.
+			conv, next := w.Inputs[1], w
+			for conv.OpType == compute.OpTypeIdentity && len(conv.Inputs) == 1 && single(conv) == next {
+				conv, next = conv.Inputs[0], conv
 			}
-			if conv.OpType != compute.OpTypeConvGeneral || len(conv.Inputs) != 2 || !y.Shape.Equal(conv.Shape) ||
-				!w.Shape.Equal(conv.Shape) {
+			if single(conv) != next || !fusableConv(conv) || !y.Shape.Equal(conv.Shape) || !w.Shape.Equal(conv.Shape) {
 				continue
 			}
-			// conv must reach w only, through single-consumer Identity nodes.
-			if n := single(conv); n == nil {
-				continue
-			} else {
-				for n != w {
-					if n.OpType != compute.OpTypeIdentity {
-						break
-					}
-					n = single(n)
-					if n == nil {
-						break
-					}
-				}
-				if n != w {
-					continue
-				}
-			}
-			cd := conv.Data.(*convNode)
-			if cd.epilogue != nil || cd.axes.OutputChannels != conv.Shape.Rank()-1 {
-				continue
-			}
-			if _, ok := newFastConvPlan(cd, conv.Inputs[0].Shape, conv.Inputs[1].Shape, conv.Shape); !ok {
-				continue
-			}
-			data := *cd
-			data.epilogue = &convEpilogue{reluMask: true}
-			conv.Data = &data
-			conv.Inputs = append(conv.Inputs[:2:2], y)
-			replaceUses(f, w, conv)
+			attachEpilogue(f, conv, &convEpilogue{reluMask: true}, []*gobackend.Node{y}, w)
 			fused, modified = true, true
 			break
 		}
@@ -292,6 +258,30 @@ func fuseReLUMasks(f *gobackend.Function) bool {
 			return modified
 		}
 	}
+}
+
+// fusableConv reports whether n is a ConvGeneral that fastConv runs, with channels last, its plain two
+// inputs and no epilogue yet: one that can take an epilogue.
+func fusableConv(n *gobackend.Node) bool {
+	if n.OpType != compute.OpTypeConvGeneral || len(n.Inputs) != 2 {
+		return false
+	}
+	cd := n.Data.(*convNode)
+	if cd.epilogue != nil || cd.axes.OutputChannels != n.Shape.Rank()-1 {
+		return false
+	}
+	_, ok := newFastConvPlan(cd, n.Inputs[0].Shape, n.Inputs[1].Shape, n.Shape)
+	return ok
+}
+
+// attachEpilogue gives conv (see fusableConv) the epilogue epi, reading the extra inputs, and makes
+// everything that read replaced (the last node of the fused chain) read conv instead.
+func attachEpilogue(f *gobackend.Function, conv *gobackend.Node, epi *convEpilogue, extra []*gobackend.Node, replaced *gobackend.Node) {
+	data := *conv.Data.(*convNode)
+	data.epilogue = epi
+	conv.Data = &data
+	conv.Inputs = append(conv.Inputs[:2:2], extra...)
+	replaceUses(f, replaced, conv)
 }
 
 // singleConsumers returns single(n), the only live consumer of n (nil if n has several, none, or is an
@@ -745,15 +735,10 @@ func (p *fastConvPlan) runSplitK(in, kern, out []float32, workers int) {
 	blocks := (p.k + fcKC - 1) / fcKC
 	workers = min(workers, blocks)
 	results := make([][]float32, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	parallelForN(workers, workers, func(wLo, wHi int) {
+		for w := wLo; w < wHi; w++ {
 			abuf := getFloat32s(mPanels * fcMR * fcKC)
 			bbuf := getFloat32s(nPanels * fcKC * fcNR)
-			defer putFloat32s(abuf)
-			defer putFloat32s(bbuf)
 			cbuf := getFloat32s(mPanels * fcMR * p.npad) // fully written by the first block (accumulate=false)
 			first := true
 			for blk := w * blocks / workers; blk < (w+1)*blocks/workers; blk++ {
@@ -771,9 +756,10 @@ func (p *fastConvPlan) runSplitK(in, kern, out []float32, workers int) {
 				first = false
 			}
 			results[w] = cbuf
-		}()
-	}
-	wg.Wait()
+			putFloat32s(abuf)
+			putFloat32s(bbuf)
+		}
+	})
 	sum := results[0]
 	for _, r := range results[1:] {
 		for i, v := range r {

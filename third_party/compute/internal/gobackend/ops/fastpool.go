@@ -100,8 +100,11 @@ func (p *poolPlan) windowRange(d, q int) (lo, hi int) {
 }
 
 // parallelFor runs fn(i) for i in [0, n) on up to GOMAXPROCS goroutines, in contiguous chunks.
-func parallelFor(n int, fn func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+func parallelFor(n int, fn func(lo, hi int)) { parallelForN(runtime.GOMAXPROCS(0), n, fn) }
+
+// parallelForN is parallelFor on up to workers goroutines.
+func parallelForN(workers, n int, fn func(lo, hi int)) {
+	workers = min(workers, n)
 	if workers <= 1 {
 		fn(0, n)
 		return
