@@ -70,7 +70,9 @@ func BatchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum floa
 			mean = Sub(mean, bias)
 		}
 		if fusedBatchNorm(x) {
-			return batchNormInferenceFused(x, scale, offset, mean, varianceVar.NodeValue(g), epsilon)
+			// GoMLX defines no gradient for BatchNormForInference; batchNormForInferenceVJP, registered
+			// below, supplies it (fine-tuning with frozen statistics differentiates through here).
+			return InternalBatchNormForInference(x, scale, offset, mean, varianceVar.NodeValue(g), float32(epsilon), rank-1)
 		}
 		// Inference: y = x*a + b with a = scale/sqrt(var+eps), b = offset - mean*a.
 		rows := newRowOps(g, dtype, n, channels)
@@ -109,15 +111,7 @@ func BatchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum floa
 // module's vendored compute (third_party/compute) implements them in a few parallel passes. Elsewhere
 // BatchNorm is built from elementary ops (batchNormTraining), which every backend runs.
 func fusedBatchNorm(x *Node) bool {
-	b := x.Graph().Backend()
-	return fusedBatchNormEnabled && b != nil && b.String() == goBackendName && x.DType() == dtypes.Float32
-}
-
-// batchNormInferenceFused is the inference branch of BatchNorm with the backend's BatchNormForInference
-// (one pass over x). GoMLX defines no gradient for that op, and fine-tuning with frozen statistics
-// differentiates through this branch: batchNormForInferenceVJP, registered below, supplies it.
-func batchNormInferenceFused(x, scale, offset, mean, variance *Node, epsilon float64) *Node {
-	return InternalBatchNormForInference(x, scale, offset, mean, variance, float32(epsilon), x.Rank()-1)
+	return fusedBatchNormEnabled && onGoBackend(x.Graph()) && x.DType() == dtypes.Float32
 }
 
 func init() {

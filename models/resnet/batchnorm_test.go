@@ -403,13 +403,8 @@ func TestBatchNormFusedMatchesElementary(t *testing.T) {
 				fusedBatchNormEnabled = fused
 				defer func() { fusedBatchNormEnabled = saved }()
 				store := f.newBNStore(t, dtypes.Float32)
-				if !tc.training { // non-trivial running statistics
-					c := dims[len(dims)-1]
-					for name, v := range map[string][]float64{"mean": pseudoRandom(c, 8, -1, 2), "variance": pseudoRandom(c, 9, 0.5, 3)} {
-						vr, err := store.RootScope().In("bn").CreateVariable(name, tensors.FromFlatDataAndDimensions(toFloat32(v), c))
-						require.NoError(t, err)
-						vr.SetTrainable(false)
-					}
+				if !tc.training {
+					setRunningStats(t, store, dims[len(dims)-1], 8)
 				}
 				exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, wNode *Node) []*Node {
 					g := x.Graph()
@@ -499,11 +494,7 @@ func TestBatchNormWithBias(t *testing.T) {
 					_, err := store.RootScope().In("conv").CreateVariable("bias", tensors.FromFlatDataAndDimensions(biasVals, c))
 					require.NoError(t, err)
 					if !training {
-						for name, v := range map[string][]float64{"mean": pseudoRandom(c, 33, -1, 2), "variance": pseudoRandom(c, 34, 0.5, 3)} {
-							vr, err := store.RootScope().In("bn").CreateVariable(name, tensors.FromFlatDataAndDimensions(toFloat32(v), c))
-							require.NoError(t, err)
-							vr.SetTrainable(false)
-						}
+						setRunningStats(t, store, c, 33)
 					}
 					exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, wNode *Node) []*Node {
 						g := x.Graph()
@@ -546,4 +537,20 @@ func callWithRunningStats(t *testing.T, exec *model.Exec, store *model.Store, ar
 		res = append(res, flat64(t, store.GetVariable(v).MustValue()))
 	}
 	return res
+}
+
+// setRunningStats gives /bn/mean and /bn/variance [c] non-trivial values (pseudo-random with seeds seed
+// and seed+1; variance in [0.5, 3]), as non-trainable variables.
+func setRunningStats(t *testing.T, store *model.Store, c int, seed uint32) {
+	t.Helper()
+	for i, name := range []string{"mean", "variance"} {
+		lo, hi := -1.0, 2.0
+		if name == "variance" {
+			lo, hi = 0.5, 3
+		}
+		v := toFloat32(pseudoRandom(c, seed+uint32(i), lo, hi))
+		vr, err := store.RootScope().In("bn").CreateVariable(name, tensors.FromFlatDataAndDimensions(v, c))
+		require.NoError(t, err)
+		vr.SetTrainable(false)
+	}
 }

@@ -58,6 +58,12 @@ var DefaultConvImpl = ConvAuto
 // goBackendName is compute/gobackend.BackendName, the String() of the pure-Go backend.
 const goBackendName = "go"
 
+// onGoBackend reports whether g runs on the pure-Go backend.
+func onGoBackend(g *Graph) bool {
+	b := g.Backend()
+	return b != nil && b.String() == goBackendName
+}
+
 // onnxBackendName is compute-onnx's BackendName (GoMLX's ONNX Runtime backend, build tag onnx).
 const onnxBackendName = "onnxruntime"
 
@@ -90,7 +96,7 @@ func Conv2DWith(impl ConvImpl, x, kernel *Node, stride, padding int) *Node {
 	geom := newConvGeom(x, kernel, stride, padding)
 	if impl == ConvAuto {
 		impl = ConvImplFor(x.Graph())
-		if b := x.Graph().Backend(); impl == ConvNative && x.DType() != dtypes.Float32 && b != nil && b.String() == goBackendName {
+		if impl == ConvNative && x.DType() != dtypes.Float32 && onGoBackend(x.Graph()) {
 			// The pure-Go backend's fast ConvGeneral is float32 only; its other dtypes run the upstream
 			// scalar loop, slower than the gather form's matrix products.
 			impl = ConvGather
@@ -218,8 +224,7 @@ func patches(x *Node, g convGeom) *Node {
 // (measured faster than its Gather for every ResNet50 shape), but not on ONNX Runtime (measured no
 // faster there, and failing on strided slices in gradient graphs).
 func patchesBySlices(graph *Graph) bool {
-	b := graph.Backend()
-	return slicesOnGoBackend && b != nil && b.String() == goBackendName
+	return slicesOnGoBackend && onGoBackend(graph)
 }
 
 // slicesOnGoBackend lets tests exercise the Gather-based paths on the pure-Go backend too.
@@ -411,7 +416,7 @@ const gatherRowsSplitElements = 1 << 20
 // gathers); elsewhere it is a plain Gather. The result carries no gradient.
 func gatherRows(params *Node, idx *tensors.Tensor, sorted, tuned bool) *Node {
 	g := params.Graph()
-	if b := g.Backend(); !tuned || b == nil || b.String() != goBackendName {
+	if !tuned || !onGoBackend(g) {
 		return Gather(params, ConstTensor(g, idx), sorted)
 	}
 	dims := idx.Shape().Dimensions
