@@ -152,18 +152,42 @@ func rowsParallel(n int, fn func(row int)) {
 	})
 }
 
+// getBuffers returns a new buffer for each shape.
+func getBuffers(backend *gobackend.Backend, shapes []shapes.Shape) ([]*gobackend.Buffer, error) {
+	bufs := make([]*gobackend.Buffer, len(shapes))
+	for i, s := range shapes {
+		b, err := backend.GetBuffer(s)
+		if err != nil {
+			for _, done := range bufs[:i] {
+				backend.PutBuffer(done)
+			}
+			return nil, err
+		}
+		bufs[i] = b
+	}
+	return bufs, nil
+}
+
+// normalizeRows sets y = (x-mean)*a + offset per channel, for x and y viewed as [n, C] (C = len(a)),
+// in parallel over rows.
+func normalizeRows(x, y, mean, a, offset []float32) {
+	c := len(a)
+	rowsParallel(len(x)/c, func(row int) {
+		src, dst := x[row*c:row*c+c], y[row*c:row*c+c]
+		for j, v := range src {
+			dst[j] = (v-mean[j])*a[j] + offset[j]
+		}
+	})
+}
+
 func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) ([]*gobackend.Buffer, error) {
 	eps := float64(node.Data.(*batchNormNode).epsilon)
 	x, scale, offset := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32), inputs[2].Flat.([]float32)
 	c := len(scale)
 	n := len(x) / c
-	outs := make([]*gobackend.Buffer, 3)
-	for i, s := range node.MultiOutputsShapes {
-		b, err := backend.GetBuffer(s)
-		if err != nil {
-			return nil, err
-		}
-		outs[i] = b
+	outs, err := getBuffers(backend, node.MultiOutputsShapes)
+	if err != nil {
+		return nil, err
 	}
 	y, meanOut, varOut := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
 
@@ -187,12 +211,7 @@ func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, 
 		inv := 1 / math.Sqrt(variance+eps)
 		a[j] = float32(float64(scale[j]) * inv)
 	}
-	rowsParallel(n, func(row int) {
-		src, dst := x[row*c:row*c+c], y[row*c:row*c+c]
-		for j, v := range src {
-			dst[j] = (v-mean[j])*a[j] + offset[j]
-		}
-	})
+	normalizeRows(x, y, mean, a, offset)
 	return outs, nil
 }
 
@@ -211,12 +230,7 @@ func execBatchNormForInference(backend *gobackend.Backend, node *gobackend.Node,
 		inv := 1 / math.Sqrt(float64(variance[j])+eps)
 		a[j] = float32(float64(scale[j]) * inv)
 	}
-	rowsParallel(len(x)/c, func(row int) {
-		src, dst := x[row*c:row*c+c], y[row*c:row*c+c]
-		for j, v := range src {
-			dst[j] = (v-mean[j])*a[j] + offset[j]
-		}
-	})
+	normalizeRows(x, y, mean, a, offset)
 	return out, nil
 }
 
@@ -226,13 +240,9 @@ func execBatchNormGradient(backend *gobackend.Backend, node *gobackend.Node, inp
 	mean, variance, dy := inputs[2].Flat.([]float32), inputs[3].Flat.([]float32), inputs[4].Flat.([]float32)
 	c := len(scale)
 	n := len(x) / c
-	outs := make([]*gobackend.Buffer, 3)
-	for i, s := range node.MultiOutputsShapes {
-		b, err := backend.GetBuffer(s)
-		if err != nil {
-			return nil, err
-		}
-		outs[i] = b
+	outs, err := getBuffers(backend, node.MultiOutputsShapes)
+	if err != nil {
+		return nil, err
 	}
 	dx, dScale, dOffset := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
 	inv := make([]float32, c)
