@@ -819,14 +819,7 @@ func (p *fastConvPlan) packA(in, dst []float32, m0, rows, kb, kc int) {
 					te := min(tEnd, t-k1+p.kDim[1])
 					if te > t+1 && p.tapOffset(b, o, k0, k1+te-1-t) >= 0 {
 						cnt := (te-1-t)*p.cin + min(kb+kc-(te-1)*p.cin, p.cin) - cA
-						d := (t*p.cin+cA-kb)*fcMR + j
-						_ = panel[d+(cnt-1)*fcMR]
-						src := in[off+cA : off+cA+cnt]
-						dp := unsafe.Pointer(&panel[d])
-						for _, v := range src {
-							*(*float32)(dp) = v
-							dp = unsafe.Add(dp, 4*fcMR)
-						}
+						storeColumn(panel, (t*p.cin+cA-kb)*fcMR+j, in[off+cA:off+cA+cnt])
 						t = te - 1
 						continue
 					}
@@ -841,15 +834,7 @@ func (p *fastConvPlan) packA(in, dst []float32, m0, rows, kb, kc int) {
 				}
 				s := off + cA*p.inSC
 				if p.inSC == 1 {
-					// Strided stores of a contiguous run, without bounds checks (both ends checked here).
-					cnt := cB - cA
-					_ = panel[d+(cnt-1)*fcMR]
-					src := in[s : s+cnt]
-					dp := unsafe.Pointer(&panel[d])
-					for _, v := range src {
-						*(*float32)(dp) = v
-						dp = unsafe.Add(dp, 4*fcMR)
-					}
+					storeColumn(panel, d, in[s:s+cB-cA])
 					continue
 				}
 				for range cB - cA {
@@ -859,6 +844,20 @@ func (p *fastConvPlan) packA(in, dst []float32, m0, rows, kb, kc int) {
 				}
 			}
 		}
+	}
+}
+
+// storeColumn writes src down one column of a packed [.][MR] panel: panel[d + i*MR] = src[i]. The last
+// index is bounds-checked once; the loop has no checks.
+func storeColumn(panel []float32, d int, src []float32) {
+	if len(src) == 0 {
+		return
+	}
+	_ = panel[d+(len(src)-1)*fcMR]
+	dp := unsafe.Pointer(&panel[d])
+	for _, v := range src {
+		*(*float32)(dp) = v
+		dp = unsafe.Add(dp, 4*fcMR)
 	}
 }
 
