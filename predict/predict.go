@@ -248,6 +248,37 @@ func checkOptions(o *Options) error {
 		}
 		o.ConfusionOut = filepath.Join(dir, "confusion.csv")
 	}
+	return checkPaths(*o)
+}
+
+// checkPaths checks, before any model is loaded or image classified, that
+// the image folder or list exists and that every output file's directory
+// exists and is writable.
+func checkPaths(o Options) error {
+	type flagPath struct{ flag, path string }
+	for _, in := range []flagPath{{"-images", o.Images}, {"-labels", o.Labels}} {
+		if in.path == "" {
+			continue
+		}
+		if _, err := os.Stat(in.path); err != nil {
+			return fmt.Errorf("predict: %s: %w", in.flag, err)
+		}
+	}
+	outs := []flagPath{{"-out", o.Out}}
+	if o.Format == "csv" && o.TopK > 0 {
+		outs = append(outs, flagPath{"-topk-out", o.TopKOut})
+	}
+	if o.Labels != "" {
+		outs = append(outs, flagPath{"-confusion", o.ConfusionOut})
+	}
+	for _, out := range outs {
+		if out.path == "" || out.path == "-" {
+			continue
+		}
+		if err := atomicfile.CheckDir(filepath.Dir(out.path)); err != nil {
+			return fmt.Errorf("predict: %s %s: %w", out.flag, out.path, err)
+		}
+	}
 	return nil
 }
 
