@@ -3,9 +3,12 @@ package train
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/cfgfile"
 	"github.com/gocls/gocls/models/resnet"
 )
@@ -266,6 +269,31 @@ func (c Config) Validate() error {
 		return errors.New(errs[0])
 	}
 	return nil
+}
+
+// CheckPaths checks what Validate cannot without the file system, so that a
+// run does not fail only after training: predict.images exists (unless
+// synthetic data will be generated under data.root and it lies there) and
+// predict.out's directory exists and is writable.
+func (c Config) CheckPaths() error {
+	if c.Predict.Images == "" {
+		return nil
+	}
+	if !(c.Synthetic.Enabled && isUnder(c.Predict.Images, c.Data.Root)) {
+		if _, err := os.Stat(c.Predict.Images); err != nil {
+			return fmt.Errorf("config: predict.images: %w", err)
+		}
+	}
+	if err := atomicfile.CheckDir(filepath.Dir(c.Predict.Out)); err != nil {
+		return fmt.Errorf("config: predict.out %s: %w", c.Predict.Out, err)
+	}
+	return nil
+}
+
+// isUnder reports whether path is dir or inside it (lexically).
+func isUnder(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func (s ScheduleConfig) validate(epochs int) error {

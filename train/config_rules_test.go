@@ -76,3 +76,20 @@ func TestLoadConfigBlamesSet(t *testing.T) {
 	_, err = LoadConfig(p, []string{"optim.momentum=0.5"})
 	require.ErrorContains(t, err, "config: "+p+": optim.lr must be positive", "a bad value from the file still names the file")
 }
+
+func TestCheckPaths(t *testing.T) {
+	dir := t.TempDir()
+	c := DefaultConfig()
+	require.NoError(t, c.CheckPaths(), "no predict section")
+	c.Predict.Images, c.Predict.Out = filepath.Join(dir, "test"), filepath.Join(dir, "r.csv")
+	require.ErrorContains(t, c.CheckPaths(), "config: predict.images: stat "+filepath.Join(dir, "test"))
+	c.Synthetic.Enabled, c.Data.Root = true, dir
+	require.NoError(t, c.CheckPaths(), "synthetic data generated under data.root at the start of the run")
+	c.Data.Root = filepath.Join(dir, "other")
+	require.ErrorContains(t, c.CheckPaths(), "predict.images", "outside data.root nothing generates it")
+	c.Synthetic.Enabled = false
+	require.NoError(t, os.Mkdir(c.Predict.Images, 0o755))
+	require.NoError(t, c.CheckPaths())
+	c.Predict.Out = filepath.Join(dir, "no", "r.csv")
+	require.EqualError(t, c.CheckPaths(), "config: predict.out "+c.Predict.Out+": output directory "+filepath.Join(dir, "no")+" does not exist")
+}
