@@ -59,10 +59,19 @@ func ReadList(listPath, root string, numClasses int) (samples []Sample, warnings
 		}
 		return nil, nil, errors.Join(errs...)
 	}
-	if len(samples) == 0 {
-		return nil, nil, fmt.Errorf("dataset: %s: no samples", listPath)
+	if err := checkEntries(listPath, len(samples)); err != nil {
+		return nil, nil, err
 	}
 	return samples, warnings, nil
+}
+
+// checkEntries is the rule, shared by ReadList (training, evaluation) and
+// ScanList (datacheck), that a list must have at least one entry.
+func checkEntries(listPath string, n int) error {
+	if n == 0 {
+		return fmt.Errorf("dataset: %s: no samples (the list has no entries)", listPath)
+	}
+	return nil
 }
 
 // ParseList is the lenient form of ReadList used by data-quality scans: it
