@@ -65,3 +65,48 @@ predict:
 		})
 	}
 }
+
+// TestNoValidationSet: with data.val_ratio 0 the log says so instead of
+// printing NaN metrics, and the metrics files hold no NaN.
+func TestNoValidationSet(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`run:
+  name: r
+  dir: %[1]s/runs
+  epochs: 2
+  batch_size: 4
+  max_steps: 4
+synthetic:
+  enabled: true
+  classes: 6
+  per_class: 2
+  test: 1
+  size: 16
+data:
+  root: %[1]s/data
+  num_classes: 6
+  val_ratio: 0
+  workers: 1
+  eval:
+    resize_shorter: 16
+    crop: 16
+model:
+  arch: resnet18
+optim:
+  lr: 0.01
+`, dir)), 0o644))
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{"-config", cfgPath, "-quiet"}, &out, &errOut), "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+	log := out.String()
+	require.NotContains(t, strings.ToLower(log), "nan", log)
+	require.Contains(t, log, "top-1 0.", "the training metrics are still printed")
+	require.Contains(t, log, "| no validation set |", "the epoch line")
+	require.Contains(t, log, "run.max_steps=4 reached in epoch 2: no validation set; saved", "the max_steps line")
+	require.Contains(t, log, "done: 1 epochs, 4 steps, no validation set, run directory")
+	for _, f := range []string{"metrics.csv", "metrics.jsonl"} {
+		b, err := os.ReadFile(filepath.Join(dir, "runs", "r", f))
+		require.NoError(t, err)
+		require.NotContains(t, strings.ToLower(string(b)), "nan", f)
+	}
+}
