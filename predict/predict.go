@@ -43,7 +43,7 @@ type Options struct {
 	Pretrained string // instead of Checkpoint: weights.Open spec, e.g. "imagenet"
 	CacheDir   string // weights cache for Pretrained ("" = weights.DefaultCacheDir())
 
-	Images string   // folder of images, or a list file ("NAME<TAB>label" or just NAME per line)
+	Images string   // folder of images, one image file, or a list file ("NAME<TAB>label" or just NAME per line)
 	Files  []string // image paths (used when Images and Labels are empty)
 	Root   string   // root for list-file paths (default: the list file's dir)
 
