@@ -67,6 +67,13 @@ func TestOpenOwnCheckpoint(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "copy", checkpoint.ModelInfoFile), b, 0o644))
 	_, err = Open(alone, "")
 	require.ErrorContains(t, err, "holds a 3-class resnet18, but "+filepath.Join(dir, "copy", checkpoint.ModelInfoFile)+" says a 3-class resnet34")
+
+	// A run directory without any checkpoint says so (not "no weightsManifest").
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.Mkdir(empty, 0o755))
+	require.NoError(t, checkpoint.WriteModelInfo(empty, info))
+	_, err = Open(empty, "")
+	require.ErrorContains(t, err, "no checkpoint found")
 }
 
 func writeSafetensors(t *testing.T, path string, ts map[string]safetensors.Tensor, meta map[string]string) {

@@ -89,8 +89,12 @@ func Open(spec, cacheDir string) (*Set, error) {
 		return nil, fmt.Errorf("weights: %w", err)
 	}
 	if fi.IsDir() {
-		if dir, err := checkpoint.Resolve(spec, -1); err == nil {
+		dir, err := checkpoint.Resolve(spec, -1)
+		if err == nil {
 			return openCheckpointDir(dir)
+		}
+		if _, infoErr := checkpoint.ReadModelInfo(spec); infoErr == nil {
+			return nil, fmt.Errorf("weights: %w", err) // one of our runs, without a checkpoint yet
 		}
 	}
 	switch ext := strings.ToLower(filepath.Ext(spec)); {
