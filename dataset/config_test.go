@@ -89,7 +89,9 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"hue", func(c *Config) { c.Augment.Jitter.Hue = 0.6 }, "color_jitter.hue"},
 		{"crop", func(c *Config) { c.Eval.Crop = 0 }, "eval.crop"},
 		{"resize", func(c *Config) { c.Eval.ResizeShorter = 100 }, "eval.resize_shorter (100) must be >= eval.crop (224)"},
-		{"preprocess", func(c *Config) { c.Preprocess = []preprocess.StepConfig{{"op": "blur"}, {"op": "gaussian", "ksise": 3}} },
+		{"preprocess", func(c *Config) {
+			c.Preprocess = []preprocess.StepConfig{{"op": "blur"}, {"op": "gaussian", "ksise": 3}}
+		},
 			`dataset: config: preprocess: step 2 (gaussian): unknown key "ksise" (valid: ksize, sigma, sigma_y)`},
 	}
 	for _, tc := range tests {
