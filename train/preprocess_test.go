@@ -114,3 +114,30 @@ func TestStepsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// A list from -set replaces the file's list (no merging of steps), and odd
+// YAML gives one-line errors.
+func TestPreprocessYAML(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(p, []byte("data:\n  preprocess:\n    - {op: gaussian, ksize: 5}\n    - {op: gray}\n"), 0o644))
+	cfg, err := LoadConfig(p, []string{"data.preprocess=[{op: median}]"})
+	require.NoError(t, err)
+	require.Equal(t, []preprocess.StepConfig{{"op": "median"}}, cfg.Data.Preprocess)
+	for _, tc := range []struct{ body, want string }{
+		{"data:\n  preprocess: [5]\n", "c.yaml"},
+		{"data:\n  preprocess: gaussian\n", "c.yaml"},
+		{"data:\n  preprocess: [null]\n", "data.preprocess: step 1: missing op"},
+		{"data:\n  preprocess: [{op: [gaussian]}]\n", "data.preprocess: step 1 ([gaussian]): op must be a name"},
+		{"data:\n  preprocess: [{op: median, ksize: .inf}]\n", "ksize: want an integer, got +Inf"},
+		{"data:\n  preprocess: [{op: filter2d, kernel: [[1, 2], []]}]\n", "kernel: row 2 has 0 values, want 2"},
+		{"data:\n  preprocess: [{op: filter2d, kernel: [[1e400]]}]\n", "kernel: want numbers, got 1e400"},
+		{"data:\n  preprocess: [{op: cvtcolor, code: 3}]\n", "code: unknown value 3 (valid: hsv, hls, lab, bgr, gray)"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			require.NoError(t, os.WriteFile(p, []byte(tc.body), 0o644))
+			_, err := LoadConfig(p, nil)
+			require.ErrorContains(t, err, tc.want)
+			require.NotContains(t, err.Error(), "\n")
+		})
+	}
+}
