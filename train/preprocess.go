@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"reflect"
 
 	"github.com/gocls/gocls/checkpoint"
@@ -41,14 +42,29 @@ func recordedSteps(cfg Config) ([]preprocess.StepConfig, error) {
 // records (none for runs recorded without), warning when the config's
 // differ: the weights were trained on images preprocessed that way.
 func stepsFromCheckpoint(cfg Config, info checkpoint.ModelInfo, warn func(key string, cfgVal, ckptVal any)) Config {
-	ours, err1 := recordedSteps(cfg)
-	theirs, err2 := preprocess.ResolveSteps(info.Preprocess)
-	if err1 == nil && err2 == nil && (len(ours) == 0 && len(theirs) == 0 || reflect.DeepEqual(ours, theirs)) {
+	if sameSteps(cfg, info) {
 		return cfg
 	}
 	warn("data.preprocess", stepsText(cfg.Data.Preprocess), stepsText(info.Preprocess))
 	cfg.Data.Preprocess = info.Preprocess
 	return cfg
+}
+
+// warnPretrainedSteps tells when model.pretrained, a run of ours, was trained
+// with other steps than this run's: the config's steps are used.
+func warnPretrainedSteps(cfg Config, dir string, info checkpoint.ModelInfo, log io.Writer) {
+	if !sameSteps(cfg, info) {
+		fmt.Fprintf(log, "warning: model.pretrained %s was trained with data.preprocess %s; this run uses %s\n",
+			dir, stepsText(info.Preprocess), stepsText(cfg.Data.Preprocess))
+	}
+}
+
+// sameSteps compares the config's steps and the recorded ones, defaults
+// spelled out.
+func sameSteps(cfg Config, info checkpoint.ModelInfo) bool {
+	ours, err1 := recordedSteps(cfg)
+	theirs, err2 := preprocess.ResolveSteps(info.Preprocess)
+	return err1 == nil && err2 == nil && (len(ours) == 0 && len(theirs) == 0 || reflect.DeepEqual(ours, theirs))
 }
 
 func stepsText(steps []preprocess.StepConfig) string {

@@ -37,15 +37,26 @@ func TestRunRecordsSteps(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, log.String(), `warning: data.preprocess is [] in the config but [{"ksize":3,"op":"gaussian","sigma":0,"sigma_y":0},{"code":"hsv","op":"cvtcolor"}]`)
 	requireRecorded(t, runDir, want)
+
+	// Fine-tuning from the run with other steps: the config's, with a warning.
+	cfg.Run.Name, cfg.Run.MaxSteps, cfg.Model.Pretrained = "finetune", 1, runDir
+	log.Reset()
+	_, err = run(context.Background(), cfg, &log, hooks{})
+	require.NoError(t, err)
+	require.Contains(t, log.String(), `was trained with data.preprocess [{"ksize":3,"op":"gaussian","sigma":0,"sigma_y":0},{"code":"hsv","op":"cvtcolor"}]; this run uses []`)
+	requireRecorded(t, filepath.Join(cfg.Run.Dir, "finetune"), nil)
 }
 
 func requireRecorded(t *testing.T, runDir string, want []preprocess.StepConfig) {
 	t.Helper()
 	info, err := checkpoint.ReadModelInfo(runDir)
 	require.NoError(t, err)
+	require.Len(t, info.Preprocess, len(want))
 	got, err := preprocess.ResolveSteps(info.Preprocess)
 	require.NoError(t, err)
-	require.Equal(t, want, got)
+	if len(want) > 0 {
+		require.Equal(t, want, got)
+	}
 }
 
 // Bad steps stop the run before anything is written, with one line naming
