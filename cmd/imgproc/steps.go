@@ -25,8 +25,11 @@ func stepUsage(d *preprocess.OpDef) string {
 	var b strings.Builder
 	for _, p := range d.Params {
 		val := p.Format(p.Default)
-		if p.Kind == preprocess.NameParam {
+		switch p.Kind {
+		case preprocess.NameParam:
 			val = strings.Join(p.Choices, "|")
+		case preprocess.MatrixParam:
+			val = "'" + val + "'" // ';' ends a shell command
 		}
 		b.WriteString("[-" + p.Key + " " + val + "] ")
 	}

@@ -70,6 +70,7 @@ func TestStepFlagErrors(t *testing.T) {
 	code, _, stderr := runCLI("help")
 	require.Equal(t, 0, code)
 	require.Contains(t, stderr, "imgproc gaussian [-ksize 7] [-sigma 0] [-sigma_y 0] IN OUT.png\n")
+	require.Contains(t, stderr, "imgproc filter2d [-kernel '0,-1,0;-1,5,-1;0,-1,0'] IN OUT.png\n")
 	require.Contains(t, stderr, "imgproc sobel [-dx 1] [-dy 0] [-ksize 3] IN OUT.png|OUT.npy")
 	require.Contains(t, stderr, "imgproc morph [-morph erode|dilate|open|close|gradient|tophat|blackhat] [-shape rect|ellipse|cross]")
 }
