@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gocls/gocls/preprocess"
 )
 
 // cat12Samples returns the labelled cat12 samples or skips.
@@ -37,12 +39,36 @@ func totalBytes(tb testing.TB, s []Sample) int64 {
 // ImageNet normalisation over the cat12 training images with GOMAXPROCS
 // workers; it reports img/s (compare with testdata/bench_pil.py).
 func BenchmarkPipelineCat12(b *testing.B) {
+	benchPipeline(b, TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize()))
+}
+
+// BenchmarkPipelineCat12Steps is BenchmarkPipelineCat12 without and with a
+// data.preprocess step: a trivial one (swap R and B), which measures the cost
+// of decoding whole JPEGs, and a 5x5 Gaussian blur.
+func BenchmarkPipelineCat12Steps(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		steps []preprocess.StepConfig
+	}{
+		{"none", nil},
+		{"bgr", []preprocess.StepConfig{{"op": "cvtcolor", "code": "bgr"}}}, // the cost of decoding whole images
+		{"gaussian5", []preprocess.StepConfig{{"op": "gaussian", "ksize": 5}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			t, err := TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize()).WithSteps(tc.steps)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchPipeline(b, t)
+		})
+	}
+}
+
+func benchPipeline(b *testing.B, t Transform) {
 	s := cat12Samples(b)
 	if testing.Short() {
 		s = s[:200]
 	}
-	a := DefaultConfig().Augment
-	t := TrainTransform(a, 224, ImageNetNormalize())
 	l := NewLoader(s, t, LoaderOptions{BatchSize: 32, Workers: runtime.GOMAXPROCS(0), Shuffle: true, Seed: 1})
 	b.SetBytes(totalBytes(b, s))
 	b.ReportAllocs()

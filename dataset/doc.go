@@ -14,6 +14,7 @@
 //	DefaultConfig() Config; Config.Validate(); Config.DecodeOptions()  // the `data:` YAML section
 //	TrainTransform(AugmentConfig, crop, Normalize) / EvalTransform(resizeShorter, crop, Normalize)
 //	Transform.Apply(dst []float32, img image.Image, rng *rand.Rand)    // [H, W, 3] float32
+//	Transform.WithSteps([]preprocess.StepConfig) (Transform, error)    // data.preprocess steps first
 //	NewLoader(samples, Transform, LoaderOptions) *Loader
 //	Loader.Epoch(ctx, epoch) <-chan Batch; Loader.Release(Batch); Loader.Order(epoch); Loader.SampleRNG(epoch, i)
 //	Scan(samples, DecodeOptions, workers) []FileReport; ScanList(...) (*Report, error) // cmd/datacheck
@@ -61,7 +62,8 @@
 // inverse DCT outside the region and stops after its last MCU row; with the
 // build tag libjpeg (cgo, needs libjpeg-turbo headers: Debian
 // libjpeg62-turbo-dev) libjpeg-turbo decodes it with jpeg_skip_scanlines and
-// jpeg_crop_scanline. Results equal a full decode followed by the transform
+// jpeg_crop_scanline (not with data.preprocess steps, which need the whole
+// image). Results equal a full decode followed by the transform
 // (tests check this); the libjpeg build's pixels equal Pillow's (same
 // library); the pure-Go decoder (nearest rather than smooth chroma
 // upsampling) adds about 0.1 level of mean difference after the eval resize

@@ -293,8 +293,9 @@ func (l *Loader) load(buf []float32, idx, epoch int, sc *scratch) (err error) {
 		}
 		return nil
 	}
-	if isJPEG(data) && jpegOrientation(data) <= 1 {
-		// Plan first, then decode only the rows and columns the crop reads.
+	if isJPEG(data) && jpegOrientation(data) <= 1 && l.t.pre == nil {
+		// Plan first, then decode only the rows and columns the crop reads
+		// (preprocessing steps need the whole image).
 		var job resampleJob
 		var rng *rand.Rand
 		img, handled, err := decodeJPEGFor(data, l.o.Decode, sc, func(w, h int) image.Rectangle {

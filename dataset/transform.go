@@ -5,6 +5,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+
+	"github.com/gocls/gocls/preprocess"
 )
 
 // Normalize is the model's input convention; it comes from the weights'
@@ -65,6 +67,7 @@ type Transform struct {
 	aug           AugmentConfig
 	resizeShorter int // eval: shorter side target
 	norm          Normalize
+	pre           preprocess.Step // run on the decoded image first (nil: none); see WithSteps
 }
 
 // Size returns the output height and width.
@@ -110,6 +113,9 @@ func (t Transform) Apply(dst []float32, img image.Image, rng *rand.Rand) {
 	src, ok := img.(*image.RGBA)
 	if !ok {
 		src = toRGB(img, Info{}, DecodeOptions{})
+	}
+	if t.pre != nil {
+		src = t.pre(src)
 	}
 	job := t.plan(src.Rect.Dx(), src.Rect.Dy(), rng)
 	job.box = job.box.Add(src.Rect.Min)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gocls/gocls/weights"
 )
 
@@ -29,12 +30,15 @@ type Classifier struct {
 	Classes       []string             // class names (may be empty or shorter than Net.NumClasses)
 	Preprocessing resnet.Preprocessing // input convention of the weights
 	Source        string               // checkpoint directory or weights source
+	// Steps are the image operations the run trained with (model.json
+	// "preprocess"), applied to each decoded image before the resize.
+	Steps []preprocess.StepConfig
 }
 
 // LoadCheckpoint resolves path (a run directory or a checkpoint directory;
 // step -1 picks "best", else the latest; step N the checkpoint of epoch N),
 // reads the run's model.json (architecture, class count and names,
-// preprocessing) and restores the weights.
+// preprocessing and steps) and restores the weights.
 func LoadCheckpoint(path string, step int) (*Classifier, error) {
 	dir, err := checkpoint.Resolve(path, step)
 	if err != nil {
@@ -56,7 +60,8 @@ func LoadCheckpoint(path string, step int) (*Classifier, error) {
 	if scope == "" {
 		scope = DefaultScope
 	}
-	return &Classifier{Net: net, Store: store, Scope: scope, Classes: info.Classes, Preprocessing: info.Preprocessing, Source: dir}, nil
+	return &Classifier{Net: net, Store: store, Scope: scope, Classes: info.Classes, Preprocessing: info.Preprocessing, Source: dir,
+		Steps: info.Preprocess}, nil
 }
 
 // LoadPretrained opens pretrained weights with weights.Open (spec

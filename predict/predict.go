@@ -313,8 +313,12 @@ func classify(ctx context.Context, eng *Engine, samples []dataset.Sample, o Opti
 	defer cancel()
 	prep := eng.c.Preprocessing
 	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
+	tr, err := dataset.EvalTransform(prep.Resize, prep.Crop, norm).WithSteps(eng.c.Steps)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("predict: %s: %w", eng.c.Source, err)
+	}
 	var mu sync.Mutex
-	loader := dataset.NewLoader(samples, dataset.EvalTransform(prep.Resize, prep.Crop, norm), dataset.LoaderOptions{
+	loader := dataset.NewLoader(samples, tr, dataset.LoaderOptions{
 		BatchSize: eng.BatchSize(), Workers: o.Workers,
 		OnBad: func(path string, err error) {
 			msg := strings.TrimPrefix(err.Error(), "dataset: ")

@@ -167,6 +167,9 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
 	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: cfg.Model.Layout, NumClasses: cfg.Data.NumClasses,
 		Scope: modelScope, Preprocessing: prep}
+	if info.Preprocess, err = recordedSteps(cfg); err != nil {
+		return nil, err
+	}
 	if err := checkpoint.WriteModelInfo(runDir, info); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -184,10 +187,14 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	evalOpts := loaderOpts
 	evalOpts.Shuffle, evalOpts.DropLast = false, false
 	evalOpts.OnBad = nil
+	trainT, evalT, err := transforms(cfg, prep.Crop, prep.Resize, norm)
+	if err != nil {
+		return nil, err
+	}
 	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, st: &st, crop: prep.Crop,
 		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
-		trainLoader: dataset.NewLoader(trainSet, dataset.TrainTransform(cfg.Data.Augment, prep.Crop, norm), loaderOpts),
-		valLoader:   dataset.NewLoader(valSet, dataset.EvalTransform(prep.Resize, prep.Crop, norm), evalOpts)}
+		trainLoader: dataset.NewLoader(trainSet, trainT, loaderOpts),
+		valLoader:   dataset.NewLoader(valSet, evalT, evalOpts)}
 	if len(st.History) > 0 {
 		if err := r.writeReports(nil); err != nil {
 			return nil, err
@@ -547,6 +554,7 @@ func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, resne
 		warn("data.eval.resize_shorter", cfg.Data.Eval.ResizeShorter, p.Resize)
 		cfg.Data.Eval.ResizeShorter = p.Resize
 	}
+	cfg = stepsFromCheckpoint(cfg, info, warn)
 	return cfg, p, true
 }
 
