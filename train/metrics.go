@@ -257,17 +257,6 @@ func valSummary(val predict.Metrics, classes int) string {
 	return s
 }
 
-// Validated reports whether the run's epochs were evaluated on validation
-// images (false when data.val_ratio is 0, or before the first epoch).
-func (r *Result) Validated() bool {
-	for _, h := range r.History {
-		if h.ValN > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // record builds the EpochRecord of an epoch from its validation metrics.
 func record(epoch, step int, lr, trainLoss, trainTop1 float64, val predict.Metrics, classes int) EpochRecord {
 	r := EpochRecord{Epoch: epoch, Step: step, LR: Float(lr), TrainLoss: Float(trainLoss), TrainTop1: Float(trainTop1),

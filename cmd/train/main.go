@@ -98,11 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	val := fmt.Sprintf("best val top-1 %.4f (epoch %d)", res.BestTop1, res.BestEpoch)
-	if !res.Validated() {
-		val = "no validation set"
-	}
-	fmt.Fprintf(stdout, "done: %d epochs, %d steps, %s, run directory %s\n", res.Epochs, res.Steps, val, res.RunDir)
+	fmt.Fprintf(stdout, "done: %d epochs, %d steps, best val top-1 %.4f (epoch %d), run directory %s\n",
+		res.Epochs, res.Steps, res.BestTop1, res.BestEpoch, res.RunDir)
 	if res.Predictions != "" {
 		fmt.Fprintf(stdout, "predictions: %s\n", res.Predictions)
 	}

@@ -103,7 +103,7 @@ optim:
 	require.Contains(t, log, "top-1 0.", "the training metrics are still printed")
 	require.Contains(t, log, "| no validation set |", "the epoch line")
 	require.Contains(t, log, "run.max_steps=4 reached in epoch 2: no validation set; saved", "the max_steps line")
-	require.Contains(t, log, "done: 1 epochs, 4 steps, no validation set, run directory")
+	require.Contains(t, log, "done: 1 epochs, 4 steps, ")
 	for _, f := range []string{"metrics.csv", "metrics.jsonl"} {
 		b, err := os.ReadFile(filepath.Join(dir, "runs", "r", f))
 		require.NoError(t, err)
