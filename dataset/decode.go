@@ -150,8 +150,8 @@ func decodeJPEGFor(data []byte, o DecodeOptions, sc *scratch, region func(w, h i
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, true, fmt.Errorf("bad dimensions %dx%d", cfg.Width, cfg.Height)
 	}
-	if err := o.CheckSize(cfg.Width, cfg.Height); err != nil {
-		return nil, true, err
+	if mp := o.maxPixels(); mp > 0 && int64(cfg.Width)*int64(cfg.Height) > int64(mp) {
+		return nil, true, fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrTooLarge, cfg.Width, cfg.Height, mp)
 	}
 	roi := region(cfg.Width, cfg.Height).Intersect(image.Rect(0, 0, cfg.Width, cfg.Height))
 	src, err := jpegfork.DecodeRegionBuf(bytes.NewReader(data), roi, &sc.planes)
