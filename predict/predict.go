@@ -43,7 +43,7 @@ type Options struct {
 	Pretrained string // instead of Checkpoint: weights.Open spec, e.g. "imagenet"
 	CacheDir   string // weights cache for Pretrained ("" = weights.DefaultCacheDir())
 
-	Images string   // folder of images, or a list file ("NAME<TAB>label" or just NAME per line)
+	Images string   // folder of images, one image file, or a list file ("NAME<TAB>label" or just NAME per line)
 	Files  []string // image paths (used when Images and Labels are empty)
 	Root   string   // root for list-file paths (default: the list file's dir)
 
@@ -247,6 +247,37 @@ func checkOptions(o *Options) error {
 			dir = filepath.Dir(o.Out)
 		}
 		o.ConfusionOut = filepath.Join(dir, "confusion.csv")
+	}
+	return checkPaths(*o)
+}
+
+// checkPaths checks, before any model is loaded or image classified, that
+// the image folder or list exists and that every output file's directory
+// exists and is writable.
+func checkPaths(o Options) error {
+	type flagPath struct{ flag, path string }
+	for _, in := range []flagPath{{"-images", o.Images}, {"-labels", o.Labels}} {
+		if in.path == "" {
+			continue
+		}
+		if _, err := os.Stat(in.path); err != nil {
+			return fmt.Errorf("predict: %s: %w", in.flag, err)
+		}
+	}
+	outs := []flagPath{{"-out", o.Out}}
+	if o.Format == "csv" && o.TopK > 0 {
+		outs = append(outs, flagPath{"-topk-out", o.TopKOut})
+	}
+	if o.Labels != "" {
+		outs = append(outs, flagPath{"-confusion", o.ConfusionOut})
+	}
+	for _, out := range outs {
+		if out.path == "" || out.path == "-" {
+			continue
+		}
+		if err := atomicfile.CheckDir(filepath.Dir(out.path)); err != nil {
+			return fmt.Errorf("predict: %s %s: %w", out.flag, out.path, err)
+		}
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ func TestSetPreprocess(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, cfg.Data.Preprocess)
 	_, err = LoadConfig("", []string{"data.preprocess=[{op: gaussian, ksize: 4}]"})
-	require.EqualError(t, err, "config: data.preprocess: step 1 (gaussian): ksize must be odd (or 0 with sigma > 0), got 4")
+	require.EqualError(t, err, "config: -set data.preprocess=[{op: gaussian, ksize: 4}]: data.preprocess: step 1 (gaussian): ksize must be odd (or 0 with sigma > 0), got 4")
 }
 
 // docs/CONFIG.md's table of steps lists every operation with each of its

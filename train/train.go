@@ -272,8 +272,8 @@ epochs:
 				if err != nil {
 					return nil, fmt.Errorf("train: evaluating: %w", err)
 				}
-				fmt.Fprintf(r.log, "run.max_steps=%d reached in epoch %d: val loss %.4f, val top-1 %.4f; saved %s\n",
-					cfg.Run.MaxSteps, epoch+1, val.Loss, val.Top1, filepath.Join(r.runDir, interruptedDir))
+				fmt.Fprintf(r.log, "run.max_steps=%d reached in epoch %d: %s; saved %s\n",
+					cfg.Run.MaxSteps, epoch+1, valSummary(val, r.classes), filepath.Join(r.runDir, interruptedDir))
 				res.Val = val
 				break epochs
 			}
@@ -299,12 +299,8 @@ epochs:
 		rec.Seconds = Float(st.Seconds)
 		rec.ImgPerSec = Float(float64(st.Seen) / math.Max(st.TrainSeconds, 1e-9))
 		st.History = append(st.History, rec)
-		top5 := ""
-		if rec.ValTop5 != nil {
-			top5 = fmt.Sprintf(", top-5 %.4f", float64(*rec.ValTop5))
-		}
-		fmt.Fprintf(r.log, "epoch %d/%d: lr %.4g, train loss %.4f, top-1 %.4f | val loss %.4f, top-1 %.4f%s | %d images, %.1f img/s\n",
-			epoch+1, cfg.Run.Epochs, st.LR, trainLoss, trainTop1, val.Loss, val.Top1, top5, st.Seen, float64(rec.ImgPerSec))
+		fmt.Fprintf(r.log, "epoch %d/%d: lr %.4g, train loss %.4f, top-1 %.4f | %s | %d images, %.1f img/s\n",
+			epoch+1, cfg.Run.Epochs, st.LR, trainLoss, trainTop1, valSummary(val, r.classes), st.Seen, float64(rec.ImgPerSec))
 
 		// Checkpoints.
 		st.Epoch, st.Batch, st.EpochTrained = epoch+1, 0, false

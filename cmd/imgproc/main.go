@@ -11,8 +11,10 @@
 // to gray with OpenCV's weights first. cvtcolor writes channel 0 (H or L)
 // to the PNG's red, 1 to green and 2 to blue. The operations that are also
 // training preprocessing steps (preprocess.Ops) take as flags the keys of a
-// data.preprocess step, with the same defaults and checks. Exit status: 0 success,
-// 1 failure (unreadable input, write error), 2 usage error. Run
+// data.preprocess step, with the same defaults and checks. Every op takes
+// -max-pixels N (default 100000000, <0: no limit): an input whose header
+// declares more pixels is refused before it is decoded. Exit status: 0 success,
+// 1 failure (unreadable or too large input, write error), 2 usage error. Run
 // `imgproc help` for the ops.
 package main
 
@@ -35,6 +37,7 @@ import (
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 
+	"github.com/gocls/gocls/dataset"
 	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/preprocess"
 )
@@ -115,6 +118,7 @@ func runErr(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintf(stderr, "usage: imgproc %s %s\n", args[0], spec.usage) }
+	fs.Int("max-pixels", dataset.DefaultMaxPixels, "refuse images whose header declares more pixels (<0: no limit)")
 	do := spec.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -127,7 +131,7 @@ func runErr(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %s: want IN OUT, got %d arguments", errUsage, args[0], fs.NArg())
 	}
 	in, out := fs.Arg(0), fs.Arg(1)
-	img, err := decode(in)
+	img, err := decode(in, maxPixels(fs))
 	if err != nil {
 		return err
 	}
@@ -148,12 +152,30 @@ func (e usageErr) Error() string { return e.msg }
 
 func badFlag(format string, a ...any) error { return usageErr{fmt.Sprintf(format, a...)} }
 
-func decode(path string) (image.Image, error) {
+// maxPixels is the value of the -max-pixels flag that runErr gives every op.
+func maxPixels(fs *flag.FlagSet) int {
+	return fs.Lookup("max-pixels").Value.(flag.Getter).Get().(int)
+}
+
+// decode reads an image, first checking the size its header declares
+// against maxPixels (dataset.DecodeOptions' limit), so that a small file
+// declaring a huge image is refused before its pixels are allocated.
+func decode(path string, maxPixels int) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("imgproc: %w", err)
 	}
 	defer f.Close()
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("imgproc: %s: decoding image: %w", path, err)
+	}
+	if err := (dataset.DecodeOptions{MaxPixels: maxPixels}).CheckSize(cfg.Width, cfg.Height); err != nil {
+		return nil, fmt.Errorf("imgproc: %s: %w (see -max-pixels)", path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("imgproc: %w", err)
+	}
 	img, _, err := image.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("imgproc: %s: decoding image: %w", path, err)
@@ -251,7 +273,7 @@ func opAddWeighted(fs *flag.FlagSet) action {
 		if *with == "" {
 			return badFlag("-with IN2 is required")
 		}
-		in2, err := decode(*with)
+		in2, err := decode(*with, maxPixels(fs))
 		if err != nil {
 			return err
 		}
@@ -306,7 +328,7 @@ func opSwap(fs *flag.FlagSet) action {
 		if *with == "" {
 			return badFlag("-with IN2 is required")
 		}
-		in2, err := decode(*with)
+		in2, err := decode(*with, maxPixels(fs))
 		if err != nil {
 			return err
 		}

@@ -64,6 +64,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		sets = append(sets, "run.backend="+*backendName)
 	}
 	cfg, err := train.LoadConfig(*configPath, sets)
+	if err == nil {
+		err = cfg.CheckPaths()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "train:", err)
 		return 2
