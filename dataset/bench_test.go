@@ -99,24 +99,27 @@ func BenchmarkDecodeCat12(b *testing.B) {
 // 500x375 image to 224x224.
 func BenchmarkResample224(b *testing.B) {
 	src := testImage(500, 375)
-	dst := make([]float32, 224*224*3)
 	job := resampleJob{box: image.Rect(50, 40, 450, 340), fullW: 224, fullH: 224, outW: 224, outH: 224}
-	b.SetBytes(int64(len(dst) * 4))
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		resampleRGBA(dst, src, job)
-	}
+	benchResample(b, src, job)
 }
 
 // BenchmarkResampleUp224 upsamples a 150x120 crop to 224x224 (the common
 // case for RandomResizedCrop on the cat12 images).
 func BenchmarkResampleUp224(b *testing.B) {
 	src := testImage(500, 375)
-	dst := make([]float32, 224*224*3)
 	job := resampleJob{box: image.Rect(50, 40, 200, 160), fullW: 224, fullH: 224, outW: 224, outH: 224}
+	benchResample(b, src, job)
+}
+
+// benchResample runs job repeatedly and also reports CPU time per op, which a
+// loaded machine disturbs less than wall time.
+func benchResample(b *testing.B, src *image.RGBA, job resampleJob) {
+	dst := make([]float32, job.outW*job.outH*3)
 	b.SetBytes(int64(len(dst) * 4))
 	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
+	cpu0 := cpuTime()
+	for b.Loop() {
 		resampleRGBA(dst, src, job)
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
