@@ -53,4 +53,3 @@ func TestImageNetFromPILPixels(t *testing.T) {
 	t.Logf("%d images, PIL pixels + our preprocessing + our model vs PIL + torchvision + PyTorch: max |Δprob| over all 1000 classes %.2e", r.n, d)
 	require.LessOrEqual(t, d, 1e-3)
 }
-
