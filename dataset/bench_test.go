@@ -3,6 +3,7 @@ package dataset
 import (
 	"context"
 	"image"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -122,4 +123,32 @@ func benchResample(b *testing.B, src *image.RGBA, job resampleJob) {
 		resampleRGBA(dst, src, job)
 	}
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// BenchmarkTrainTransformCat12 is the training transform alone (random
+// resized crop 224 + flip + normalisation, one goroutine) on 100 decoded
+// cat12 photos; it reports CPU µs per image.
+func BenchmarkTrainTransformCat12(b *testing.B) {
+	s := cat12Samples(b)[:100]
+	imgs := make([]image.Image, len(s))
+	for i, x := range s {
+		img, _, err := DecodeFile(x.Path, DecodeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		imgs[i] = img
+	}
+	t := TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize())
+	dst := make([]float32, t.Len())
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	n := 0
+	for b.Loop() {
+		for _, img := range imgs {
+			t.Apply(dst, img, rng)
+			n++
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/img")
 }
