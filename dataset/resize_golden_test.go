@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -204,4 +207,127 @@ func runResizeCase(t *testing.T, c resizeCase, src *image.RGBA) []float32 {
 	}
 	t.Fatalf("unknown case kind %q", c.kind)
 	return nil
+}
+
+// pillowRandomScript resizes as each line of its input file says, with
+// Pillow and torchvision, writing the raw RGB bytes of the result:
+// "resize SRC OUT L T R B W H" or "eval SRC OUT SHORTER CROP".
+const pillowRandomScript = `
+import sys
+try:
+    from PIL import Image
+    import torchvision.transforms as T
+except ImportError as e:
+    print(e)
+    sys.exit(3)
+for line in open(sys.argv[1]):
+    f = line.split()
+    img = Image.open(f[1]).convert("RGB")
+    p = [int(v) for v in f[3:]]
+    if f[0] == "resize":
+        out = img.crop(tuple(p[:4])).resize((p[4], p[5]), Image.BILINEAR)
+    else:
+        out = T.CenterCrop(p[1])(T.Resize(p[0])(img))
+    open(f[2], "wb").write(out.tobytes())
+`
+
+// TestResizeMatchesPillowRandom runs Pillow (and torchvision for the eval
+// transform) on random images, boxes and sizes, and requires our values to
+// be equal. Skipped without /usr/bin/python3 with PIL and torchvision, and
+// under -short.
+func TestResizeMatchesPillowRandom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs Python")
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("/usr/bin/python3 not available")
+	}
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(16, 4))
+	var srcs []*image.RGBA
+	for i := range 4 {
+		img := noiseImage(rng, 1+rng.IntN(300), 1+rng.IntN(300))
+		writeFile(t, dir, fmt.Sprintf("src%d.png", i), encodePNG(t, img))
+		srcs = append(srcs, img)
+	}
+	type job struct {
+		src  int
+		line string
+		run  func() []float32
+	}
+	var jobs []job
+	for i := range 120 {
+		s := rng.IntN(len(srcs))
+		src, out := srcs[s], filepath.Join(dir, fmt.Sprintf("out%d.raw", i))
+		prefix := fmt.Sprintf("%s %s", filepath.Join(dir, fmt.Sprintf("src%d.png", s)), out)
+		if i%4 == 3 {
+			w, h := src.Rect.Dx(), src.Rect.Dy()
+			crop := 1 + rng.IntN(min(w, h, 64))
+			shorter := crop + rng.IntN(64)
+			tr := EvalTransform(shorter, crop, identityNorm)
+			jobs = append(jobs, job{s, fmt.Sprintf("eval %s %d %d", prefix, shorter, crop), func() []float32 {
+				got := make([]float32, tr.Len())
+				tr.Apply(got, src, nil)
+				return got
+			}})
+			continue
+		}
+		j := randomJob(rng, src.Rect)
+		j.offX, j.offY, j.outW, j.outH, j.flip = 0, 0, j.fullW, j.fullH, false
+		b := j.box
+		jobs = append(jobs, job{s, fmt.Sprintf("resize %s %d %d %d %d %d %d", prefix, b.Min.X, b.Min.Y, b.Max.X, b.Max.Y, j.fullW, j.fullH), func() []float32 {
+			got := make([]float32, j.outW*j.outH*3)
+			resampleRGBA(got, src, j)
+			return got
+		}})
+	}
+	var lines []string
+	for _, j := range jobs {
+		lines = append(lines, j.line)
+	}
+	list := writeFile(t, dir, "cases.txt", []byte(strings.Join(lines, "\n")+"\n"))
+	out, err := exec.Command("/usr/bin/python3", "-c", pillowRandomScript, list).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
+		t.Skipf("/usr/bin/python3 lacks PIL or torchvision: %s", out)
+	}
+	require.NoError(t, err, string(out))
+	defer func(v bool) { useSIMD = v }(useSIMD)
+	for _, simd := range []bool{false, useSIMD} {
+		useSIMD = simd
+		for i, j := range jobs {
+			want, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("out%d.raw", i)))
+			require.NoError(t, err)
+			got := j.run()
+			if !slices.Equal(want, floatsToBytes(got)) {
+				requireSameValues(t, want, got) // names the first difference
+				t.Fatalf("case %q (simd=%v) differs", j.line, simd)
+			}
+		}
+	}
+	t.Logf("%d random cases equal Pillow's values", len(jobs))
+}
+
+// noiseImage is a w x h image of uniform random colours (the hardest case
+// for rounding).
+func noiseImage(rng *rand.Rand, w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.IntN(256))
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	return img
+}
+
+// floatsToBytes converts values 0..255 to bytes (others to 0, which then
+// compare unequal to most).
+func floatsToBytes(v []float32) []byte {
+	b := make([]byte, len(v))
+	for i, x := range v {
+		if x >= 0 && x <= 255 && x == float32(int(x)) {
+			b[i] = byte(x)
+		}
+	}
+	return b
 }
