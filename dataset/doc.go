@@ -110,8 +110,9 @@
 // random-resized-crop equals torchvision's resized_crop for the same box, and
 // the flip is applied after the resize, as RandomHorizontalFlip.
 // TestResizeMatchesPillowGoldens (testdata/resize, from
-// make_resize_golden.py) and TestEvalVsPillowPhotos check equality with
-// Pillow 9.4 / torchvision 0.14; weights' TestImageNetFromPILPixels checks
+// make_resize_golden.py), TestResizeMatchesPillowRandom (random cases run
+// through Python) and TestEvalVsPillowPhotos check equality with Pillow 9.4 /
+// torchvision 0.14; weights' TestImageNetFromPILPixels checks
 // that on PIL's decoded cat12 photos the ImageNet model's inputs equal
 // PyTorch's exactly.
 package dataset
