@@ -139,7 +139,7 @@ func resampleRGBA(dst []float32, src *image.RGBA, j resampleJob) {
 	rowLen := j.outW * 3
 	tp := tmpPool.Get().(*[]int32)
 	defer tmpPool.Put(tp)
-	need := (y1-y0)*rowLen + 4 // slack for the SIMD kernel's 4-value stores
+	need := (y1 - y0) * rowLen
 	if cap(*tp) < need {
 		*tp = make([]int32, need)
 	}
@@ -147,8 +147,14 @@ func resampleRGBA(dst []float32, src *image.RGBA, j resampleJob) {
 	minX := src.Rect.Min.X
 	if useSIMD {
 		wv, off := pairWeights(cx)
-		for y := y0; y < y1; y++ {
-			horizontalSIMD(tmp[(y-y0)*rowLen:], src.Pix[(y-src.Rect.Min.Y)*src.Stride:], minX, cx, wv, off)
+		for y := y0; y < y1; y += 2 {
+			out := tmp[(y-y0)*rowLen:]
+			row := src.Pix[(y-src.Rect.Min.Y)*src.Stride:]
+			if y+1 < y1 {
+				horizontalSIMD(out, out[rowLen:], row, src.Stride, minX, cx, wv, off)
+			} else { // the last row alone
+				horizontalSIMD(out, out, row, 0, minX, cx, wv, off)
+			}
 		}
 		verticalSIMD(dst, tmp, y0, rowLen, cy)
 		return

@@ -7,7 +7,7 @@ var useSIMD = false
 
 func pairWeights(c axisCoeffs) ([]int32, []int) { panic("dataset: SIMD kernels not built") }
 
-func horizontalSIMD(out []int32, row []byte, minX int, cx axisCoeffs, wv []int32, off []int) {
+func horizontalSIMD(out0, out1 []int32, row0 []byte, stride, minX int, cx axisCoeffs, wv []int32, off []int) {
 	panic("dataset: SIMD kernels not built")
 }
 

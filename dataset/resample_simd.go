@@ -30,34 +30,50 @@ func pairWeights(c axisCoeffs) (wv []int32, off []int) {
 	return wv, off
 }
 
-// horizontalSIMD is horizontalRow with AVX2: out receives [outW][3] 8-bit
-// values for source row row (RGBA bytes starting at column minX); out must
-// have 1 value of slack after the row.
-func horizontalSIMD(out []int32, row []byte, minX int, cx axisCoeffs, wv []int32, off []int) {
-	rnd := archsimd.BroadcastInt32x4(roundHalf)
-	hi := archsimd.BroadcastInt32x4(255)
-	zero := archsimd.BroadcastInt32x4(0)
+// horizontalSIMD is horizontalRow with AVX2 for two source rows at once,
+// row0 (RGBA bytes starting at column minX) and the row stride bytes later,
+// writing [outW][3] 8-bit values to out0 and out1. With stride 0 and out1 ==
+// out0 it does one row.
+func horizontalSIMD(out0, out1 []int32, row0 []byte, stride, minX int, cx axisCoeffs, wv []int32, off []int) {
+	rnd := archsimd.BroadcastInt32x8(roundHalf)
+	hi := archsimd.BroadcastInt32x8(255)
 	for x, n := range cx.n {
 		if n == 0 {
-			out[3*x], out[3*x+1], out[3*x+2] = 0, 0, 0
+			out0[3*x], out0[3*x+1], out0[3*x+2] = 0, 0, 0
+			out1[3*x], out1[3*x+1], out1[3*x+2] = 0, 0, 0
 			continue
 		}
-		p := row[(cx.start[x]-minX)*4:]
+		p0 := row0[(cx.start[x]-minX)*4:]
 		pairs := (n + 1) / 2
 		need := 8*(pairs-1) + 16
-		if cap(p) < need { // a 16-byte load would run past the buffer
-			horizontalPixel(out[3*x:3*x+3], p, cx.w[x*cx.ksize:x*cx.ksize+n])
+		if cap(p0) < need+stride { // a 16-byte load would run past the buffer
+			k := cx.w[x*cx.ksize : x*cx.ksize+n]
+			horizontalPixel(out0[3*x:3*x+3], p0, k)
+			horizontalPixel(out1[3*x:3*x+3], p0[stride:], k)
 			continue
 		}
-		p = p[:need] // reads past the image end into newRGBA's slack are weighted 0
+		p1 := p0[stride : stride+need] // reads past the image end into newRGBA's slack are weighted 0
+		p0 = p0[:need]
 		w := wv[off[x]:]
-		acc := archsimd.LoadUint8x16Slice(p).ExtendLo8ToUint32().AsInt32x8().Mul(archsimd.LoadInt32x8Slice(w))
+		wq := archsimd.LoadInt32x8Slice(w)
+		a := archsimd.LoadUint8x16Slice(p0).ExtendLo8ToUint32().AsInt32x8().Mul(wq)
+		b := archsimd.LoadUint8x16Slice(p1).ExtendLo8ToUint32().AsInt32x8().Mul(wq)
 		for q := 1; q < pairs; q++ {
-			v := archsimd.LoadUint8x16Slice(p[8*q:]).ExtendLo8ToUint32().AsInt32x8()
-			acc = acc.Add(v.Mul(archsimd.LoadInt32x8Slice(w[8*q:])))
+			wq = archsimd.LoadInt32x8Slice(w[8*q:])
+			a = a.Add(archsimd.LoadUint8x16Slice(p0[8*q:]).ExtendLo8ToUint32().AsInt32x8().Mul(wq))
+			b = b.Add(archsimd.LoadUint8x16Slice(p1[8*q:]).ExtendLo8ToUint32().AsInt32x8().Mul(wq))
 		}
-		s := acc.GetLo().Add(acc.GetHi()).Add(rnd).ShiftAllRight(precisionBits).Min(hi).Max(zero)
-		s.StoreSlice(out[3*x:]) // writes r g b a; a is overwritten next
+		// Even taps + odd taps: r g b a of row 0 in the low half, of row 1 in
+		// the high half. The sums are >= 0 (bilinear weights are), so only
+		// the top is clipped.
+		s := a.Select128FromPair(0, 2, b).Add(a.Select128FromPair(1, 3, b)).Add(rnd).ShiftAllRight(precisionBits).Min(hi)
+		if x+1 < len(cx.n) {
+			s.GetLo().StoreSlice(out0[3*x:]) // writes r g b a; a is overwritten next
+			s.GetHi().StoreSlice(out1[3*x:])
+		} else { // a 4-value store would overwrite the next row's first value
+			s.GetLo().StoreSlicePart(out0[3*x : 3*x+3])
+			s.GetHi().StoreSlicePart(out1[3*x : 3*x+3])
+		}
 	}
 }
 

@@ -32,6 +32,8 @@ func TestResampleMatchesSlow(t *testing.T) {
 		{"window", resampleJob{box: src.Rect, fullW: 30, fullH: 23, offX: 4, offY: 3, outW: 20, outH: 15}},
 		{"padded window", resampleJob{box: src.Rect, fullW: 20, fullH: 15, offX: -3, offY: -2, outW: 24, outH: 20, flip: true}},
 		{"one pixel", resampleJob{box: image.Rect(10, 10, 11, 11), fullW: 5, fullH: 4, outW: 5, outH: 4}},
+		{"even rows to the last pixel", resampleJob{box: image.Rect(0, 1, 61, 47), fullW: 61, fullH: 46, outW: 61, outH: 46}},
+		{"odd rows to the last pixel", resampleJob{box: image.Rect(0, 2, 61, 47), fullW: 61, fullH: 45, outW: 61, outH: 45}},
 	}
 	rng := rand.New(rand.NewPCG(16, 3))
 	for i := range 40 {
