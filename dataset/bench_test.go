@@ -3,6 +3,7 @@ package dataset
 import (
 	"context"
 	"image"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -125,24 +126,55 @@ func BenchmarkDecodeCat12(b *testing.B) {
 // 500x375 image to 224x224.
 func BenchmarkResample224(b *testing.B) {
 	src := testImage(500, 375)
-	dst := make([]float32, 224*224*3)
 	job := resampleJob{box: image.Rect(50, 40, 450, 340), fullW: 224, fullH: 224, outW: 224, outH: 224}
-	b.SetBytes(int64(len(dst) * 4))
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		resampleRGBA(dst, src, job)
-	}
+	benchResample(b, src, job)
 }
 
 // BenchmarkResampleUp224 upsamples a 150x120 crop to 224x224 (the common
 // case for RandomResizedCrop on the cat12 images).
 func BenchmarkResampleUp224(b *testing.B) {
 	src := testImage(500, 375)
-	dst := make([]float32, 224*224*3)
 	job := resampleJob{box: image.Rect(50, 40, 200, 160), fullW: 224, fullH: 224, outW: 224, outH: 224}
+	benchResample(b, src, job)
+}
+
+// benchResample runs job repeatedly and also reports CPU time per op, which a
+// loaded machine disturbs less than wall time.
+func benchResample(b *testing.B, src *image.RGBA, job resampleJob) {
+	dst := make([]float32, job.outW*job.outH*3)
 	b.SetBytes(int64(len(dst) * 4))
 	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
+	cpu0 := cpuTime()
+	for b.Loop() {
 		resampleRGBA(dst, src, job)
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// BenchmarkTrainTransformCat12 is the training transform alone (random
+// resized crop 224 + flip + normalisation, one goroutine) on 100 decoded
+// cat12 photos; it reports CPU µs per image.
+func BenchmarkTrainTransformCat12(b *testing.B) {
+	s := cat12Samples(b)[:100]
+	imgs := make([]image.Image, len(s))
+	for i, x := range s {
+		img, _, err := DecodeFile(x.Path, DecodeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		imgs[i] = img
+	}
+	t := TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize())
+	dst := make([]float32, t.Len())
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	n := 0
+	for b.Loop() {
+		for _, img := range imgs {
+			t.Apply(dst, img, rng)
+			n++
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/img")
 }

@@ -79,7 +79,7 @@ func (t Transform) Len() int { return t.h * t.w * 3 }
 // TrainTransform is the training pipeline producing crop x crop images, in
 // this order: random-resized-crop (torchvision's RandomResizedCrop: area
 // fraction a.Scale, log-uniform aspect a.Ratio, 10 tries then a centre crop;
-// antialiased bilinear resize) or, when a.RandomResizedCrop is false, resize
+// Pillow's antialiased bilinear resize, exactly) or, when a.RandomResizedCrop is false, resize
 // of the shorter side to crop followed by a random crop with a.Padding of zero
 // padding (a.RandomCrop) or a centre crop; horizontal flip with probability
 // a.HFlip; rotation by U(-a.Rotation, a.Rotation) degrees (bilinear, zero
@@ -96,6 +96,9 @@ func TrainTransform(a AugmentConfig, crop int, n Normalize) Transform {
 // floor(long*resizeShorter/short), as torchvision), takes the centre
 // crop x crop window (offsets rounded half to even, as torchvision) and
 // normalises. The resize and crop are fused: only the window is computed.
+// Before normalisation the values equal torchvision's
+// T.CenterCrop(crop)(T.Resize(resizeShorter)(img)) on a PIL image exactly
+// (the resize is Pillow's; see the package documentation).
 func EvalTransform(resizeShorter, crop int, n Normalize) Transform {
 	if crop <= 0 || resizeShorter < crop {
 		panic(fmt.Sprintf("dataset: EvalTransform: need 0 < crop <= resizeShorter, got %d, %d", crop, resizeShorter))
