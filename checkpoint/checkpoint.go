@@ -12,10 +12,12 @@
 package checkpoint
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,7 +29,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/safetensors"
 )
 
@@ -50,75 +51,144 @@ type stateDoc struct {
 	Variables map[string]rawVar `json:"variables,omitempty"`
 }
 
+// Point names a step of a save or a removal at which the run directory is in
+// a distinct state on disk; fault tests stop the process there (see Saver).
+type Point string
+
+// The points of Saver.Save and Saver.Remove, in order.
+const (
+	PointTempCreated    Point = "temp-created"    // the temporary directory exists, empty
+	PointWeightsWritten Point = "weights-written" // it holds model.safetensors
+	PointStateWritten   Point = "state-written"   // it holds state.json too
+	PointOldMovedAside  Point = "old-moved-aside" // the previous checkpoint is DIR.old; DIR is missing
+	PointRenamed        Point = "renamed"         // the new checkpoint is DIR; DIR.old still exists
+	PointRemoving       Point = "removing"        // Remove: DIR is renamed to a temporary name, not yet deleted
+)
+
+// Saver writes and removes checkpoints. The zero value is what training uses;
+// the fields are seams for fault tests and are nil in production.
+type Saver struct {
+	// AtPoint is called at each Point of a save or removal, with the
+	// checkpoint directory concerned.
+	AtPoint func(dir string, p Point)
+	// WrapWriter wraps the writer of each file a save writes (a test limits
+	// the bytes to simulate a full disk).
+	WrapWriter func(io.Writer) io.Writer
+}
+
+func (s Saver) at(dir string, p Point) {
+	if s.AtPoint != nil {
+		s.AtPoint(dir, p)
+	}
+}
+
 // Save writes every variable of store and the JSON encoding of state into the
 // checkpoint directory dir, replacing any previous one atomically.
-func Save(dir string, store *model.Store, state any) error {
+func Save(dir string, store *model.Store, state any) error { return Saver{}.Save(dir, store, state) }
+
+// Save is the package-level Save with the Saver's seams.
+func (s Saver) Save(dir string, store *model.Store, state any) error {
+	tensorsOut, stateJSON, err := encode(store, state)
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+tmpInfix)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer os.RemoveAll(tmp) // no-op once renamed
+	s.at(dir, PointTempCreated)
+	err = s.writeFile(filepath.Join(tmp, weightsFile), func(w io.Writer) error {
+		return safetensors.Write(w, tensorsOut, map[string]string{"format": "gocls"})
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: writing %s: %w", dir, err)
+	}
+	s.at(dir, PointWeightsWritten)
+	err = s.writeFile(filepath.Join(tmp, stateFile), func(w io.Writer) error {
+		_, err := w.Write(stateJSON)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: writing %s: %w", dir, err)
+	}
+	s.at(dir, PointStateWritten)
+	return s.replaceDir(tmp, dir)
+}
+
+// encode returns the float32 variables of store as tensors and everything
+// else (other variables, the state) as the state.json document.
+func encode(store *model.Store, state any) (map[string]safetensors.Tensor, []byte, error) {
 	tensorsOut := map[string]safetensors.Tensor{}
 	doc := stateDoc{Variables: map[string]rawVar{}}
 	for v := range store.IterVariables() {
 		val, err := v.Value()
 		if err != nil {
-			return fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
+			return nil, nil, fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
 		}
 		if val.DType() == dtypes.Float32 {
 			data, err := tensors.CopyFlatData[float32](val)
 			if err != nil {
-				return fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
+				return nil, nil, fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
 			}
 			tensorsOut[v.Path()] = safetensors.Tensor{Shape: val.Shape().Dimensions, Data: data}
 			continue
 		}
 		var raw []byte
 		if err := val.ConstBytes(func(b []byte) { raw = append([]byte{}, b...) }); err != nil {
-			return fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
+			return nil, nil, fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
 		}
 		doc.Variables[v.Path()] = rawVar{DType: val.DType().String(), Shape: val.Shape().Dimensions, Data: base64.StdEncoding.EncodeToString(raw)}
 	}
 	if state != nil {
 		b, err := json.Marshal(state)
 		if err != nil {
-			return fmt.Errorf("checkpoint: encoding state: %w", err)
+			return nil, nil, fmt.Errorf("checkpoint: encoding state: %w", err)
 		}
 		doc.State = b
 	}
 	stateJSON, err := json.MarshalIndent(doc, "", " ")
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	return tensorsOut, stateJSON, nil
+}
 
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+// writeFile creates path with the bytes fn writes, synced to disk.
+func (s Saver) writeFile(path string, fn func(w io.Writer) error) error {
+	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer os.RemoveAll(tmp) // no-op once renamed
-	f, err := os.Create(filepath.Join(tmp, weightsFile))
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := safetensors.Write(f, tensorsOut, map[string]string{"format": "gocls"}); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: writing %s: %w", dir, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(tmp, stateFile), stateJSON); err != nil {
 		return err
 	}
-	return replaceDir(tmp, dir)
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var w io.Writer = bw
+	if s.WrapWriter != nil {
+		w = s.WrapWriter(bw)
+	}
+	err = fn(w)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
+
+// tmpInfix marks the temporary directories of Save and Remove:
+// .NAME.tmp-RANDOM next to the checkpoint NAME.
+const tmpInfix = ".tmp-"
 
 // replaceDir renames tmp to dir; an existing dir is moved aside first and
 // removed only after the new one is in place.
-func replaceDir(tmp, dir string) error {
+func (s Saver) replaceDir(tmp, dir string) error {
 	old := ""
 	if _, err := os.Stat(dir); err == nil {
 		old = dir + ".old"
@@ -126,6 +196,7 @@ func replaceDir(tmp, dir string) error {
 		if err := os.Rename(dir, old); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
+		s.at(dir, PointOldMovedAside)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if old != "" {
@@ -133,7 +204,30 @@ func replaceDir(tmp, dir string) error {
 		}
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	if old != "" {
+		s.at(dir, PointRenamed)
+	}
 	os.RemoveAll(dir + ".old") // also a leftover of an earlier crash
+	return nil
+}
+
+// Remove deletes the checkpoint directory dir (if present) so that no reader
+// ever sees it half deleted: it is first renamed to a temporary name.
+func (s Saver) Remove(dir string) error {
+	tmp := filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+tmpInfix+"removing")
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := os.Rename(dir, tmp); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	s.at(dir, PointRemoving)
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	return nil
 }
 
@@ -256,7 +350,10 @@ func Latest(runDir string) (string, error) {
 }
 
 // Prune removes all but the newest keep numbered checkpoints (keep <= 0 keeps all).
-func Prune(runDir string, keep int) error {
+func Prune(runDir string, keep int) error { return Saver{}.Prune(runDir, keep) }
+
+// Prune is the package-level Prune with the Saver's seams.
+func (s Saver) Prune(runDir string, keep int) error {
 	if keep <= 0 {
 		return nil
 	}
@@ -265,8 +362,8 @@ func Prune(runDir string, keep int) error {
 		return err
 	}
 	for i := 0; i < len(l)-keep; i++ {
-		if err := os.RemoveAll(l[i]); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
+		if err := s.Remove(l[i]); err != nil {
+			return err
 		}
 	}
 	return nil

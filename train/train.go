@@ -73,6 +73,7 @@ type state struct {
 type hooks struct {
 	afterStep  func(step int)   // called after each optimizer step or accumulation micro-step
 	beforeSave func(dir string) // called before each checkpoint save
+	saver      checkpoint.Saver // fault-test seams of the checkpoint writes
 }
 
 // Run trains as cfg says, writing everything into the run directory
@@ -433,7 +434,7 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 func (r *runner) checkpointEpoch(isBest bool) error {
 	// The interrupted checkpoint is older than the one about to be saved:
 	// remove it first, so that it never hides a newer one on resume.
-	if err := os.RemoveAll(filepath.Join(r.runDir, interruptedDir)); err != nil {
+	if err := r.hk.saver.Remove(filepath.Join(r.runDir, interruptedDir)); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	if err := r.save(filepath.Join(r.runDir, checkpoint.Name(r.st.Epoch))); err != nil {
@@ -444,7 +445,7 @@ func (r *runner) checkpointEpoch(isBest bool) error {
 			return err
 		}
 	}
-	if err := checkpoint.Prune(r.runDir, r.cfg.Run.KeepLast); err != nil {
+	if err := r.hk.saver.Prune(r.runDir, r.cfg.Run.KeepLast); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
@@ -455,7 +456,7 @@ func (r *runner) save(dir string) error {
 	if r.hk.beforeSave != nil {
 		r.hk.beforeSave(dir)
 	}
-	if err := checkpoint.Save(dir, r.store, r.st); err != nil {
+	if err := r.hk.saver.Save(dir, r.store, r.st); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
