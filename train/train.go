@@ -271,6 +271,9 @@ epochs:
 				res.Val = val
 				break epochs
 			}
+			if st.Seen == 0 {
+				return nil, fmt.Errorf("train: epoch %d has no usable training image (all %d unreadable, see the warnings above): nothing saved", epoch+1, r.trainLoader.Len())
+			}
 			st.EpochTrained = true
 		}
 
@@ -303,7 +306,9 @@ epochs:
 		// Checkpoints.
 		st.Epoch, st.Batch, st.EpochTrained = epoch+1, 0, false
 		st.LossSum, st.Correct, st.Seen, st.AccumExamples, st.Seconds, st.TrainSeconds = 0, 0, 0, 0, 0, 0
-		isBest := st.BestEpoch == 0 || val.N == 0 || val.Top1 >= st.BestTop1
+		// Only a validated epoch can be the best one: without validation
+		// images (data.val_ratio 0, or all unreadable) there is no best/.
+		isBest := val.N > 0 && (st.BestEpoch == 0 || val.Top1 >= st.BestTop1)
 		if isBest {
 			st.BestTop1, st.BestEpoch = val.Top1, st.Epoch
 		}

@@ -1,0 +1,90 @@
+package train
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/internal/synth"
+)
+
+// ownData generates a private copy of tinyConfig's dataset (3 classes, 5
+// images each) that a test may damage, and points cfg at it.
+func ownData(t *testing.T, cfg *Config) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, synth.Generate(root, synth.Options{Classes: 3, PerClass: 5, Test: 3, Size: 20, Seed: 3}))
+	cfg.Data.Root = root
+	return root
+}
+
+// spoil overwrites image files with bytes no decoder accepts.
+func spoil(t *testing.T, samples []dataset.Sample) {
+	t.Helper()
+	for _, s := range samples {
+		require.NoError(t, os.WriteFile(s.Path, []byte("not an image"), 0o644))
+	}
+}
+
+// requireNoCheckpoints fails if runDir holds any checkpoint directory.
+func requireNoCheckpoints(t *testing.T, runDir string) {
+	t.Helper()
+	l, err := checkpoint.List(runDir)
+	require.NoError(t, err)
+	require.Empty(t, l)
+	require.NoDirExists(t, filepath.Join(runDir, checkpoint.Best))
+	require.NoDirExists(t, filepath.Join(runDir, interruptedDir))
+}
+
+// An epoch without a single usable training image is an error, and no
+// (empty) checkpoint is written.
+func TestZeroImageEpochFails(t *testing.T) {
+	cfg := tinyConfig(t)
+	root := ownData(t, &cfg)
+	samples, _, err := dataset.ReadList(filepath.Join(root, cfg.Data.TrainList), root, 3)
+	require.NoError(t, err)
+	spoil(t, samples)
+	_, err = run(context.Background(), cfg, io.Discard, hooks{})
+	require.ErrorContains(t, err, "epoch 1 has no usable training image")
+	requireNoCheckpoints(t, filepath.Join(cfg.Run.Dir, cfg.Run.Name))
+}
+
+// Only a validated epoch can be "best": without validation images there is
+// no best/ (predict takes the latest), and an epoch whose validation images
+// became unreadable does not replace the best one.
+func TestBestNeedsValidation(t *testing.T) {
+	t.Run("no validation split", func(t *testing.T) {
+		cfg := tinyConfig(t)
+		cfg.Run.Epochs = 1
+		cfg.Data.ValRatio = 0
+		res := mustRun(t, cfg, hooks{})
+		require.Equal(t, 0, res.BestEpoch)
+		require.NoDirExists(t, filepath.Join(res.RunDir, checkpoint.Best))
+		dir, err := checkpoint.Resolve(res.RunDir, -1)
+		require.NoError(t, err)
+		require.Equal(t, filepath.Join(res.RunDir, checkpoint.Name(1)), dir)
+	})
+	t.Run("validation images unreadable", func(t *testing.T) {
+		cfg := tinyConfig(t)
+		ownData(t, &cfg)
+		cfg.Run.Epochs = 1
+		res := mustRun(t, cfg, hooks{})
+		require.Equal(t, 1, res.BestEpoch)
+		_, val, err := dataset.LoadSplit(filepath.Join(res.RunDir, "split.json"))
+		require.NoError(t, err)
+		spoil(t, val)
+		cfg.Run.Epochs = 2
+		res = mustRun(t, cfg, hooks{})
+		require.Equal(t, 1, res.BestEpoch)
+		var st state
+		require.NoError(t, checkpoint.Load(filepath.Join(res.RunDir, checkpoint.Best), model.NewStore(), &st))
+		require.Equal(t, 1, st.Epoch)
+	})
+}
