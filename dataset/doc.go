@@ -8,7 +8,8 @@
 //	ParseList(listPath, root, numClasses) (samples, problems, warnings, error) // lenient (datacheck)
 //	ListImages(dir) ([]Sample, error)                                 // unlabelled folder, Label -1, sorted
 //	Split(samples, valRatio, seed) (train, val)                       // stratified, reproducible
-//	SaveSplit(path, train, val) / LoadSplit(path)                     // split.json beside the run
+//	NewSplitSource(list, root, valRatio, seed); SplitSource.Mismatch  // what a split is made from
+//	SaveSplit(path, src, train, val) / LoadSplit(path, root)          // split.json beside the run, names relative to root
 //	DecodeFile(path, DecodeOptions) (*image.RGBA, Info, error)         // any format -> 8-bit RGB, A=255
 //	DecodeBytes(data, DecodeOptions) (*image.RGBA, Info, error)
 //	DefaultConfig() Config; Config.Validate(); Config.DecodeOptions()  // the `data:` YAML section

@@ -77,7 +77,7 @@ func TestBestNeedsValidation(t *testing.T) {
 		cfg.Run.Epochs = 1
 		res := mustRun(t, cfg, hooks{})
 		require.Equal(t, 1, res.BestEpoch)
-		_, val, err := dataset.LoadSplit(filepath.Join(res.RunDir, "split.json"))
+		_, _, val, err := dataset.LoadSplit(filepath.Join(res.RunDir, "split.json"), cfg.Data.Root)
 		require.NoError(t, err)
 		spoil(t, val)
 		cfg.Run.Epochs = 2

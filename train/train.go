@@ -131,7 +131,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
-	trainSet, valSet, err := loadSplit(cfg, runDir, log)
+	trainSet, valSet, err := loadSplit(cfg, runDir, resumeDir != "", log)
 	if err != nil {
 		return nil, err
 	}
@@ -570,22 +570,55 @@ func midEpochNote(st state) string {
 	return ""
 }
 
-// loadSplit reads the list file and returns the train/validation split,
-// reusing runDir/split.json when it exists so a resumed run (and predict)
-// sees the same split.
-func loadSplit(cfg Config, runDir string, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
+// loadSplit reads the list file and returns the train/validation split.
+// When resuming, the run's split.json is reused, so the run (and predict)
+// keeps the split its checkpoints were trained on; it must have been made
+// from the same list contents, data.val_ratio and data.split_seed.
+func loadSplit(cfg Config, runDir string, resuming bool, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
 	listPath := filepath.Join(cfg.Data.Root, cfg.Data.TrainList)
 	if _, err := os.Stat(listPath); err != nil {
 		return nil, nil, fmt.Errorf("train: dataset not found: %s is missing; put the cat12 data (train_list.txt, cat_12_train/, cat_12_test/ from the PaddlePaddle AI Studio cat12 competition) in %s, or set data.root", listPath, cfg.Data.Root)
 	}
+	src, err := dataset.NewSplitSource(listPath, cfg.Data.Root, cfg.Data.ValRatio, cfg.Data.SplitSeed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
 	splitPath := filepath.Join(runDir, "split.json")
-	if _, err := os.Stat(splitPath); err == nil {
-		trainSet, valSet, err = dataset.LoadSplit(splitPath)
+	if resuming && fileExists(splitPath) {
+		saved, trainSet, valSet, err := dataset.LoadSplit(splitPath, cfg.Data.Root)
 		if err != nil {
 			return nil, nil, fmt.Errorf("train: %w", err)
 		}
-		return trainSet, valSet, nil
+		if saved.ListSHA256 != "" { // version 1 files are checked against a fresh split below
+			if m := src.Mismatch(saved); m != "" {
+				return nil, nil, splitMismatch(splitPath, listPath, m)
+			}
+			return trainSet, valSet, nil
+		}
+		newTrain, newVal, err := makeSplit(cfg, listPath, src, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !sameNames(trainSet, newTrain) || !sameNames(valSet, newVal) {
+			return nil, nil, splitMismatch(splitPath, listPath, "the list, data.val_ratio or data.split_seed changed")
+		}
+		if err := dataset.SaveSplit(splitPath, src, newTrain, newVal); err != nil {
+			return nil, nil, fmt.Errorf("train: %w", err)
+		}
+		return newTrain, newVal, nil
 	}
+	trainSet, valSet, err = makeSplit(cfg, listPath, src, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := dataset.SaveSplit(splitPath, src, trainSet, valSet); err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	return trainSet, valSet, nil
+}
+
+// makeSplit reads the list and splits it.
+func makeSplit(cfg Config, listPath string, src dataset.SplitSource, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
 	samples, warnings, err := dataset.ReadList(listPath, cfg.Data.Root, cfg.Data.NumClasses)
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
@@ -593,14 +626,30 @@ func loadSplit(cfg Config, runDir string, log io.Writer) (trainSet, valSet []dat
 	for _, w := range warnings {
 		fmt.Fprintf(log, "warning: %s\n", w)
 	}
-	trainSet, valSet = dataset.Split(samples, cfg.Data.ValRatio, cfg.Data.SplitSeed)
+	trainSet, valSet = dataset.Split(samples, src.ValRatio, src.Seed)
 	if len(trainSet) == 0 {
 		return nil, nil, fmt.Errorf("train: %s: no training images after the split", listPath)
 	}
-	if err := dataset.SaveSplit(splitPath, trainSet, valSet); err != nil {
-		return nil, nil, fmt.Errorf("train: %w", err)
-	}
 	return trainSet, valSet, nil
+}
+
+func splitMismatch(splitPath, listPath, what string) error {
+	return fmt.Errorf("train: cannot resume: %s: %s since %s was made; the run's checkpoints were trained on that split. "+
+		"Restore the data, or start the run over with -set run.resume=false (removes its checkpoints), or choose another run.name", listPath, what, splitPath)
+}
+
+// sameNames reports whether two sample lists name the same images with the
+// same labels in the same order.
+func sameNames(a, b []dataset.Sample) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Label != b[i].Label {
+			return false
+		}
+	}
+	return true
 }
 
 func writeResolvedConfig(runDir string, cfg Config) error {
