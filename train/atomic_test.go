@@ -71,6 +71,15 @@ func saverMain() {
 		}
 	}}
 	r := &runner{cfg: cfg, runDir: runDir, store: store, st: st, hk: hooks{saver: saver}}
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		panic(err)
+	}
+	unlock, err := lockRunDir(runDir) // held until the process ends, as a trainer holds it
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer unlock()
 	if dir, err := findResume(cfg, runDir, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -112,9 +121,9 @@ func saverMain() {
 
 // saverProcess runs the saver on runDir with the given extra environment and
 // returns its events: the labels of the points it passed (in order), the
-// last epoch it reported, and whether it stopped at its kill point (it is
-// then killed with SIGKILL).
-func saverProcess(t *testing.T, runDir string, env ...string) (points []string, reported int, stopped bool) {
+// last epoch it reported, and whether it stopped at its kill point. A
+// stopped process is passed to onStop (if not nil), then killed (SIGKILL).
+func saverProcess(t *testing.T, runDir string, onStop func(pid int), env ...string) (points []string, reported int, stopped bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), saverEnv+"="+runDir), env...)
@@ -125,6 +134,7 @@ func saverProcess(t *testing.T, runDir string, env ...string) (points []string, 
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill() }() // also when onStop fails the test
 	watchdog := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
 	defer watchdog.Stop()
 	sc := bufio.NewScanner(stdout)
@@ -138,6 +148,9 @@ func saverProcess(t *testing.T, runDir string, env ...string) (points []string, 
 			require.NoError(t, err)
 			reported = n
 		case "stopped":
+			if onStop != nil {
+				onStop(cmd.Process.Pid)
+			}
 			require.NoError(t, cmd.Process.Kill())
 			stopped = true
 		}
@@ -159,7 +172,7 @@ func TestAtomicSaveUnderKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	all, _, _ := saverProcess(t, filepath.Join(t.TempDir(), "list"), saverEpochsEnv+"=3")
+	all, _, _ := saverProcess(t, filepath.Join(t.TempDir(), "list"), nil, saverEpochsEnv+"=3")
 	var labels []string
 	for _, l := range all {
 		if !slices.Contains(labels, l) {
@@ -179,7 +192,7 @@ func TestAtomicSaveUnderKill(t *testing.T) {
 	runDir := filepath.Join(t.TempDir(), "run")
 	reported := 0
 	for _, label := range labels {
-		_, n, stopped := saverProcess(t, runDir, killAtEnv+"="+label)
+		_, n, stopped := saverProcess(t, runDir, nil, killAtEnv+"="+label)
 		require.True(t, stopped, "the saver never reached %s", label)
 		require.Greater(t, n, reported, "killed at %s: no epoch completed", label)
 		reported = n

@@ -110,6 +110,11 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: run directory: %w", err)
 	}
+	unlock, err := lockRunDir(runDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 
 	// Checkpoint to resume from, and the architecture it fixes.
 	resumeDir, err := findResume(cfg, runDir, log)
