@@ -231,6 +231,49 @@ func (s Saver) Remove(dir string) error {
 	return nil
 }
 
+// Recover tidies a run directory after a process was killed while writing
+// it; only the run's single writer (holding its lock) may call it. It
+// deletes the temporaries of Save, Remove and atomic file writes (hidden
+// ".NAME.tmp-*" entries), and each DIR.old left by a kill between Save's
+// two renames: when DIR is missing, DIR.old (the complete previous
+// checkpoint) is renamed back to DIR instead. It returns what it did, one
+// line per entry.
+func Recover(runDir string) ([]string, error) {
+	entries, err := os.ReadDir(runDir)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	var done []string
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(runDir, name)
+		switch {
+		case strings.HasPrefix(name, ".") && strings.Contains(name, tmpInfix):
+			if err := os.RemoveAll(path); err != nil {
+				return done, fmt.Errorf("checkpoint: %w", err)
+			}
+			done = append(done, "removed "+path)
+		case e.IsDir() && strings.HasSuffix(name, ".old"):
+			dir := strings.TrimSuffix(path, ".old")
+			if Exists(dir) {
+				if err := os.RemoveAll(path); err != nil {
+					return done, fmt.Errorf("checkpoint: %w", err)
+				}
+				done = append(done, "removed "+path)
+			} else if Exists(path) {
+				if err := os.RemoveAll(dir); err != nil {
+					return done, fmt.Errorf("checkpoint: %w", err)
+				}
+				if err := os.Rename(path, dir); err != nil {
+					return done, fmt.Errorf("checkpoint: %w", err)
+				}
+				done = append(done, "restored "+dir+" from "+path)
+			}
+		}
+	}
+	return done, nil
+}
+
 // Load reads the checkpoint directory dir: every variable it holds is set in
 // store (created when missing, shape-checked when present), and the saved
 // state is decoded into state (if not nil).

@@ -208,6 +208,22 @@ func TestAtomicSaveUnderKill(t *testing.T) {
 		dir, err := checkpoint.Resolve(runDir, -1)
 		require.NoError(t, err, label)
 		requireUntorn(t, dir, label)
+
+		// What the next trainer does first: tidy up, losing nothing.
+		_, err = checkpoint.Recover(runDir)
+		require.NoError(t, err)
+		entries, err := os.ReadDir(runDir)
+		require.NoError(t, err)
+		for _, e := range entries {
+			require.False(t, strings.Contains(e.Name(), ".tmp-") || strings.HasSuffix(e.Name(), ".old"), "killed at %s: %s left", label, e.Name())
+		}
+		resume, err = findResume(DefaultConfig(), runDir, io.Discard)
+		require.NoError(t, err)
+		st = requireUntorn(t, resume, label)
+		require.GreaterOrEqual(t, st.Epoch, reported, "killed at %s: resume point older than a completed epoch after Recover", label)
+		dir, err = checkpoint.Resolve(runDir, -1)
+		require.NoError(t, err, label)
+		requireUntorn(t, dir, label)
 	}
 }
 

@@ -88,3 +88,17 @@ func TestBestNeedsValidation(t *testing.T) {
 		require.Equal(t, 1, st.Epoch)
 	})
 }
+
+// A trainer starts by removing what a kill during a save left in its run
+// directory (a checkpoint's temporary directory here).
+func TestLeftoversRemovedOnStart(t *testing.T) {
+	cfg := tinyConfig(t)
+	cfg.Run.Epochs = 1
+	res := mustRun(t, cfg, hooks{})
+	tmp := filepath.Join(res.RunDir, ".ckpt-00000002.tmp-77")
+	require.NoError(t, os.MkdirAll(tmp, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(tmp, "model.safetensors"), []byte("partial"), 0o644))
+	cfg.Run.Epochs = 2
+	mustRun(t, cfg, hooks{})
+	require.NoDirExists(t, tmp)
+}

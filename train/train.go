@@ -115,6 +115,13 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 		return nil, err
 	}
 	defer unlock()
+	recovered, err := checkpoint.Recover(runDir)
+	for _, r := range recovered {
+		fmt.Fprintf(log, "left by an interrupted save: %s\n", r)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 
 	// Checkpoint to resume from, and the architecture it fixes.
 	resumeDir, err := findResume(cfg, runDir, log)
