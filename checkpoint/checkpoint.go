@@ -13,7 +13,9 @@ package checkpoint
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +37,10 @@ import (
 const (
 	weightsFile = "model.safetensors"
 	stateFile   = "state.json"
-	prefix      = "ckpt-"
+	// ManifestFile lists the SHA-256 and size of every other file of a
+	// checkpoint; Save writes it last, Load verifies against it.
+	ManifestFile = "manifest.json"
+	prefix       = "ckpt-"
 	// Best is the name of the best-by-validation checkpoint in a run directory.
 	Best = "best"
 )
@@ -57,12 +62,13 @@ type Point string
 
 // The points of Saver.Save and Saver.Remove, in order.
 const (
-	PointTempCreated    Point = "temp-created"    // the temporary directory exists, empty
-	PointWeightsWritten Point = "weights-written" // it holds model.safetensors
-	PointStateWritten   Point = "state-written"   // it holds state.json too
-	PointOldMovedAside  Point = "old-moved-aside" // the previous checkpoint is DIR.old; DIR is missing
-	PointRenamed        Point = "renamed"         // the new checkpoint is DIR; DIR.old still exists
-	PointRemoving       Point = "removing"        // Remove: DIR is renamed to a temporary name, not yet deleted
+	PointTempCreated     Point = "temp-created"     // the temporary directory exists, empty
+	PointWeightsWritten  Point = "weights-written"  // it holds model.safetensors
+	PointStateWritten    Point = "state-written"    // it holds state.json too
+	PointManifestWritten Point = "manifest-written" // it holds manifest.json: complete
+	PointOldMovedAside   Point = "old-moved-aside"  // the previous checkpoint is DIR.old; DIR is missing
+	PointRenamed         Point = "renamed"          // the new checkpoint is DIR; DIR.old still exists
+	PointRemoving        Point = "removing"         // Remove: DIR is renamed to a temporary name, not yet deleted
 )
 
 // Saver writes and removes checkpoints. The zero value is what training uses;
@@ -102,22 +108,49 @@ func (s Saver) Save(dir string, store *model.Store, state any) error {
 	}
 	defer os.RemoveAll(tmp) // no-op once renamed
 	s.at(dir, PointTempCreated)
-	err = s.writeFile(filepath.Join(tmp, weightsFile), func(w io.Writer) error {
-		return safetensors.Write(w, tensorsOut, map[string]string{"format": "gocls"})
-	})
-	if err != nil {
-		return fmt.Errorf("checkpoint: writing %s: %w", dir, err)
+	man := manifest{Files: map[string]fileSum{}}
+	files := []struct {
+		name  string
+		point Point
+		write func(w io.Writer) error
+	}{
+		{weightsFile, PointWeightsWritten, func(w io.Writer) error {
+			return safetensors.Write(w, tensorsOut, map[string]string{"format": "gocls"})
+		}},
+		{stateFile, PointStateWritten, func(w io.Writer) error { _, err := w.Write(stateJSON); return err }},
 	}
-	s.at(dir, PointWeightsWritten)
-	err = s.writeFile(filepath.Join(tmp, stateFile), func(w io.Writer) error {
-		_, err := w.Write(stateJSON)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("checkpoint: writing %s: %w", dir, err)
+	for _, f := range files {
+		sum, err := s.writeFile(filepath.Join(tmp, f.name), f.write)
+		if err != nil {
+			return fmt.Errorf("checkpoint: writing %s: %w", filepath.Join(dir, f.name), err)
+		}
+		man.Files[f.name] = sum
+		s.at(dir, f.point)
 	}
-	s.at(dir, PointStateWritten)
+	manJSON, err := json.MarshalIndent(man, "", " ")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if _, err := s.writeFile(filepath.Join(tmp, ManifestFile), func(w io.Writer) error { _, err := w.Write(manJSON); return err }); err != nil {
+		return fmt.Errorf("checkpoint: writing %s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	s.at(dir, PointManifestWritten)
 	return s.replaceDir(tmp, dir)
+}
+
+// manifest is manifest.json: the checksum of every other file.
+type manifest struct {
+	Files map[string]fileSum `json:"files"`
+}
+
+type fileSum struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+func sumOf(data []byte) fileSum {
+	h := sha256.Sum256(data)
+	return fileSum{SHA256: hex.EncodeToString(h[:]), Size: int64(len(data))}
 }
 
 // encode returns the float32 variables of store as tensors and everything
@@ -158,16 +191,19 @@ func encode(store *model.Store, state any) (map[string]safetensors.Tensor, []byt
 	return tensorsOut, stateJSON, nil
 }
 
-// writeFile creates path with the bytes fn writes, synced to disk.
-func (s Saver) writeFile(path string, fn func(w io.Writer) error) error {
+// writeFile creates path with the bytes fn writes, synced to disk, and
+// returns their checksum.
+func (s Saver) writeFile(path string, fn func(w io.Writer) error) (fileSum, error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return fileSum{}, err
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	var w io.Writer = bw
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(bw, h)}
+	var w io.Writer = cw
 	if s.WrapWriter != nil {
-		w = s.WrapWriter(bw)
+		w = s.WrapWriter(cw)
 	}
 	err = fn(w)
 	if err == nil {
@@ -179,7 +215,18 @@ func (s Saver) writeFile(path string, fn func(w io.Writer) error) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return fileSum{SHA256: hex.EncodeToString(h.Sum(nil)), Size: cw.n}, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // tmpInfix marks the temporary directories of Save and Remove:
@@ -274,21 +321,76 @@ func Recover(runDir string) ([]string, error) {
 	return done, nil
 }
 
+// ErrDamaged marks the errors of Load and Verify caused by a checkpoint
+// whose files are missing, unreadable or do not match its manifest.
+var ErrDamaged = errors.New("damaged checkpoint")
+
+// damaged returns an error wrapping ErrDamaged that names the file.
+func damaged(path, format string, args ...any) error {
+	return fmt.Errorf("checkpoint: %s is damaged: %s: %w", path, fmt.Sprintf(format, args...), ErrDamaged)
+}
+
+// readVerified reads the checkpoint files of dir, checking each against the
+// manifest when there is one.
+func readVerified(dir string, names ...string) (map[string][]byte, error) {
+	var man manifest
+	verified := false
+	mpath := filepath.Join(dir, ManifestFile)
+	mb, err := os.ReadFile(mpath)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(mb, &man); err != nil || man.Files == nil {
+			return nil, damaged(mpath, "not a manifest")
+		}
+		verified = true
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, damaged(mpath, "%v", err)
+	}
+	data := map[string][]byte{}
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, damaged(path, "%v", err)
+		}
+		if verified {
+			want, ok := man.Files[name]
+			if !ok {
+				return nil, damaged(mpath, "%s is not listed", name)
+			}
+			if got := sumOf(b); got != want {
+				return nil, damaged(path, "%d bytes with sha256 %.12s…, %s records %d bytes with sha256 %.12s…",
+					got.Size, got.SHA256, ManifestFile, want.Size, want.SHA256)
+			}
+		}
+		data[name] = b
+	}
+	return data, nil
+}
+
+// Verified reports whether dir holds a manifest, that is whether Load
+// verifies its files (checkpoints of older versions have none and are
+// loaded unverified).
+func Verified(dir string) bool { return fileExists(filepath.Join(dir, ManifestFile)) }
+
 // Load reads the checkpoint directory dir: every variable it holds is set in
 // store (created when missing, shape-checked when present), and the saved
-// state is decoded into state (if not nil).
+// state is decoded into state (if not nil). Every file is checked against
+// the manifest first (when there is one: see Verified); a damaged
+// checkpoint is an error wrapping ErrDamaged, naming the file, and changes
+// nothing in store.
 func Load(dir string, store *model.Store, state any) error {
-	ts, _, err := safetensors.ReadFile(filepath.Join(dir, weightsFile))
+	files, err := readVerified(dir, weightsFile, stateFile)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return err
 	}
-	sb, err := os.ReadFile(filepath.Join(dir, stateFile))
+	ts, _, err := safetensors.Parse(files[weightsFile])
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return damaged(filepath.Join(dir, weightsFile), "%v", err)
 	}
 	var doc stateDoc
-	if err := json.Unmarshal(sb, &doc); err != nil {
-		return fmt.Errorf("checkpoint: %s: %w", filepath.Join(dir, stateFile), err)
+	if err := json.Unmarshal(files[stateFile], &doc); err != nil {
+		return damaged(filepath.Join(dir, stateFile), "%v", err)
 	}
 	for path, t := range ts {
 		if err := setVar(store, path, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
@@ -335,11 +437,15 @@ func setVar(store *model.Store, path string, t *tensors.Tensor) error {
 }
 
 // LoadTensors reads only the float32 tensors of a checkpoint directory, by
-// variable path (used to fine-tune from another run).
+// variable path (used to fine-tune from another run), verified as by Load.
 func LoadTensors(dir string) (map[string]safetensors.Tensor, error) {
-	ts, _, err := safetensors.ReadFile(filepath.Join(dir, weightsFile))
+	files, err := readVerified(dir, weightsFile)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
+		return nil, err
+	}
+	ts, _, err := safetensors.Parse(files[weightsFile])
+	if err != nil {
+		return nil, damaged(filepath.Join(dir, weightsFile), "%v", err)
 	}
 	return ts, nil
 }

@@ -180,7 +180,7 @@ func TestAtomicSaveUnderKill(t *testing.T) {
 		}
 	}
 	for _, kind := range []string{"interrupted", "ckpt", "best"} {
-		for _, p := range []checkpoint.Point{checkpoint.PointTempCreated, checkpoint.PointWeightsWritten, checkpoint.PointStateWritten} {
+		for _, p := range []checkpoint.Point{checkpoint.PointTempCreated, checkpoint.PointWeightsWritten, checkpoint.PointStateWritten, checkpoint.PointManifestWritten} {
 			require.Contains(t, labels, kind+"/"+string(p))
 		}
 	}

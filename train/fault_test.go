@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/ml/model"
@@ -101,4 +102,40 @@ func TestLeftoversRemovedOnStart(t *testing.T) {
 	cfg.Run.Epochs = 2
 	mustRun(t, cfg, hooks{})
 	require.NoDirExists(t, tmp)
+}
+
+// flipBit flips one bit in the middle of a file.
+func flipBit(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 1
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+}
+
+// A resume passes over a damaged checkpoint (bit flip, truncation) to the
+// newest intact one, with a warning naming the damaged file; with nothing
+// intact it stops, naming run.resume=false.
+func TestResumeFallsBackToIntactCheckpoint(t *testing.T) {
+	cfg := tinyConfig(t)
+	res := mustRun(t, cfg, hooks{})
+	ckpt2 := filepath.Join(res.RunDir, checkpoint.Name(2))
+	flipBit(t, filepath.Join(ckpt2, "model.safetensors"))
+
+	cfg.Run.Epochs = 3
+	var log strings.Builder
+	res, err := run(context.Background(), cfg, &log, hooks{})
+	require.NoError(t, err)
+	require.Contains(t, log.String(), "warning: checkpoint: "+filepath.Join(ckpt2, "model.safetensors")+" is damaged")
+	require.Contains(t, log.String(), "resuming from "+filepath.Join(res.RunDir, checkpoint.Name(1)))
+	require.Equal(t, 3, res.Epochs)
+	require.NoError(t, checkpoint.Load(ckpt2, model.NewStore(), &state{}), "epoch 2 retrained and saved again")
+
+	for _, d := range []string{checkpoint.Name(2), checkpoint.Name(3)} {
+		require.NoError(t, os.Truncate(filepath.Join(res.RunDir, d, "state.json"), 10))
+	}
+	cfg.Run.Epochs = 4
+	_, err = run(context.Background(), cfg, io.Discard, hooks{})
+	require.ErrorContains(t, err, "every checkpoint of "+res.RunDir+" is damaged")
+	require.ErrorContains(t, err, "-set run.resume=false")
 }

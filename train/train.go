@@ -4,12 +4,14 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/gomlx/gomlx/ml/model"
@@ -164,8 +166,8 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	var st state
 	switch {
 	case resumeDir != "":
-		if err := checkpoint.Load(resumeDir, store, &st); err != nil {
-			return nil, fmt.Errorf("train: resuming: %w", err)
+		if resumeDir, err = loadResume(runDir, store, &st, log); err != nil {
+			return nil, err
 		}
 		fmt.Fprintf(log, "resuming from %s (epoch %d, step %d%s)\n", resumeDir, st.Epoch, st.Step, midEpochNote(st))
 	case cfg.Model.Pretrained != "":
@@ -534,6 +536,34 @@ func findResume(cfg Config, runDir string, log io.Writer) (string, error) {
 		return interrupted, nil
 	}
 	return latest, nil
+}
+
+// loadResume loads the newest intact checkpoint a run can continue from
+// (interrupted, then the numbered ones, newest first) into store and st,
+// warning about each damaged one it passes over, and returns its directory.
+func loadResume(runDir string, store *model.Store, st *state, log io.Writer) (string, error) {
+	candidates, err := checkpoint.List(runDir)
+	if err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	slices.Reverse(candidates)
+	if interrupted := filepath.Join(runDir, interruptedDir); checkpoint.Exists(interrupted) {
+		candidates = append([]string{interrupted}, candidates...)
+	}
+	for _, dir := range candidates {
+		err := checkpoint.Load(dir, store, st)
+		if err == nil {
+			if !checkpoint.Verified(dir) {
+				fmt.Fprintf(log, "warning: %s has no %s (written by an older version): loaded without verifying it\n", dir, checkpoint.ManifestFile)
+			}
+			return dir, nil
+		}
+		if !errors.Is(err, checkpoint.ErrDamaged) {
+			return "", fmt.Errorf("train: resuming: %w", err)
+		}
+		fmt.Fprintf(log, "warning: %v; resuming from an older checkpoint\n", err)
+	}
+	return "", fmt.Errorf("train: cannot resume: every checkpoint of %s is damaged (see the warnings above); start over with -set run.resume=false", runDir)
 }
 
 // archFromCheckpoint takes the architecture, class count and preprocessing
