@@ -53,9 +53,13 @@ type Result struct {
 // metrics of the remaining epochs depend on, so that a resumed run continues
 // exactly.
 type state struct {
-	Epoch        int  `json:"epoch"`         // epochs completed (trained, evaluated, saved)
-	Step         int  `json:"step"`          // optimizer steps completed
-	Batch        int  `json:"batch"`         // micro-batches of epoch Epoch+1 already trained (mid-epoch checkpoint)
+	Epoch int `json:"epoch"` // epochs completed (trained, evaluated, saved)
+	Step  int `json:"step"`  // optimizer steps completed
+	Batch int `json:"batch"` // micro-batches of epoch Epoch+1 already trained (mid-epoch checkpoint)
+	// Consumed is how far into epoch Epoch+1's sample order training got
+	// (the End of its last batch): a resume continues there, even with
+	// another run.batch_size.
+	Consumed     int  `json:"consumed"`
 	EpochTrained bool `json:"epoch_trained"` // the training pass of epoch Epoch+1 is complete, its evaluation pending
 	// Running sums of the partial epoch.
 	LossSum       float64 `json:"loss_sum"`
@@ -73,9 +77,10 @@ type state struct {
 
 // hooks let tests observe and steer a run.
 type hooks struct {
-	afterStep  func(step int)   // called after each optimizer step or accumulation micro-step
-	beforeSave func(dir string) // called before each checkpoint save
-	saver      checkpoint.Saver // fault-test seams of the checkpoint writes
+	afterStep  func(step int)                 // called after each optimizer step or accumulation micro-step
+	trained    func(epoch int, indices []int) // called with the training samples of each micro-batch
+	beforeSave func(dir string)               // called before each checkpoint save
+	saver      checkpoint.Saver               // fault-test seams of the checkpoint writes
 }
 
 // Run trains as cfg says, writing everything into the run directory
@@ -168,6 +173,9 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	case resumeDir != "":
 		if resumeDir, err = loadResume(runDir, store, &st, log); err != nil {
 			return nil, err
+		}
+		if st.Batch > 0 && st.Consumed == 0 { // a checkpoint of an older version: exact if the batch size is unchanged
+			st.Consumed = st.Batch * cfg.Run.BatchSize
 		}
 		fmt.Fprintf(log, "resuming from %s (epoch %d, step %d%s)\n", resumeDir, st.Epoch, st.Step, midEpochNote(st))
 	case cfg.Model.Pretrained != "":
@@ -318,7 +326,7 @@ epochs:
 			epoch+1, cfg.Run.Epochs, st.LR, trainLoss, trainTop1, val.Loss, val.Top1, top5, st.Seen, float64(rec.ImgPerSec))
 
 		// Checkpoints.
-		st.Epoch, st.Batch, st.EpochTrained = epoch+1, 0, false
+		st.Epoch, st.Batch, st.Consumed, st.EpochTrained = epoch+1, 0, 0, false
 		st.LossSum, st.Correct, st.Seen, st.AccumExamples, st.Seconds, st.TrainSeconds = 0, 0, 0, 0, 0, 0
 		// Only a validated epoch can be the best one: without validation
 		// images (data.val_ratio 0, or all unreadable) there is no best/.
@@ -356,7 +364,7 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 	cfg, st := r.cfg, r.st
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := r.trainLoader.Epoch(ectx, epoch)
+	ch := r.trainLoader.EpochFrom(ectx, epoch, st.Consumed)
 	k := cfg.Optim.AccumSteps
 	nb := r.trainLoader.NumBatches()
 	total := r.trainLoader.Len()
@@ -368,16 +376,11 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 	frozen := epoch < cfg.Model.FreezeBackboneEpochs
 
 	b, ok := <-ch
-	for idx := 0; ok; idx++ {
+	for idx := st.Batch; ok; idx++ {
 		var next dataset.Batch
 		nextOK := true
-		if k > 1 && idx >= st.Batch {
+		if k > 1 {
 			next, nextOK = <-ch // read ahead: the last micro-batch of the epoch always ends a group
-		}
-		if idx < st.Batch { // resuming mid-epoch: these batches were trained before the checkpoint
-			r.trainLoader.Release(b)
-			b, ok = <-ch
-			continue
 		}
 		if ctx.Err() != nil {
 			r.trainLoader.Release(b)
@@ -412,6 +415,9 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 		}
 		correct := top1Count(logits, b.Labels[:b.Size], r.classes)
 		r.trainLoader.Release(b)
+		if r.hk.trained != nil {
+			r.hk.trained(epoch, b.Indices)
+		}
 		stepNo := st.Step + 1
 		if err != nil {
 			return 0, fmt.Errorf("train: step %d (epoch %d, batch %d): %w", stepNo, epoch+1, idx+1, err)
@@ -429,7 +435,7 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 		st.LossSum += loss * float64(b.Size)
 		st.Correct += correct
 		st.Seen += b.Size
-		st.Batch = idx + 1
+		st.Batch, st.Consumed = idx+1, b.End
 		bar.add(b.Size, epoch+1, cfg.Run.Epochs, st.LossSum/float64(st.Seen))
 		if r.hk.afterStep != nil {
 			r.hk.afterStep(st.Step)
