@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gomlx/gomlx/ml/model"
@@ -138,4 +139,72 @@ func TestResumeFallsBackToIntactCheckpoint(t *testing.T) {
 	_, err = run(context.Background(), cfg, io.Discard, hooks{})
 	require.ErrorContains(t, err, "every checkpoint of "+res.RunDir+" is damaged")
 	require.ErrorContains(t, err, "-set run.resume=false")
+}
+
+// fullDisk is a checkpoint.Saver whose writes fail with ENOSPC in the
+// file-th file of a save (0: the weights, 1: state.json, 2: the manifest),
+// after 64 bytes, as on a full disk.
+func fullDisk(file int) checkpoint.Saver {
+	n := 0
+	return checkpoint.Saver{WrapWriter: func(w io.Writer) io.Writer {
+		n++
+		if (n-1)%3 != file {
+			return w
+		}
+		return &limitedWriter{w: w, left: 64}
+	}}
+}
+
+type limitedWriter struct {
+	w    io.Writer
+	left int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if len(p) > l.left {
+		n, _ := l.w.Write(p[:l.left])
+		l.left = 0
+		return n, syscall.ENOSPC
+	}
+	l.left -= len(p)
+	return l.w.Write(p)
+}
+
+// A full disk while saving an epoch's checkpoint stops the run with the
+// error, loses nothing (the previous checkpoints load, nothing half
+// written is left) and the run resumes once there is space.
+func TestFullDiskDuringSave(t *testing.T) {
+	base := tinyConfig(t)
+	base.Run.Epochs = 1
+	baseRun := mustRun(t, base, hooks{}).RunDir
+	for file, name := range []string{"weights", "state", "manifest"} {
+		t.Run(name, func(t *testing.T) {
+			cfg := base
+			cfg.Run.Dir = t.TempDir()
+			res := &Result{RunDir: filepath.Join(cfg.Run.Dir, cfg.Run.Name)}
+			require.NoError(t, os.CopyFS(res.RunDir, os.DirFS(baseRun)))
+			cfg.Run.Epochs = 2
+			_, err := run(context.Background(), cfg, io.Discard, hooks{saver: fullDisk(file)})
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			require.ErrorContains(t, err, checkpoint.Name(2))
+
+			entries, err := os.ReadDir(res.RunDir)
+			require.NoError(t, err)
+			for _, e := range entries {
+				require.NotContains(t, e.Name(), ".tmp-")
+			}
+			require.NoDirExists(t, filepath.Join(res.RunDir, checkpoint.Name(2)))
+			var st state
+			require.NoError(t, checkpoint.Load(latest(t, res.RunDir), model.NewStore(), &st))
+			require.Equal(t, 1, st.Epoch)
+			best, err := checkpoint.Resolve(res.RunDir, -1)
+			require.NoError(t, err)
+			require.NoError(t, checkpoint.Load(best, model.NewStore(), &state{}))
+
+			if file == 0 { // once is enough: resuming after a failed save
+				res = mustRun(t, cfg, hooks{})
+				require.Equal(t, 2, res.Epochs)
+			}
+		})
+	}
 }
