@@ -1,10 +1,12 @@
 // Package checkpoint saves and restores this project's training checkpoints.
 //
 // A checkpoint is a directory holding model.safetensors (every float32
-// variable of a GoMLX model.Store, named by its variable path) and state.json
+// variable of a GoMLX model.Store, named by its variable path), state.json
 // (the caller's training state plus any non-float32 variables, such as the
-// RNG state). Directories are written under a temporary name and renamed into
-// place, so a crash at any instant leaves the previous checkpoint loadable.
+// RNG state) and manifest.json (the SHA-256 and size of both, which Load
+// verifies). Directories are written under a temporary name and renamed into
+// place, so a crash at any instant leaves the previous checkpoint loadable;
+// Recover tidies what such a crash leaves.
 //
 // A run directory (see RunDir) holds numbered checkpoints ckpt-NNNNNNNN (the
 // number is the epoch), a "best" checkpoint and model.json (ModelInfo), which

@@ -16,7 +16,8 @@
 //	TrainTransform(AugmentConfig, crop, Normalize) / EvalTransform(resizeShorter, crop, Normalize)
 //	Transform.Apply(dst []float32, img image.Image, rng *rand.Rand)    // [H, W, 3] float32
 //	NewLoader(samples, Transform, LoaderOptions) *Loader
-//	Loader.Epoch(ctx, epoch) <-chan Batch; Loader.Release(Batch); Loader.Order(epoch); Loader.SampleRNG(epoch, i)
+//	Loader.Epoch(ctx, epoch) <-chan Batch; Loader.EpochFrom(ctx, epoch, Batch.End) // continue an epoch, any batch size
+//	Loader.Release(Batch); Loader.Order(epoch); Loader.SampleRNG(epoch, i)
 //	Scan(samples, DecodeOptions, workers) []FileReport; ScanList(...) (*Report, error) // cmd/datacheck
 //
 // Images leave the loader as Batch.Images, [Size, H, W, 3] float32,

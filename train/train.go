@@ -86,12 +86,13 @@ type hooks struct {
 // Run trains as cfg says, writing everything into the run directory
 // cfg.Run.Dir/cfg.Run.Name:
 //
-//	config.yaml, model.json, split.json, metrics.csv, metrics.jsonl,
+//	train.lock, config.yaml, model.json, split.json, metrics.csv, metrics.jsonl,
 //	curves.png, confusion.csv, confusion.png, ckpt-NNNNNNNN/ (every epoch,
 //	the last run.keep_last kept), best/ (best validation top-1),
 //	interrupted/ (mid-epoch, after a cancellation)
 //
-// and resumes from its newest checkpoint when one exists (run.resume). Progress
+// and resumes from its newest intact checkpoint when one exists (run.resume);
+// another Run on the same directory meanwhile fails (see lockRunDir). Progress
 // goes to log. Cancelling ctx saves a mid-epoch checkpoint and returns an
 // error wrapping context.Canceled; re-running continues exactly where it
 // stopped. A non-finite loss stops the run with an error naming the step;
