@@ -325,11 +325,11 @@ func Recover(runDir string) ([]string, error) {
 
 // ErrDamaged marks the errors of Load and Verify caused by a checkpoint
 // whose files are missing, unreadable or do not match its manifest.
-var ErrDamaged = errors.New("damaged checkpoint")
+var ErrDamaged = errors.New("damaged")
 
 // damaged returns an error wrapping ErrDamaged that names the file.
 func damaged(path, format string, args ...any) error {
-	return fmt.Errorf("checkpoint: %s is damaged: %s: %w", path, fmt.Sprintf(format, args...), ErrDamaged)
+	return fmt.Errorf("checkpoint: %s is %w: %s", path, ErrDamaged, fmt.Sprintf(format, args...))
 }
 
 // readVerified reads the checkpoint files of dir, checking each against the

@@ -92,7 +92,7 @@ func NewSplitSource(listPath, root string, valRatio float64, seed int64) (SplitS
 func (s SplitSource) Mismatch(saved SplitSource) string {
 	switch {
 	case s.ListSHA256 != saved.ListSHA256:
-		return fmt.Sprintf("the list file's contents changed (sha256 %.12s…, the split was made from %.12s…)", s.ListSHA256, saved.ListSHA256)
+		return fmt.Sprintf("the list file changed (sha256 %.12s…, the split was made from %.12s…)", s.ListSHA256, saved.ListSHA256)
 	case s.ValRatio != saved.ValRatio:
 		return fmt.Sprintf("data.val_ratio is %v, the split was made with %v", s.ValRatio, saved.ValRatio)
 	case s.Seed != saved.Seed:

@@ -60,7 +60,7 @@ func TestResumeRefusesStaleSplit(t *testing.T) {
 			require.NoError(t, err)
 			lines := strings.SplitAfter(string(b), "\n")
 			require.NoError(t, os.WriteFile(listPath, []byte(strings.Join(lines[1:], "")), 0o644))
-		}, "list file's contents changed"},
+		}, "the list file changed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -640,7 +640,7 @@ func loadSplit(cfg Config, runDir string, resuming bool, log io.Writer) (trainSe
 		}
 		if saved.ListSHA256 != "" { // version 1 files are checked against a fresh split below
 			if m := src.Mismatch(saved); m != "" {
-				return nil, nil, splitMismatch(splitPath, listPath, m)
+				return nil, nil, splitMismatch(runDir, listPath, m)
 			}
 			return trainSet, valSet, nil
 		}
@@ -649,7 +649,7 @@ func loadSplit(cfg Config, runDir string, resuming bool, log io.Writer) (trainSe
 			return nil, nil, err
 		}
 		if !sameNames(trainSet, newTrain) || !sameNames(valSet, newVal) {
-			return nil, nil, splitMismatch(splitPath, listPath, "the list, data.val_ratio or data.split_seed changed")
+			return nil, nil, splitMismatch(runDir, listPath, "the list file, data.val_ratio or data.split_seed changed")
 		}
 		if err := dataset.SaveSplit(splitPath, src, newTrain, newVal); err != nil {
 			return nil, nil, fmt.Errorf("train: %w", err)
@@ -682,9 +682,10 @@ func makeSplit(cfg Config, listPath string, src dataset.SplitSource, log io.Writ
 	return trainSet, valSet, nil
 }
 
-func splitMismatch(splitPath, listPath, what string) error {
-	return fmt.Errorf("train: cannot resume: %s: %s since %s was made; the run's checkpoints were trained on that split. "+
-		"Restore the data, or start the run over with -set run.resume=false (removes its checkpoints), or choose another run.name", listPath, what, splitPath)
+func splitMismatch(runDir, listPath, what string) error {
+	return fmt.Errorf("train: cannot resume %s: its split.json, made from %s, does not match: %s. "+
+		"Restore the data or settings, start over with -set run.resume=false (removes the run's checkpoints), or choose another run.name",
+		runDir, listPath, what)
 }
 
 // sameNames reports whether two sample lists name the same images with the
