@@ -189,6 +189,7 @@ func TestAtomicSaveUnderKill(t *testing.T) {
 		require.Contains(t, labels, l)
 	}
 
+	t.Logf("%d kill points: %s", len(labels), strings.Join(labels, " "))
 	runDir := filepath.Join(t.TempDir(), "run")
 	reported := 0
 	for _, label := range labels {
