@@ -8,7 +8,8 @@
 //	ParseList(listPath, root, numClasses) (samples, problems, warnings, error) // lenient (datacheck)
 //	ListImages(dir) ([]Sample, error)                                 // unlabelled folder, Label -1, sorted
 //	Split(samples, valRatio, seed) (train, val)                       // stratified, reproducible
-//	SaveSplit(path, train, val) / LoadSplit(path)                     // split.json beside the run
+//	NewSplitSource(list, root, valRatio, seed); SplitSource.Mismatch  // what a split is made from
+//	SaveSplit(path, src, train, val) / LoadSplit(path, root)          // split.json beside the run, names relative to root
 //	DecodeFile(path, DecodeOptions) (*image.RGBA, Info, error)         // any format -> 8-bit RGB, A=255
 //	DecodeBytes(data, DecodeOptions) (*image.RGBA, Info, error)
 //	DefaultConfig() Config; Config.Validate(); Config.DecodeOptions()  // the `data:` YAML section
@@ -16,7 +17,8 @@
 //	Transform.Apply(dst []float32, img image.Image, rng *rand.Rand)    // [H, W, 3] float32
 //	Transform.WithSteps([]preprocess.StepConfig) (Transform, error)    // data.preprocess steps first
 //	NewLoader(samples, Transform, LoaderOptions) *Loader
-//	Loader.Epoch(ctx, epoch) <-chan Batch; Loader.Release(Batch); Loader.Order(epoch); Loader.SampleRNG(epoch, i)
+//	Loader.Epoch(ctx, epoch) <-chan Batch; Loader.EpochFrom(ctx, epoch, Batch.End) // continue an epoch, any batch size
+//	Loader.Release(Batch); Loader.Order(epoch); Loader.SampleRNG(epoch, i)
 //	Scan(samples, DecodeOptions, workers) []FileReport; ScanList(...) (*Report, error) // cmd/datacheck
 //
 // Images leave the loader as Batch.Images, [Size, H, W, 3] float32,

@@ -26,6 +26,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/dataset"
 	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/backend"
@@ -137,6 +138,9 @@ func Run(ctx context.Context, o Options, log io.Writer) (sum *Summary, err error
 		c, err = LoadPretrained(o.Pretrained, o.CacheDir)
 	} else {
 		c, err = LoadCheckpoint(o.Checkpoint, o.Step)
+		if err == nil && !checkpoint.Verified(c.Source) {
+			fmt.Fprintf(log, "warning: %s has no %s (written by an older version): loaded without verifying it\n", c.Source, checkpoint.ManifestFile)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -4,12 +4,14 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/gomlx/gomlx/ml/model"
@@ -51,9 +53,13 @@ type Result struct {
 // metrics of the remaining epochs depend on, so that a resumed run continues
 // exactly.
 type state struct {
-	Epoch        int  `json:"epoch"`         // epochs completed (trained, evaluated, saved)
-	Step         int  `json:"step"`          // optimizer steps completed
-	Batch        int  `json:"batch"`         // micro-batches of epoch Epoch+1 already trained (mid-epoch checkpoint)
+	Epoch int `json:"epoch"` // epochs completed (trained, evaluated, saved)
+	Step  int `json:"step"`  // optimizer steps completed
+	Batch int `json:"batch"` // micro-batches of epoch Epoch+1 already trained (mid-epoch checkpoint)
+	// Consumed is how far into epoch Epoch+1's sample order training got
+	// (the End of its last batch): a resume continues there, even with
+	// another run.batch_size.
+	Consumed     int  `json:"consumed"`
 	EpochTrained bool `json:"epoch_trained"` // the training pass of epoch Epoch+1 is complete, its evaluation pending
 	// Running sums of the partial epoch.
 	LossSum       float64 `json:"loss_sum"`
@@ -71,19 +77,22 @@ type state struct {
 
 // hooks let tests observe and steer a run.
 type hooks struct {
-	afterStep  func(step int)   // called after each optimizer step or accumulation micro-step
-	beforeSave func(dir string) // called before each checkpoint save
+	afterStep  func(step int)                 // called after each optimizer step or accumulation micro-step
+	trained    func(epoch int, indices []int) // called with the training samples of each micro-batch
+	beforeSave func(dir string)               // called before each checkpoint save
+	saver      checkpoint.Saver               // fault-test seams of the checkpoint writes
 }
 
 // Run trains as cfg says, writing everything into the run directory
 // cfg.Run.Dir/cfg.Run.Name:
 //
-//	config.yaml, model.json, split.json, metrics.csv, metrics.jsonl,
+//	train.lock, config.yaml, model.json, split.json, metrics.csv, metrics.jsonl,
 //	curves.png, confusion.csv, confusion.png, ckpt-NNNNNNNN/ (every epoch,
 //	the last run.keep_last kept), best/ (best validation top-1),
 //	interrupted/ (mid-epoch, after a cancellation)
 //
-// and resumes from its newest checkpoint when one exists (run.resume). Progress
+// and resumes from its newest intact checkpoint when one exists (run.resume);
+// another Run on the same directory meanwhile fails (see lockRunDir). Progress
 // goes to log. Cancelling ctx saves a mid-epoch checkpoint and returns an
 // error wrapping context.Canceled; re-running continues exactly where it
 // stopped. A non-finite loss stops the run with an error naming the step;
@@ -109,6 +118,18 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: run directory: %w", err)
 	}
+	unlock, err := lockRunDir(runDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	recovered, err := checkpoint.Recover(runDir)
+	for _, r := range recovered {
+		fmt.Fprintf(log, "left by an interrupted save: %s\n", r)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 
 	// Checkpoint to resume from, and the architecture it fixes.
 	resumeDir, err := findResume(cfg, runDir, log)
@@ -130,7 +151,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
-	trainSet, valSet, err := loadSplit(cfg, runDir, log)
+	trainSet, valSet, err := loadSplit(cfg, runDir, resumeDir != "", log)
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +172,11 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	var st state
 	switch {
 	case resumeDir != "":
-		if err := checkpoint.Load(resumeDir, store, &st); err != nil {
-			return nil, fmt.Errorf("train: resuming: %w", err)
+		if resumeDir, err = loadResume(runDir, store, &st, log); err != nil {
+			return nil, err
+		}
+		if st.Batch > 0 && st.Consumed == 0 { // a checkpoint of an older version: exact if the batch size is unchanged
+			st.Consumed = st.Batch * cfg.Run.BatchSize
 		}
 		fmt.Fprintf(log, "resuming from %s (epoch %d, step %d%s)\n", resumeDir, st.Epoch, st.Step, midEpochNote(st))
 	case cfg.Model.Pretrained != "":
@@ -277,6 +301,9 @@ epochs:
 				res.Val = val
 				break epochs
 			}
+			if st.Seen == 0 {
+				return nil, fmt.Errorf("train: epoch %d has no usable training image (all %d unreadable, see the warnings above): nothing saved", epoch+1, r.trainLoader.Len())
+			}
 			st.EpochTrained = true
 		}
 
@@ -303,9 +330,11 @@ epochs:
 			epoch+1, cfg.Run.Epochs, st.LR, trainLoss, trainTop1, valSummary(val, r.classes), st.Seen, float64(rec.ImgPerSec))
 
 		// Checkpoints.
-		st.Epoch, st.Batch, st.EpochTrained = epoch+1, 0, false
+		st.Epoch, st.Batch, st.Consumed, st.EpochTrained = epoch+1, 0, 0, false
 		st.LossSum, st.Correct, st.Seen, st.AccumExamples, st.Seconds, st.TrainSeconds = 0, 0, 0, 0, 0, 0
-		isBest := st.BestEpoch == 0 || val.N == 0 || val.Top1 >= st.BestTop1
+		// Only a validated epoch can be the best one: without validation
+		// images (data.val_ratio 0, or all unreadable) there is no best/.
+		isBest := val.N > 0 && (st.BestEpoch == 0 || val.Top1 >= st.BestTop1)
 		if isBest {
 			st.BestTop1, st.BestEpoch = val.Top1, st.Epoch
 		}
@@ -339,7 +368,7 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 	cfg, st := r.cfg, r.st
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := r.trainLoader.Epoch(ectx, epoch)
+	ch := r.trainLoader.EpochFrom(ectx, epoch, st.Consumed)
 	k := cfg.Optim.AccumSteps
 	nb := r.trainLoader.NumBatches()
 	total := r.trainLoader.Len()
@@ -351,16 +380,11 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 	frozen := epoch < cfg.Model.FreezeBackboneEpochs
 
 	b, ok := <-ch
-	for idx := 0; ok; idx++ {
+	for idx := st.Batch; ok; idx++ {
 		var next dataset.Batch
 		nextOK := true
-		if k > 1 && idx >= st.Batch {
+		if k > 1 {
 			next, nextOK = <-ch // read ahead: the last micro-batch of the epoch always ends a group
-		}
-		if idx < st.Batch { // resuming mid-epoch: these batches were trained before the checkpoint
-			r.trainLoader.Release(b)
-			b, ok = <-ch
-			continue
 		}
 		if ctx.Err() != nil {
 			r.trainLoader.Release(b)
@@ -395,6 +419,9 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 		}
 		correct := top1Count(logits, b.Labels[:b.Size], r.classes)
 		r.trainLoader.Release(b)
+		if r.hk.trained != nil {
+			r.hk.trained(epoch, b.Indices)
+		}
 		stepNo := st.Step + 1
 		if err != nil {
 			return 0, fmt.Errorf("train: step %d (epoch %d, batch %d): %w", stepNo, epoch+1, idx+1, err)
@@ -412,7 +439,7 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 		st.LossSum += loss * float64(b.Size)
 		st.Correct += correct
 		st.Seen += b.Size
-		st.Batch = idx + 1
+		st.Batch, st.Consumed = idx+1, b.End
 		bar.add(b.Size, epoch+1, cfg.Run.Epochs, st.LossSum/float64(st.Seen))
 		if r.hk.afterStep != nil {
 			r.hk.afterStep(st.Step)
@@ -436,7 +463,7 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 func (r *runner) checkpointEpoch(isBest bool) error {
 	// The interrupted checkpoint is older than the one about to be saved:
 	// remove it first, so that it never hides a newer one on resume.
-	if err := os.RemoveAll(filepath.Join(r.runDir, interruptedDir)); err != nil {
+	if err := r.hk.saver.Remove(filepath.Join(r.runDir, interruptedDir)); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	if err := r.save(filepath.Join(r.runDir, checkpoint.Name(r.st.Epoch))); err != nil {
@@ -447,7 +474,7 @@ func (r *runner) checkpointEpoch(isBest bool) error {
 			return err
 		}
 	}
-	if err := checkpoint.Prune(r.runDir, r.cfg.Run.KeepLast); err != nil {
+	if err := r.hk.saver.Prune(r.runDir, r.cfg.Run.KeepLast); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
@@ -458,7 +485,7 @@ func (r *runner) save(dir string) error {
 	if r.hk.beforeSave != nil {
 		r.hk.beforeSave(dir)
 	}
-	if err := checkpoint.Save(dir, r.store, r.st); err != nil {
+	if err := r.hk.saver.Save(dir, r.store, r.st); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
@@ -521,6 +548,34 @@ func findResume(cfg Config, runDir string, log io.Writer) (string, error) {
 	return latest, nil
 }
 
+// loadResume loads the newest intact checkpoint a run can continue from
+// (interrupted, then the numbered ones, newest first) into store and st,
+// warning about each damaged one it passes over, and returns its directory.
+func loadResume(runDir string, store *model.Store, st *state, log io.Writer) (string, error) {
+	candidates, err := checkpoint.List(runDir)
+	if err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	slices.Reverse(candidates)
+	if interrupted := filepath.Join(runDir, interruptedDir); checkpoint.Exists(interrupted) {
+		candidates = append([]string{interrupted}, candidates...)
+	}
+	for _, dir := range candidates {
+		err := checkpoint.Load(dir, store, st)
+		if err == nil {
+			if !checkpoint.Verified(dir) {
+				fmt.Fprintf(log, "warning: %s has no %s (written by an older version): loaded without verifying it\n", dir, checkpoint.ManifestFile)
+			}
+			return dir, nil
+		}
+		if !errors.Is(err, checkpoint.ErrDamaged) {
+			return "", fmt.Errorf("train: resuming: %w", err)
+		}
+		fmt.Fprintf(log, "warning: %v; resuming from an older checkpoint\n", err)
+	}
+	return "", fmt.Errorf("train: cannot resume: every checkpoint of %s is damaged (see the warnings above); start over with -set run.resume=false", runDir)
+}
+
 // archFromCheckpoint takes the architecture, class count and preprocessing
 // of a resumed run from its model.json, warning where the config differs.
 func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, resnet.Preprocessing, bool) {
@@ -568,22 +623,55 @@ func midEpochNote(st state) string {
 	return ""
 }
 
-// loadSplit reads the list file and returns the train/validation split,
-// reusing runDir/split.json when it exists so a resumed run (and predict)
-// sees the same split.
-func loadSplit(cfg Config, runDir string, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
+// loadSplit reads the list file and returns the train/validation split.
+// When resuming, the run's split.json is reused, so the run (and predict)
+// keeps the split its checkpoints were trained on; it must have been made
+// from the same list contents, data.val_ratio and data.split_seed.
+func loadSplit(cfg Config, runDir string, resuming bool, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
 	listPath := filepath.Join(cfg.Data.Root, cfg.Data.TrainList)
 	if _, err := os.Stat(listPath); err != nil {
 		return nil, nil, fmt.Errorf("train: dataset not found: %s is missing; put the cat12 data (train_list.txt, cat_12_train/, cat_12_test/ from the PaddlePaddle AI Studio cat12 competition) in %s, or set data.root", listPath, cfg.Data.Root)
 	}
+	src, err := dataset.NewSplitSource(listPath, cfg.Data.Root, cfg.Data.ValRatio, cfg.Data.SplitSeed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
 	splitPath := filepath.Join(runDir, "split.json")
-	if _, err := os.Stat(splitPath); err == nil {
-		trainSet, valSet, err = dataset.LoadSplit(splitPath)
+	if resuming && fileExists(splitPath) {
+		saved, trainSet, valSet, err := dataset.LoadSplit(splitPath, cfg.Data.Root)
 		if err != nil {
 			return nil, nil, fmt.Errorf("train: %w", err)
 		}
-		return trainSet, valSet, nil
+		if saved.ListSHA256 != "" { // version 1 files are checked against a fresh split below
+			if m := src.Mismatch(saved); m != "" {
+				return nil, nil, splitMismatch(runDir, listPath, m)
+			}
+			return trainSet, valSet, nil
+		}
+		newTrain, newVal, err := makeSplit(cfg, listPath, src, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !sameNames(trainSet, newTrain) || !sameNames(valSet, newVal) {
+			return nil, nil, splitMismatch(runDir, listPath, "the list file, data.val_ratio or data.split_seed changed")
+		}
+		if err := dataset.SaveSplit(splitPath, src, newTrain, newVal); err != nil {
+			return nil, nil, fmt.Errorf("train: %w", err)
+		}
+		return newTrain, newVal, nil
 	}
+	trainSet, valSet, err = makeSplit(cfg, listPath, src, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := dataset.SaveSplit(splitPath, src, trainSet, valSet); err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	return trainSet, valSet, nil
+}
+
+// makeSplit reads the list and splits it.
+func makeSplit(cfg Config, listPath string, src dataset.SplitSource, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
 	samples, warnings, err := dataset.ReadList(listPath, cfg.Data.Root, cfg.Data.NumClasses)
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
@@ -591,14 +679,31 @@ func loadSplit(cfg Config, runDir string, log io.Writer) (trainSet, valSet []dat
 	for _, w := range warnings {
 		fmt.Fprintf(log, "warning: %s\n", w)
 	}
-	trainSet, valSet = dataset.Split(samples, cfg.Data.ValRatio, cfg.Data.SplitSeed)
+	trainSet, valSet = dataset.Split(samples, src.ValRatio, src.Seed)
 	if len(trainSet) == 0 {
 		return nil, nil, fmt.Errorf("train: %s: no training images after the split", listPath)
 	}
-	if err := dataset.SaveSplit(splitPath, trainSet, valSet); err != nil {
-		return nil, nil, fmt.Errorf("train: %w", err)
-	}
 	return trainSet, valSet, nil
+}
+
+func splitMismatch(runDir, listPath, what string) error {
+	return fmt.Errorf("train: cannot resume %s: its split.json, made from %s, does not match: %s. "+
+		"Restore the data or settings, start over with -set run.resume=false (removes the run's checkpoints), or choose another run.name",
+		runDir, listPath, what)
+}
+
+// sameNames reports whether two sample lists name the same images with the
+// same labels in the same order.
+func sameNames(a, b []dataset.Sample) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Label != b[i].Label {
+			return false
+		}
+	}
+	return true
 }
 
 func writeResolvedConfig(runDir string, cfg Config) error {
