@@ -56,6 +56,7 @@ func TestZeroImageEpochFails(t *testing.T) {
 	_, err = run(context.Background(), cfg, io.Discard, hooks{})
 	require.ErrorContains(t, err, "epoch 1 has no usable training image")
 	requireNoCheckpoints(t, filepath.Join(cfg.Run.Dir, cfg.Run.Name))
+	require.NoDirExists(t, filepath.Join(cfg.Run.Dir, cfg.Run.Name), "a new run that saved nothing leaves no run directory")
 }
 
 // Only a validated epoch can be "best": without validation images there is

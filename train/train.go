@@ -115,6 +115,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	runDir := filepath.Join(cfg.Run.Dir, cfg.Run.Name)
+	fresh := !fileExists(runDir)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: run directory: %w", err)
 	}
@@ -122,7 +123,14 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer func() {
+		unlock()
+		// A new run that fails before its first checkpoint (no usable image,
+		// a bad backend, a non-finite first loss) leaves nothing behind.
+		if err != nil && fresh && !hasCheckpoint(runDir) {
+			os.RemoveAll(runDir)
+		}
+	}()
 	recovered, err := checkpoint.Recover(runDir)
 	for _, r := range recovered {
 		fmt.Fprintf(log, "left by an interrupted save: %s\n", r)
@@ -717,4 +725,14 @@ func writeResolvedConfig(runDir string, cfg Config) error {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// hasCheckpoint reports whether runDir holds any checkpoint: numbered, best
+// or mid-epoch.
+func hasCheckpoint(runDir string) bool {
+	if l, err := checkpoint.List(runDir); err != nil || len(l) > 0 {
+		return true // unreadable: keep it
+	}
+	return checkpoint.Exists(filepath.Join(runDir, checkpoint.Best)) ||
+		checkpoint.Exists(filepath.Join(runDir, interruptedDir))
 }
