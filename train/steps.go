@@ -96,7 +96,7 @@ func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *op
 			grads[i] = Mul(grad, ConvertDType(invCount, grad.DType()))
 		}
 		h := hyper{LR: Reshape(Slice(in, AxisElem(0))), BackboneLR: Reshape(Slice(in, AxisElem(1))), BackboneOn: Reshape(Slice(in, AxisElem(2)))}
-		opt.apply(store, g, params, grads, h)
+		opt.apply(store, g, params, opt.clip(params, grads, h), h)
 		return loss, logits
 	})
 	if accumulate {
