@@ -1,6 +1,8 @@
 package train
 
 import (
+	"sort"
+
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -17,16 +19,28 @@ func (o *optimizer) clip(params []*model.Variable, grads []*Node, h hyper) []*No
 	if o.cfg.ClipGradNorm <= 0 || len(grads) == 0 {
 		return grads
 	}
-	var weights []*Node
-	if o.freezing {
-		weights = make([]*Node, len(params))
-		for i, v := range params {
-			if !isHead(v.Path()) {
-				weights[i] = h.BackboneOn
-			}
+	// The norm sums in path order: the store's variable order differs
+	// between a fresh and a resumed run, and a resume must give the same
+	// floats.
+	order := make([]int, len(params))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return params[order[a]].Path() < params[order[b]].Path() })
+	sorted := make([]*Node, len(grads))
+	weights := make([]*Node, len(grads))
+	for k, i := range order {
+		sorted[k] = grads[i]
+		if o.freezing && !isHead(params[i].Path()) {
+			weights[k] = h.BackboneOn
 		}
 	}
-	return clipGlobalNorm(grads, weights, o.cfg.ClipGradNorm)
+	scaled := clipGlobalNorm(sorted, weights, o.cfg.ClipGradNorm)
+	out := make([]*Node, len(grads))
+	for k, i := range order {
+		out[i] = scaled[k]
+	}
+	return out
 }
 
 // clipGlobalNorm scales grads by min(1, maxNorm/(norm+1e-6)) where norm² is

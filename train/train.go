@@ -199,6 +199,9 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
 	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: cfg.Model.Layout, NumClasses: cfg.Data.NumClasses,
 		Scope: modelScope, Preprocessing: prep}
+	if cfg.Optim.EMADecay > 0 {
+		info.Scope = emaScope // evaluation, best/ and predict use the averaged weights
+	}
 	if info.Preprocess, err = recordedSteps(cfg); err != nil {
 		return nil, err
 	}
@@ -212,6 +215,10 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	// Optimizer and graphs.
 	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
 	steps := newSteps(be, store, forwardWithPrecision(net, cfg.Run.Precision), opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1)
+	var avg *ema
+	if cfg.Optim.EMADecay > 0 {
+		avg = newEMA(be, store, forwardWithPrecision(net, cfg.Run.Precision), cfg.Optim)
+	}
 	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
 	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
 		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(),
@@ -223,7 +230,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, st: &st, crop: prep.Crop,
+	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, ema: avg, st: &st, crop: prep.Crop,
 		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
 		trainLoader: dataset.NewLoader(trainSet, trainT, loaderOpts),
 		valLoader:   dataset.NewLoader(valSet, evalT, evalOpts)}
@@ -266,6 +273,7 @@ type runner struct {
 	hk                     hooks
 	store                  *model.Store
 	steps                  *steps
+	ema                    *ema // nil without optim.ema_decay
 	st                     *state
 	crop, classes          int
 	bar                    bool
@@ -275,6 +283,13 @@ type runner struct {
 func (r *runner) loop(ctx context.Context) (*Result, error) {
 	cfg, st := r.cfg, r.st
 	res := &Result{RunDir: r.runDir}
+	if r.ema != nil && st.Step > 0 {
+		// Resumed from a checkpoint without an average: start it from the
+		// weights, before evaluation can run on it.
+		if err := r.ema.ensure(); err != nil {
+			return nil, fmt.Errorf("train: ema: %w", err)
+		}
+	}
 epochs:
 	for epoch := st.Epoch; epoch < cfg.Run.Epochs; epoch++ {
 		start := time.Now()
@@ -300,7 +315,7 @@ epochs:
 				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
 					return nil, err
 				}
-				val, err := evaluate(ctx, r.steps, r.valLoader, r.crop, r.classes)
+				val, err := evaluate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
 				if err != nil {
 					return nil, fmt.Errorf("train: evaluating: %w", err)
 				}
@@ -316,7 +331,7 @@ epochs:
 		}
 
 		// Evaluation.
-		val, err := evaluate(ctx, r.steps, r.valLoader, r.crop, r.classes)
+		val, err := evaluate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
 		if err != nil {
 			if ctx.Err() != nil {
 				st.Seconds += time.Since(start).Seconds()
@@ -441,6 +456,11 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 		if applyStep {
 			st.Step++
 			st.AccumExamples = 0
+			if r.ema != nil {
+				if err := r.ema.update(st.Step); err != nil {
+					return 0, fmt.Errorf("train: step %d: %w", st.Step, err)
+				}
+			}
 		} else {
 			st.AccumExamples = examples
 		}
@@ -462,6 +482,15 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 		return stopCancelled, nil
 	}
 	return stopEpochEnd, nil
+}
+
+// evalSteps returns the graphs that evaluation runs: the network's, or with
+// optim.ema_decay its moving average's.
+func (r *runner) evalSteps() *steps {
+	if r.ema == nil {
+		return r.steps
+	}
+	return r.ema.eval
 }
 
 // checkpointEpoch writes the end-of-epoch checkpoints: ckpt-<epoch>, best
