@@ -22,6 +22,7 @@ type Config struct {
 	Data      dataset.Config  `yaml:"data"`
 	Model     ModelConfig     `yaml:"model"`
 	Optim     OptimConfig     `yaml:"optim"`
+	Mixup     MixupConfig     `yaml:"mixup"`
 	Schedule  ScheduleConfig  `yaml:"schedule"`
 	Predict   PredictConfig   `yaml:"predict"`
 }
@@ -119,6 +120,7 @@ func DefaultConfig() Config {
 		Model: ModelConfig{Arch: "resnet50", Layout: resnet.LayoutTorchvision},
 		Optim: OptimConfig{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8,
 			BackboneLRMult: 1, AccumSteps: 1},
+		Mixup:    MixupConfig{Prob: 1, SwitchProb: 0.5, Mode: "batch"},
 		Schedule: ScheduleConfig{Name: "constant"},
 		Predict:  PredictConfig{Out: "result.csv"},
 	}
@@ -265,6 +267,9 @@ func (c Config) Validate() error {
 	}
 	if o.EMAWarmup && o.EMADecay == 0 {
 		bad("optim.ema_warmup needs optim.ema_decay > 0")
+	}
+	if err := c.Mixup.validate(o.AccumSteps); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if err := c.Schedule.validate(c.Run.Epochs); err != nil {
 		errs = append(errs, err.Error())

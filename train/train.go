@@ -214,7 +214,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 
 	// Optimizer and graphs.
 	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
-	steps := newSteps(be, store, forwardWithPrecision(net, cfg.Run.Precision), opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1)
+	steps := newSteps(be, store, forwardWithPrecision(net, cfg.Run.Precision), opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1, cfg.Mixup.enabled())
 	var avg *ema
 	if cfg.Optim.EMADecay > 0 {
 		avg = newEMA(be, store, forwardWithPrecision(net, cfg.Run.Precision), cfg.Optim)
@@ -434,6 +434,10 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 			in := stepInputs{LR: lr, BackboneLR: lr * cfg.Optim.BackboneLRMult, BackboneOn: !frozen, Examples: examples}
 			if frozen {
 				in.BackboneLR = 0
+			}
+			if cfg.Mixup.enabled() {
+				p := cfg.Mixup.draw(mixRNG(cfg.Run.Seed, epoch, idx), r.crop, r.crop)
+				in.Mix = &p
 			}
 			loss, logits, err = r.steps.train(images, labels, in)
 			st.LR = lr
