@@ -1,6 +1,8 @@
 package train
 
 import (
+	"context"
+	"io"
 	"math"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/predict"
 )
 
 // TestEMADecay checks emaDecay against timm's ModelEmaV3.get_decay worked
@@ -102,6 +105,14 @@ func TestEMATraining(t *testing.T) {
 	info, err := checkpoint.ReadModelInfo(withEMA.RunDir)
 	require.NoError(t, err)
 	require.Equal(t, emaScope, info.Scope)
+	c, err := predict.LoadCheckpoint(withEMA.RunDir, -1)
+	require.NoError(t, err)
+	require.Equal(t, emaScope, c.Scope)
+	out := filepath.Join(t.TempDir(), "result.csv")
+	_, err = predict.Run(context.Background(), predict.Options{Checkpoint: withEMA.RunDir, Step: -1,
+		Images: emaConfig(t).Data.TestPath(), Out: out, Backend: "go", BatchSize: 4, Workers: 1}, io.Discard)
+	require.NoError(t, err)
+	require.FileExists(t, out)
 
 	one := func(cfg Config) float64 {
 		cfg.Run.MaxSteps = 1
