@@ -1,0 +1,177 @@
+package jpeg
+
+import "image"
+
+// Upsampling methods, chosen as libjpeg-turbo 2.1's jinit_upsampler does.
+const (
+	upFull  = iota // no subsampling
+	upH2V1         // fancy (triangle) horizontal 2:1
+	upH1V2         // fancy vertical 1:2
+	upH2V2         // fancy 2:1 both ways
+	upBox          // replicate (integer ratios, and 2:1 of components at most 2 samples wide)
+)
+
+func (d *decoder) upMethod(c *component) int {
+	rh, rv := d.maxH/c.h, d.maxV/c.v
+	switch {
+	case rh == 1 && rv == 1:
+		return upFull
+	case rh == 2 && rv == 1 && c.dsW > 2:
+		return upH2V1
+	case rh == 1 && rv == 2:
+		return upH1V2
+	case rh == 2 && rv == 2 && c.dsW > 2:
+		return upH2V2
+	}
+	return upBox
+}
+
+// Fixed-point YCbCr→RGB tables of jdcolor.c (16 fractional bits).
+var crR, cbB, crG, cbG [256]int32
+
+func init() {
+	fix := func(x float64) int32 { return int32(x*(1<<16) + 0.5) }
+	for i := range 256 {
+		x := int32(i - 128)
+		crR[i] = (fix(1.40200)*x + 1<<15) >> 16
+		cbB[i] = (fix(1.77200)*x + 1<<15) >> 16
+		crG[i] = -fix(0.71414) * x
+		cbG[i] = -fix(0.34414)*x + 1<<15
+	}
+}
+
+func clamp8(v int32) uint8 {
+	if uint32(v) <= 255 {
+		return uint8(v)
+	}
+	if v < 0 {
+		return 0
+	}
+	return 255
+}
+
+// mul255 is round(a*b/255) for a, b in [0,255] (Pillow's MULDIV255).
+func mul255(a, b uint32) uint8 {
+	t := a*b + 128
+	return uint8(((t >> 8) + t) >> 8)
+}
+
+// output upsamples and colour-converts the region dst.Rect into dst.
+func (d *decoder) output(dst *image.RGBA) {
+	r := dst.Rect
+	w := r.Dx()
+	var rows [4][]uint8
+	var methods [4]int
+	for i := 0; i < d.ncomp; i++ {
+		methods[i] = d.upMethod(&d.comps[i])
+		rows[i] = make([]uint8, w)
+	}
+	cs := d.colorSpace()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for i := 0; i < d.ncomp; i++ {
+			d.compRow(&d.comps[i], methods[i], y, r.Min.X, rows[i])
+		}
+		out := dst.Pix[(y-r.Min.Y)*dst.Stride : (y-r.Min.Y)*dst.Stride+4*w]
+		convertRow(cs, &rows, out)
+	}
+}
+
+// compRow writes the upsampled samples of component c for image row y,
+// columns x0 to x0+len(out).
+func (d *decoder) compRow(c *component, method, y, x0 int, out []uint8) {
+	stride := 8 * c.bw
+	rh, rv := d.maxH/c.h, d.maxV/c.v
+	cy := y / rv
+	near := c.plane[cy*stride : cy*stride+c.dsW]
+	switch method {
+	case upFull:
+		copy(out, near[x0:])
+	case upBox:
+		for i := range out {
+			out[i] = near[(x0+i)/rh]
+		}
+	case upH2V1:
+		last := c.dsW - 1
+		for i := range out {
+			x := x0 + i
+			cx := x >> 1
+			v := 3 * int32(near[cx])
+			if x&1 == 0 {
+				out[i] = uint8((v + int32(near[max(cx-1, 0)]) + 1) >> 2)
+			} else {
+				out[i] = uint8((v + int32(near[min(cx+1, last)]) + 2) >> 2)
+			}
+		}
+	case upH1V2, upH2V2:
+		fy, bias := cy-1, int32(1)
+		if y%2 == 1 {
+			fy, bias = cy+1, 2
+		}
+		fy = min(max(fy, 0), c.dsH-1)
+		far := c.plane[fy*stride : fy*stride+c.dsW]
+		if method == upH1V2 {
+			for i := range out {
+				out[i] = uint8((3*int32(near[x0+i]) + int32(far[x0+i]) + bias) >> 2)
+			}
+			return
+		}
+		last := c.dsW - 1
+		sum := func(cx int) int32 { return 3*int32(near[cx]) + int32(far[cx]) }
+		for i := range out {
+			x := x0 + i
+			cx := x >> 1
+			v := 3 * sum(cx)
+			if x&1 == 0 {
+				out[i] = uint8((v + sum(max(cx-1, 0)) + 8) >> 4)
+			} else {
+				out[i] = uint8((v + sum(min(cx+1, last)) + 7) >> 4)
+			}
+		}
+	}
+}
+
+// convertRow converts one row of full-resolution component samples to RGBA.
+// CMYK is stored Adobe-inverted; Pillow's conversion of it to RGB reduces
+// to round(C*K/255) on the stored values.
+func convertRow(cs ColorSpace, rows *[4][]uint8, out []uint8) {
+	switch cs {
+	case Gray:
+		for i, v := range rows[0] {
+			out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = v, v, v, 255
+		}
+	case RGB:
+		for i := range rows[0] {
+			out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = rows[0][i], rows[1][i], rows[2][i], 255
+		}
+	case YCbCr:
+		yy, cb, cr := rows[0], rows[1], rows[2]
+		for i := range yy {
+			y := int32(yy[i])
+			out[4*i] = clamp8(y + crR[cr[i]])
+			out[4*i+1] = clamp8(y + (cbG[cb[i]]+crG[cr[i]])>>16)
+			out[4*i+2] = clamp8(y + cbB[cb[i]])
+			out[4*i+3] = 255
+		}
+	case CMYK:
+		c, m, ye, k := rows[0], rows[1], rows[2], rows[3]
+		for i := range c {
+			kk := uint32(k[i])
+			out[4*i] = mul255(uint32(c[i]), kk)
+			out[4*i+1] = mul255(uint32(m[i]), kk)
+			out[4*i+2] = mul255(uint32(ye[i]), kk)
+			out[4*i+3] = 255
+		}
+	case YCCK:
+		yy, cb, cr, k := rows[0], rows[1], rows[2], rows[3]
+		for i := range yy {
+			y, kk := int32(yy[i]), uint32(k[i])
+			c := clamp8(255 - (y + crR[cr[i]]))
+			m := clamp8(255 - (y + (cbG[cb[i]]+crG[cr[i]])>>16))
+			ye := clamp8(255 - (y + cbB[cb[i]]))
+			out[4*i] = mul255(uint32(c), kk)
+			out[4*i+1] = mul255(uint32(m), kk)
+			out[4*i+2] = mul255(uint32(ye), kk)
+			out[4*i+3] = 255
+		}
+	}
+}

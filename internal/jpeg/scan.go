@@ -1,0 +1,418 @@
+package jpeg
+
+import (
+	"errors"
+	"fmt"
+	"image"
+)
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// setupFrame sizes the components and their buffers for decoding roi.
+func (d *decoder) setupFrame(roi image.Rectangle) error {
+	d.mcuX = ceilDiv(d.width, 8*d.maxH)
+	d.mcuY = ceilDiv(d.height, 8*d.maxV)
+	for i := 0; i < d.ncomp; i++ {
+		c := &d.comps[i]
+		c.dsW = ceilDiv(d.width*c.h, d.maxH)
+		c.dsH = ceilDiv(d.height*c.v, d.maxV)
+		c.bw, c.bh = d.mcuX*c.h, d.mcuY*c.v
+		n := 64 * c.bw * c.bh
+		if cap(c.coefs) < n {
+			c.coefs = make([]int16, n)
+		} else {
+			c.coefs = c.coefs[:n]
+			clear(c.coefs)
+		}
+		if cap(c.plane) < n {
+			c.plane = make([]uint8, n)
+		}
+		c.plane = c.plane[:n]
+		// The samples the upsampler reads: one beyond each side for the
+		// triangle filters, clipped to the component.
+		rh, rv := d.maxH/c.h, d.maxV/c.v
+		x0, x1 := max(roi.Min.X/rh-1, 0), min((roi.Max.X-1)/rh+2, c.dsW)
+		y0, y1 := max(roi.Min.Y/rv-1, 0), min((roi.Max.Y-1)/rv+2, c.dsH)
+		c.bx0, c.bx1 = x0/8, ceilDiv(x1, 8)
+		c.by0, c.by1 = y0/8, ceilDiv(y1, 8)
+		c.dcPred, c.seen = 0, false
+	}
+	return nil
+}
+
+// readScans reads the markers and scans after the frame header up to EOI,
+// then runs the inverse DCT of the needed blocks.
+func (d *decoder) readScans() error {
+	scans := 0
+	for {
+		m, err := d.nextMarker()
+		if err == errTruncated && scans > 0 {
+			break // missing EOI after complete scans: accepted, like libjpeg
+		}
+		if err != nil {
+			return err
+		}
+		if m == mEOI {
+			break
+		}
+		if m != mSOS {
+			if err := d.handleMarker(m); err != nil {
+				return err
+			}
+			continue
+		}
+		seg, err := d.segment()
+		if err != nil {
+			return err
+		}
+		if err := d.readSOS(seg); err != nil {
+			return err
+		}
+		if err := d.decodeScan(); err != nil {
+			return err
+		}
+		scans++
+	}
+	if scans == 0 {
+		return errors.New("no image data (no scan before EOI)")
+	}
+	for i := 0; i < d.ncomp; i++ {
+		if err := d.idctComponent(&d.comps[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *decoder) readSOS(seg []byte) error {
+	if len(seg) < 1 {
+		return errors.New("bad SOS segment")
+	}
+	n := int(seg[0])
+	if n < 1 || n > d.ncomp || len(seg) != 4+2*n {
+		return errors.New("bad SOS segment")
+	}
+	d.nscan = n
+	blocks := 0
+	for i := 0; i < n; i++ {
+		id, tables := seg[1+2*i], seg[2+2*i]
+		ci := -1
+		for j := 0; j < d.ncomp; j++ {
+			if d.comps[j].id == id {
+				ci = j
+			}
+		}
+		if ci < 0 {
+			return fmt.Errorf("scan names unknown component %d", id)
+		}
+		for j := 0; j < i; j++ {
+			if d.scan[j] == ci {
+				return errors.New("scan repeats a component")
+			}
+		}
+		d.scan[i] = ci
+		c := &d.comps[ci]
+		c.td, c.ta = int(tables>>4), int(tables&15)
+		if c.td > 3 || c.ta > 3 {
+			return errors.New("bad table index in SOS")
+		}
+		blocks += c.h * c.v
+		if !c.seen && d.quantSet[c.tq] {
+			for k, q := range d.quant[c.tq] {
+				c.quant[k] = int32(q)
+			}
+			c.seen = true
+		}
+	}
+	if n > 1 && blocks > 10 {
+		return errors.New("too many blocks per MCU")
+	}
+	p := seg[1+2*n:]
+	d.ss, d.se, d.ah, d.al = int(p[0]), int(p[1]), int(p[2]>>4), int(p[2]&15)
+	if d.progressive {
+		bad := d.se > 63 || d.ss > d.se || d.al > 13 || d.ah > 13
+		if d.ss == 0 {
+			bad = bad || d.se != 0
+		} else {
+			bad = bad || n != 1
+		}
+		if bad {
+			return errors.New("bad progressive scan parameters")
+		}
+	} else {
+		d.ss, d.se, d.ah, d.al = 0, 63, 0, 0
+	}
+	return d.checkTables()
+}
+
+// checkTables verifies that the tables the scan uses are defined.
+func (d *decoder) checkTables() error {
+	for i := 0; i < d.nscan; i++ {
+		c := &d.comps[d.scan[i]]
+		if !d.quantSet[c.tq] {
+			return errors.New("missing quantisation table")
+		}
+		if d.arithmetic {
+			continue
+		}
+		if d.ss == 0 && d.ah == 0 && !d.dcTab[c.td].set {
+			return errors.New("missing DC Huffman table")
+		}
+		if (d.se > 0) && !d.acTab[c.ta].set {
+			return errors.New("missing AC Huffman table")
+		}
+	}
+	return nil
+}
+
+// decodeScan decodes the entropy-coded data of the current scan into the
+// components' coefficients.
+func (d *decoder) decodeScan() error {
+	d.bits.reset(d.data, d.pos)
+	d.eobrun = 0
+	for i := 0; i < d.nscan; i++ {
+		d.comps[d.scan[i]].dcPred = 0
+	}
+	if d.arithmetic {
+		d.arith.reset(d)
+	}
+	nx, ny := d.mcuX, d.mcuY
+	if d.nscan == 1 { // non-interleaved: one block per MCU
+		c := &d.comps[d.scan[0]]
+		nx, ny = ceilDiv(c.dsW, 8), ceilDiv(c.dsH, 8)
+	}
+	mcu := 0
+	for my := 0; my < ny; my++ {
+		for mx := 0; mx < nx; mx++ {
+			if d.restartInterval > 0 && mcu > 0 && mcu%d.restartInterval == 0 {
+				if err := d.restart(); err != nil {
+					return err
+				}
+			}
+			mcu++
+			if err := d.decodeMCU(mx, my); err != nil {
+				return err
+			}
+		}
+	}
+	if !d.arithmetic && d.bits.truncated() || d.arithmetic && d.arith.truncated() {
+		return errTruncated
+	}
+	d.pos = d.entropyEnd()
+	return nil
+}
+
+func (d *decoder) entropyEnd() int {
+	if d.arithmetic {
+		return d.arith.markerPos()
+	}
+	return d.bits.markerPos()
+}
+
+// restart consumes an RSTn marker and resets the decoding state.
+func (d *decoder) restart() error {
+	p := d.entropyEnd()
+	if p+1 >= len(d.data) {
+		return errTruncated
+	}
+	if m := d.data[p+1]; m < mRST0 || m > mRST0+7 {
+		return fmt.Errorf("missing restart marker (found 0x%02X)", m)
+	}
+	d.pos = p + 2
+	d.bits.reset(d.data, d.pos)
+	d.eobrun = 0
+	for i := 0; i < d.nscan; i++ {
+		d.comps[d.scan[i]].dcPred = 0
+	}
+	if d.arithmetic {
+		d.arith.reset(d)
+	}
+	return nil
+}
+
+func (d *decoder) decodeMCU(mx, my int) error {
+	if d.nscan == 1 {
+		c := &d.comps[d.scan[0]]
+		return d.decodeBlock(c, c.block(mx, my))
+	}
+	for i := 0; i < d.nscan; i++ {
+		c := &d.comps[d.scan[i]]
+		for by := 0; by < c.v; by++ {
+			for bx := 0; bx < c.h; bx++ {
+				if err := d.decodeBlock(c, c.block(mx*c.h+bx, my*c.v+by)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (c *component) block(bx, by int) *[64]int16 {
+	i := 64 * (by*c.bw + bx)
+	return (*[64]int16)(c.coefs[i : i+64])
+}
+
+func (d *decoder) decodeBlock(c *component, b *[64]int16) error {
+	if d.arithmetic {
+		return d.arithBlock(c, b)
+	}
+	switch {
+	case !d.progressive:
+		return d.huffSequential(c, b)
+	case d.ss == 0 && d.ah == 0:
+		return d.huffDCFirst(c, b)
+	case d.ss == 0:
+		if d.bits.bit() {
+			b[0] |= 1 << d.al
+		}
+		return nil
+	case d.ah == 0:
+		return d.huffACFirst(c, b)
+	}
+	return d.huffACRefine(c, b)
+}
+
+func (d *decoder) huffSequential(c *component, b *[64]int16) error {
+	br := &d.bits
+	s, err := br.decode(&d.dcTab[c.td])
+	if err != nil {
+		return err
+	}
+	if s > 16 {
+		return errBadHuffman
+	}
+	c.dcPred += br.receiveExtend(uint(s))
+	b[0] = int16(c.dcPred)
+	ac := &d.acTab[c.ta]
+	for k := 1; k < 64; k++ {
+		rs, err := br.decode(ac)
+		if err != nil {
+			return err
+		}
+		r, s := int(rs>>4), uint(rs&15)
+		if s == 0 {
+			if r != 15 {
+				break
+			}
+			k += 15
+			continue
+		}
+		k += r
+		b[zigzag[k]] = int16(br.receiveExtend(s))
+	}
+	return nil
+}
+
+func (d *decoder) huffDCFirst(c *component, b *[64]int16) error {
+	s, err := d.bits.decode(&d.dcTab[c.td])
+	if err != nil {
+		return err
+	}
+	if s > 16 {
+		return errBadHuffman
+	}
+	c.dcPred += d.bits.receiveExtend(uint(s))
+	b[0] = int16(c.dcPred << d.al)
+	return nil
+}
+
+func (d *decoder) huffACFirst(c *component, b *[64]int16) error {
+	if d.eobrun > 0 {
+		d.eobrun--
+		return nil
+	}
+	br := &d.bits
+	ac := &d.acTab[c.ta]
+	for k := d.ss; k <= d.se; k++ {
+		rs, err := br.decode(ac)
+		if err != nil {
+			return err
+		}
+		r, s := int(rs>>4), uint(rs&15)
+		if s == 0 {
+			if r != 15 {
+				d.eobrun = 1<<r - 1
+				if r > 0 {
+					d.eobrun += br.bits(uint(r))
+				}
+				break
+			}
+			k += 15
+			continue
+		}
+		k += r
+		b[zigzag[min(k, 64)]] = int16(br.receiveExtend(s) << d.al)
+	}
+	return nil
+}
+
+// huffACRefine is the successive-approximation refinement of G.1.2.3.
+func (d *decoder) huffACRefine(c *component, b *[64]int16) error {
+	br := &d.bits
+	p1, m1 := int16(1)<<d.al, int16(-1)<<d.al
+	k := d.ss
+	if d.eobrun == 0 {
+		ac := &d.acTab[c.ta]
+		for ; k <= d.se; k++ {
+			rs, err := br.decode(ac)
+			if err != nil {
+				return err
+			}
+			r, s := int(rs>>4), int16(0)
+			switch {
+			case rs&15 != 0: // a new coefficient of magnitude 1 (others are invalid; libjpeg treats them so)
+				s = m1
+				if br.bit() {
+					s = p1
+				}
+			case r != 15:
+				d.eobrun = 1 << r
+				if r > 0 {
+					d.eobrun += br.bits(uint(r))
+				}
+			}
+			if rs&15 == 0 && r != 15 {
+				break
+			}
+			k = d.refineRun(b, k, r, p1, m1)
+			if s != 0 {
+				b[zigzag[min(k, 64)]] = s
+			}
+		}
+	}
+	if d.eobrun > 0 {
+		for ; k <= d.se; k++ {
+			refineOne(br, &b[zigzag[k]], p1, m1)
+		}
+		d.eobrun--
+	}
+	return nil
+}
+
+// refineRun skips r zero-history coefficients from k, refining the nonzero
+// ones passed on the way, and returns the index of the (r+1)-th zero one.
+func (d *decoder) refineRun(b *[64]int16, k, r int, p1, m1 int16) int {
+	for ; k <= d.se; k++ {
+		z := &b[zigzag[k]]
+		if *z != 0 {
+			refineOne(&d.bits, z, p1, m1)
+		} else {
+			if r == 0 {
+				break
+			}
+			r--
+		}
+	}
+	return k
+}
+
+func refineOne(br *bitReader, z *int16, p1, m1 int16) {
+	if br.bit() && *z&p1 == 0 {
+		if *z >= 0 {
+			*z += p1
+		} else {
+			*z += m1
+		}
+	}
+}
