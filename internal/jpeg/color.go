@@ -4,11 +4,11 @@ import "image"
 
 // Upsampling methods, chosen as libjpeg-turbo 2.1's jinit_upsampler does.
 const (
-	upFull  = iota // no subsampling
-	upH2V1         // fancy (triangle) horizontal 2:1
-	upH1V2         // fancy vertical 1:2
-	upH2V2         // fancy 2:1 both ways
-	upBox          // replicate (integer ratios, and 2:1 of components at most 2 samples wide)
+	upFull = iota // no subsampling
+	upH2V1        // fancy (triangle) horizontal 2:1
+	upH1V2        // fancy vertical 1:2
+	upH2V2        // fancy 2:1 both ways
+	upBox         // replicate (integer ratios, and 2:1 of components at most 2 samples wide)
 )
 
 func (d *decoder) upMethod(c *component) int {

@@ -383,7 +383,9 @@ func (d *decoder) huffACRefine(c *component, b *[64]int16) error {
 	}
 	if d.eobrun > 0 {
 		for ; k <= d.se; k++ {
-			refineOne(br, &b[zigzag[k]], p1, m1)
+			if z := &b[zigzag[k]]; *z != 0 {
+				refineOne(br, z, p1, m1)
+			}
 		}
 		d.eobrun--
 	}
