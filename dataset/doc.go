@@ -57,15 +57,13 @@
 //
 // For JPEG files the loader reads the header, draws the crop (so the RNG use
 // is the same as for a decoded image) and decodes only what the crop reads:
-// the pure-Go path uses internal/jpeg, a fork of image/jpeg that skips the
-// inverse DCT outside the region and stops after its last MCU row; with the
+// the pure-Go path uses internal/jpeg, which runs the inverse DCT, upsampling
+// and colour conversion only for the blocks of the region; with the
 // build tag libjpeg (cgo, needs libjpeg-turbo headers: Debian
 // libjpeg62-turbo-dev) libjpeg-turbo decodes it with jpeg_skip_scanlines and
 // jpeg_crop_scanline. Results equal a full decode followed by the transform
-// (tests check this); the libjpeg build's pixels equal Pillow's (same
-// library); the pure-Go decoder (nearest rather than smooth chroma
-// upsampling) adds about 0.1 level of mean difference after the eval resize
-// (0.38-0.41 instead of 0.29; at most 2.3 levels). One consequence: damage
+// (tests check this), and both decoders give Pillow's pixels exactly
+// (internal/jpeg reproduces libjpeg-turbo's arithmetic). One consequence: damage
 // after the last row a crop needs goes unnoticed by the loader; datacheck
 // decodes everything.
 //

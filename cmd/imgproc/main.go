@@ -15,13 +15,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"image"
+	"image/draw"
 	_ "image/gif"
-	_ "image/jpeg"
 	"image/png"
 	"io"
 	"math"
@@ -36,6 +37,7 @@ import (
 	_ "golang.org/x/image/webp"
 
 	"github.com/gocls/gocls/internal/atomicfile"
+	"github.com/gocls/gocls/internal/jpeg"
 	"github.com/gocls/gocls/preprocess"
 )
 
@@ -50,6 +52,7 @@ type opSpec struct {
 }
 
 var ops = map[string]opSpec{
+	"decode":      {"IN OUT.png   (the decoded 8-bit RGB image)", opDecode},
 	"gray":        {"IN OUT.png", opGray},
 	"cvtcolor":    {"-code hsv|hls|lab|bgr|gray IN OUT.png", opCvtColor},
 	"threshold":   {"-thresh 127 -maxval 255 -type binary|binary_inv|trunc|tozero|tozero_inv IN OUT.png", opThreshold},
@@ -148,13 +151,19 @@ func (e usageErr) Error() string { return e.msg }
 
 func badFlag(format string, a ...any) error { return usageErr{fmt.Sprintf(format, a...)} }
 
+// decode reads an image file; JPEGs go through internal/jpeg (the pixels of
+// libjpeg-turbo, as OpenCV's imread gives), grey ones as *image.Gray.
 func decode(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("imgproc: %w", err)
 	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
+	var img image.Image
+	if len(data) >= 2 && data[0] == 0xFF && data[1] == 0xD8 {
+		img, err = decodeJPEG(data)
+	} else {
+		img, _, err = image.Decode(bytes.NewReader(data))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("imgproc: %s: decoding image: %w", path, err)
 	}
@@ -162,6 +171,18 @@ func decode(path string) (image.Image, error) {
 		return nil, fmt.Errorf("imgproc: %s: empty image", path)
 	}
 	return img, nil
+}
+
+func decodeJPEG(data []byte) (image.Image, error) {
+	rgba, cfg, err := jpeg.Decode(data, jpeg.Options{})
+	if err != nil || cfg.ColorSpace != jpeg.Gray {
+		return rgba, err
+	}
+	g := image.NewGray(rgba.Rect)
+	for i := range g.Pix {
+		g.Pix[i] = rgba.Pix[4*i]
+	}
+	return g, nil
 }
 
 // isColour reports whether img has colour channels (anything but 8/16-bit gray).
@@ -236,6 +257,14 @@ func perChannel(img image.Image, op func(*image.Gray) *image.Gray) image.Image {
 }
 
 type action = func(in image.Image, out string, stdout io.Writer) error
+
+func opDecode(fs *flag.FlagSet) action {
+	return func(in image.Image, out string, _ io.Writer) error {
+		rgb := image.NewRGBA(in.Bounds())
+		draw.Draw(rgb, rgb.Rect, in, in.Bounds().Min, draw.Src)
+		return writePNG(out, rgb)
+	}
+}
 
 func opGray(fs *flag.FlagSet) action {
 	return func(in image.Image, out string, _ io.Writer) error { return writePNG(out, preprocess.ToGray(in)) }
