@@ -83,6 +83,7 @@ type decoder struct {
 func (d *decoder) init(data []byte) {
 	comps := d.comps
 	*d = decoder{data: data}
+	d.arith.setDefaults()
 	for i := range comps { // keep the buffers
 		d.comps[i].coefs, d.comps[i].plane = comps[i].coefs[:0], comps[i].plane[:0]
 	}
