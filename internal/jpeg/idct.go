@@ -41,9 +41,13 @@ func (d *decoder) idctComponent(c *component) error {
 		return errors.New("a component has no scan")
 	}
 	stride := 8 * c.bw
+	idct := idctBlock
+	if useSIMD {
+		idct = idctBlockSIMD
+	}
 	for by := c.by0; by < c.by1; by++ {
 		for bx := c.bx0; bx < c.bx1; bx++ {
-			idctBlock(c.block(bx, by), &c.quant, c.plane[8*by*stride+8*bx:], stride)
+			idct(c.block(bx, by), &c.quant, c.plane[8*by*stride+8*bx:], stride)
 		}
 	}
 	return nil

@@ -1,0 +1,9 @@
+//go:build !(goexperiment.simd && amd64)
+
+package jpeg
+
+const useSIMD = false
+
+func idctBlockSIMD(in *[64]int16, q *[64]int32, out []uint8, stride int) {
+	idctBlock(in, q, out, stride)
+}
