@@ -91,17 +91,7 @@ func (d *decoder) compRow(c *component, method, y, x0 int, out []uint8) {
 			out[i] = near[(x0+i)/rh]
 		}
 	case upH2V1:
-		last := c.dsW - 1
-		for i := range out {
-			x := x0 + i
-			cx := x >> 1
-			v := 3 * int32(near[cx])
-			if x&1 == 0 {
-				out[i] = uint8((v + int32(near[max(cx-1, 0)]) + 1) >> 2)
-			} else {
-				out[i] = uint8((v + int32(near[min(cx+1, last)]) + 2) >> 2)
-			}
-		}
+		fancyH(out, x0, near, c.dsW, &d.sums)
 	case upH1V2, upH2V2:
 		fy, bias := cy-1, int32(1)
 		if y%2 == 1 {
@@ -110,24 +100,67 @@ func (d *decoder) compRow(c *component, method, y, x0 int, out []uint8) {
 		fy = min(max(fy, 0), c.dsH-1)
 		far := c.plane[fy*stride : fy*stride+c.dsW]
 		if method == upH1V2 {
+			far, near := far[x0:x0+len(out)], near[x0:x0+len(out)]
 			for i := range out {
-				out[i] = uint8((3*int32(near[x0+i]) + int32(far[x0+i]) + bias) >> 2)
+				out[i] = uint8((3*int32(near[i]) + int32(far[i]) + bias) >> 2)
 			}
 			return
 		}
-		last := c.dsW - 1
-		sum := func(cx int) int32 { return 3*int32(near[cx]) + int32(far[cx]) }
-		for i := range out {
-			x := x0 + i
-			cx := x >> 1
-			v := 3 * sum(cx)
-			if x&1 == 0 {
-				out[i] = uint8((v + sum(max(cx-1, 0)) + 8) >> 4)
-			} else {
-				out[i] = uint8((v + sum(min(cx+1, last)) + 7) >> 4)
-			}
+		fancyHV(out, x0, near, far, &d.sums)
+	}
+}
+
+// fancyH is h2v1_fancy_upsample for output columns x0..x0+len(out)-1:
+// 3/4 of the nearer sample plus 1/4 of the further one, the edge samples
+// standing in for their missing neighbours.
+func fancyH(out []uint8, x0 int, in []uint8, w int, buf *[]int32) {
+	s := edgeExtended(x0/2, (x0+len(out)-1)/2+2, w, buf, func(i int) int32 { return int32(in[i]) })
+	for i := range out {
+		x := x0 + i
+		j := x/2 - x0/2 + 1
+		if x&1 == 0 {
+			out[i] = uint8((3*s[j] + s[j-1] + 1) >> 2)
+		} else {
+			out[i] = uint8((3*s[j] + s[j+1] + 2) >> 2)
 		}
 	}
+}
+
+// fancyHV is h2v2_fancy_upsample for one output row: column sums
+// 3*nearer row + further row, then 3/4-1/4 horizontally, in 1/16 units.
+func fancyHV(out []uint8, x0 int, near, far []uint8, buf *[]int32) {
+	w := len(near)
+	s := edgeExtended(x0/2, (x0+len(out)-1)/2+2, w, buf, func(i int) int32 { return 3*int32(near[i]) + int32(far[i]) })
+	for i := range out {
+		x := x0 + i
+		j := x/2 - x0/2 + 1
+		if x&1 == 0 {
+			out[i] = uint8((3*s[j] + s[j-1] + 8) >> 4)
+		} else {
+			out[i] = uint8((3*s[j] + s[j+1] + 7) >> 4)
+		}
+	}
+}
+
+// edgeExtended returns f(cx) for cx = lo-1 .. hi-1, with cx clamped to
+// [0, w-1], in a reused buffer.
+func edgeExtended(lo, hi, w int, buf *[]int32, f func(int) int32) []int32 {
+	n := hi - lo + 1
+	if cap(*buf) < n {
+		*buf = make([]int32, n)
+	}
+	s := (*buf)[:n]
+	s[0] = f(max(lo-1, 0))
+	end := min(hi, w)
+	i := 1
+	for cx := lo; cx < end; cx++ {
+		s[i] = f(cx)
+		i++
+	}
+	for ; i < n; i++ {
+		s[i] = f(w - 1)
+	}
+	return s
 }
 
 // convertRow converts one row of full-resolution component samples to RGBA.
@@ -144,13 +177,17 @@ func convertRow(cs ColorSpace, rows *[4][]uint8, out []uint8) {
 			out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = rows[0][i], rows[1][i], rows[2][i], 255
 		}
 	case YCbCr:
-		yy, cb, cr := rows[0], rows[1], rows[2]
+		yy := rows[0]
+		cb, cr := rows[1][:len(yy)], rows[2][:len(yy)]
+		out = out[:4*len(yy)]
 		for i := range yy {
 			y := int32(yy[i])
-			out[4*i] = clamp8(y + crR[cr[i]])
-			out[4*i+1] = clamp8(y + (cbG[cb[i]]+crG[cr[i]])>>16)
-			out[4*i+2] = clamp8(y + cbB[cb[i]])
-			out[4*i+3] = 255
+			b, r := cb[i], cr[i]
+			o := out[4*i : 4*i+4 : 4*i+4]
+			o[0] = clamp8(y + crR[r])
+			o[1] = clamp8(y + (cbG[b]+crG[r])>>16)
+			o[2] = clamp8(y + cbB[b])
+			o[3] = 255
 		}
 	case CMYK:
 		c, m, ye, k := rows[0], rows[1], rows[2], rows[3]

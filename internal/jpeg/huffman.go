@@ -11,7 +11,12 @@ type huffTable struct {
 	maxCode [18]int32            // largest code of each length, -1 if none
 	valPtr  [17]int32            // index in vals of the first code of each length, minus that code
 	vals    [256]uint8
-	set     bool
+	// fast decodes a symbol and, when they fit in lutBits too, the
+	// magnitude bits that follow: value<<16 | symbol<<8 | bits used (0:
+	// use the slow path). Valid for symbols whose low nibble is the
+	// magnitude size (all AC symbols; DC symbols up to 15).
+	fast [1 << lutBits]int32
+	set  bool
 }
 
 var errBadHuffman = errors.New("bad Huffman code")
@@ -49,7 +54,29 @@ func (t *huffTable) build(counts [16]uint8, symbols []uint8) error {
 		code <<= 1
 	}
 	t.maxCode[17] = 1 << 30 // sentinel, never reached by a valid code
+	t.buildFast()
 	return nil
+}
+
+func (t *huffTable) buildFast() {
+	for i, e := range t.lut {
+		if e == 0 {
+			continue
+		}
+		l, sym := uint(e>>8), uint8(e)
+		size := uint(sym & 15)
+		if l+size > lutBits {
+			continue
+		}
+		var v int32
+		if size > 0 {
+			v = int32(i>>(lutBits-l-size)) & (1<<size - 1)
+			if v < 1<<(size-1) {
+				v += 1 - 1<<size
+			}
+		}
+		t.fast[i] = v<<16 | int32(sym)<<8 | int32(l+size)
+	}
 }
 
 // decode reads one Huffman-coded symbol.

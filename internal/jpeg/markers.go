@@ -71,6 +71,7 @@ type decoder struct {
 	adobeTransform  int
 	eobrun          int32
 	bits            bitReader
+	sums            []int32 // upsampling scratch
 
 	// Current scan.
 	scan     [4]int // indexes into comps
@@ -81,8 +82,8 @@ type decoder struct {
 }
 
 func (d *decoder) init(data []byte) {
-	comps := d.comps
-	*d = decoder{data: data}
+	comps, sums := d.comps, d.sums
+	*d = decoder{data: data, sums: sums}
 	d.arith.setDefaults()
 	for i := range comps { // keep the buffers
 		d.comps[i].coefs, d.comps[i].plane = comps[i].coefs[:0], comps[i].plane[:0]

@@ -273,25 +273,44 @@ func (d *decoder) decodeBlock(c *component, b *[64]int16) error {
 	return d.huffACRefine(c, b)
 }
 
+// huffSequential decodes one block of a sequential Huffman scan. The bit
+// buffer lives in locals; each step refills it to at least 32 bits, enough
+// for a code and its magnitude bits.
 func (d *decoder) huffSequential(c *component, b *[64]int16) error {
 	br := &d.bits
-	s, err := br.decode(&d.dcTab[c.td])
+	v, err := br.decodeValue(&d.dcTab[c.td])
 	if err != nil {
 		return err
 	}
-	if s > 16 {
-		return errBadHuffman
-	}
-	c.dcPred += br.receiveExtend(uint(s))
+	c.dcPred += v
 	b[0] = int16(c.dcPred)
 	ac := &d.acTab[c.ta]
+	acc, n := br.acc, br.n
 	for k := 1; k < 64; k++ {
-		rs, err := br.decode(ac)
-		if err != nil {
-			return err
+		if n < 32 {
+			br.acc, br.n = acc, n
+			br.fill()
+			acc, n = br.acc, br.n
 		}
-		r, s := int(rs>>4), uint(rs&15)
-		if s == 0 {
+		e := ac.fast[acc>>(64-lutBits)]
+		var rs uint8
+		var v int32
+		if l := uint(e & 0xFF); l != 0 {
+			acc <<= l
+			n -= l
+			rs, v = uint8(e>>8), e>>16
+		} else {
+			br.acc, br.n = acc, n
+			sym, err := br.decode(ac)
+			if err != nil {
+				return err
+			}
+			rs = sym
+			v = br.receiveExtend(uint(sym & 15))
+			acc, n = br.acc, br.n
+		}
+		r := int(rs >> 4)
+		if rs&15 == 0 {
 			if r != 15 {
 				break
 			}
@@ -299,20 +318,39 @@ func (d *decoder) huffSequential(c *component, b *[64]int16) error {
 			continue
 		}
 		k += r
-		b[zigzag[k]] = int16(br.receiveExtend(s))
+		b[zigzag[k]] = int16(v)
 	}
+	br.acc, br.n = acc, n
 	return nil
 }
 
+// decodeValue decodes a DC difference: a size category and its magnitude bits.
+func (b *bitReader) decodeValue(t *huffTable) (int32, error) {
+	if b.n < 32 {
+		b.fill()
+	}
+	if e := t.fast[b.acc>>(64-lutBits)]; e&0xFF != 0 && (e>>8)&0xFF <= 15 {
+		l := uint(e & 0xFF)
+		b.acc <<= l
+		b.n -= l
+		return e >> 16, nil
+	}
+	s, err := b.decode(t)
+	if err != nil {
+		return 0, err
+	}
+	if s > 16 {
+		return 0, errBadHuffman
+	}
+	return b.receiveExtend(uint(s)), nil
+}
+
 func (d *decoder) huffDCFirst(c *component, b *[64]int16) error {
-	s, err := d.bits.decode(&d.dcTab[c.td])
+	v, err := d.bits.decodeValue(&d.dcTab[c.td])
 	if err != nil {
 		return err
 	}
-	if s > 16 {
-		return errBadHuffman
-	}
-	c.dcPred += d.bits.receiveExtend(uint(s))
+	c.dcPred += v
 	b[0] = int16(c.dcPred << d.al)
 	return nil
 }
