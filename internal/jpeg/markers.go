@@ -74,11 +74,12 @@ type decoder struct {
 	sums            []int32 // upsampling scratch
 
 	// Current scan.
-	scan     [4]int // indexes into comps
-	nscan    int
-	ss, se   int
-	ah, al   int
-	eoiFound bool
+	scan   [4]int // indexes into comps
+	nscan  int
+	ss, se int
+	ah, al int
+	// regionDone: decoding stopped after the last MCU row the region needs.
+	regionDone bool
 }
 
 func (d *decoder) init(data []byte) {

@@ -72,6 +72,9 @@ func (d *decoder) readScans() error {
 			return err
 		}
 		scans++
+		if d.regionDone {
+			break // the rest of the file holds no rows the region needs
+		}
 	}
 	if scans == 0 {
 		return errors.New("no image data (no scan before EOI)")
@@ -181,6 +184,17 @@ func (d *decoder) decodeScan() error {
 		c := &d.comps[d.scan[0]]
 		nx, ny = ceilDiv(c.dsW, 8), ceilDiv(c.dsH, 8)
 	}
+	if !d.progressive && d.nscan == d.ncomp {
+		// The only scan: stop after the last MCU row the region needs.
+		last := 0
+		for i := 0; i < d.ncomp; i++ {
+			c := &d.comps[i]
+			last = max(last, (c.by1-1)/c.v)
+		}
+		if last+1 < ny {
+			ny, d.regionDone = last+1, true
+		}
+	}
 	mcu := 0
 	for my := 0; my < ny; my++ {
 		for mx := 0; mx < nx; mx++ {
@@ -198,7 +212,9 @@ func (d *decoder) decodeScan() error {
 	if !d.arithmetic && d.bits.truncated() || d.arithmetic && d.arith.truncated() {
 		return errTruncated
 	}
-	d.pos = d.entropyEnd()
+	if !d.regionDone {
+		d.pos = d.entropyEnd()
+	}
 	return nil
 }
 
