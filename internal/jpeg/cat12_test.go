@@ -39,7 +39,10 @@ func TestCat12MatchesPillow(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
+	defer func() { // on an early return Pillow may be blocked writing
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
 	r := bufio.NewReaderSize(stdout, 1<<20)
 	var d Decoder
 	same := 0

@@ -60,32 +60,46 @@ func mul255(a, b uint32) uint8 {
 func (d *decoder) output(dst *image.RGBA) {
 	r := dst.Rect
 	w := r.Dx()
-	var rows [4][]uint8
+	var rows, bufs [4][]uint8
 	var methods [4]int
 	for i := 0; i < d.ncomp; i++ {
 		methods[i] = d.upMethod(&d.comps[i])
-		rows[i] = make([]uint8, w)
+		if cap(d.rowBufs[i]) < w+vecSlack {
+			d.rowBufs[i] = make([]uint8, w+vecSlack)
+		}
+		bufs[i] = d.rowBufs[i][:w]
 	}
 	cs := d.colorSpace()
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for i := 0; i < d.ncomp; i++ {
-			d.compRow(&d.comps[i], methods[i], y, r.Min.X, rows[i])
+			rows[i] = d.compRow(&d.comps[i], methods[i], y, r.Min.X, bufs[i])
 		}
 		out := dst.Pix[(y-r.Min.Y)*dst.Stride : (y-r.Min.Y)*dst.Stride+4*w]
 		convertRow(cs, &rows, out)
 	}
 }
 
-// compRow writes the upsampled samples of component c for image row y,
-// columns x0 to x0+len(out).
-func (d *decoder) compRow(c *component, method, y, x0 int, out []uint8) {
+// vecSlack is the spare capacity after sample rows, for 16-byte loads.
+const vecSlack = 16
+
+// compRow returns the upsampled samples of component c for image row y,
+// columns x0 to x0+len(out): a slice of the plane for a full-size
+// component, else out, filled. Both have vecSlack bytes of capacity after.
+func (d *decoder) compRow(c *component, method, y, x0 int, out []uint8) []uint8 {
 	stride := 8 * c.bw
 	rh, rv := d.maxH/c.h, d.maxV/c.v
 	cy := y / rv
 	near := c.plane[cy*stride : cy*stride+c.dsW]
+	if method == upFull {
+		return c.plane[cy*stride+x0 : cy*stride+x0+len(out)]
+	}
+	d.upsampleRow(c, method, cy, near, y, x0, rh, out)
+	return out
+}
+
+func (d *decoder) upsampleRow(c *component, method, cy int, near []uint8, y, x0, rh int, out []uint8) {
+	stride := 8 * c.bw
 	switch method {
-	case upFull:
-		copy(out, near[x0:])
 	case upBox:
 		for i := range out {
 			out[i] = near[(x0+i)/rh]
@@ -178,6 +192,10 @@ func convertRow(cs ColorSpace, rows *[4][]uint8, out []uint8) {
 		}
 	case YCbCr:
 		yy := rows[0]
+		if useSIMD {
+			n := yccToRGBA(yy, rows[1], rows[2], out)
+			yy, rows[1], rows[2], out = yy[n:], rows[1][n:], rows[2][n:], out[4*n:]
+		}
 		cb, cr := rows[1][:len(yy)], rows[2][:len(yy)]
 		out = out[:4*len(yy)]
 		for i := range yy {

@@ -1,6 +1,9 @@
 package jpeg
 
-import "errors"
+import (
+	"errors"
+	"unsafe"
+)
 
 // Fixed-point constants of libjpeg's accurate integer IDCT (jidctint.c):
 // round(x * 2^13).
@@ -47,10 +50,37 @@ func (d *decoder) idctComponent(c *component) error {
 	}
 	for by := c.by0; by < c.by1; by++ {
 		for bx := c.bx0; bx < c.bx1; bx++ {
-			idct(c.block(bx, by), &c.quant, c.plane[8*by*stride+8*bx:], stride)
+			b, out := c.block(bx, by), c.plane[8*by*stride+8*bx:]
+			if onlyDC(b) {
+				fillDC(b[0], c.quant[0], out, stride)
+				continue
+			}
+			idct(b, &c.quant, out, stride)
 		}
 	}
 	return nil
+}
+
+// onlyDC reports whether all AC coefficients of b are zero.
+func onlyDC(b *[64]int16) bool {
+	w := (*[16]uint64)(unsafe.Pointer(b))
+	acc := w[0] &^ 0xFFFF // the DC coefficient is the first (little-endian) int16
+	for _, x := range w[1:] {
+		acc |= x
+	}
+	return acc == 0
+}
+
+// fillDC writes the inverse DCT of a block with only a DC coefficient: both
+// passes take jidctint.c's zero-AC shortcut, giving one value.
+func fillDC(dc int16, q int32, out []uint8, stride int) {
+	w := int32(dc) * q << pass1Bits
+	v := idctLimit[((w+1<<(pass1Bits+2))>>(pass1Bits+3))&1023]
+	_ = out[7*stride+7]
+	for r := range 8 {
+		row := (*[8]uint8)(out[r*stride:])
+		*row = [8]uint8{v, v, v, v, v, v, v, v}
+	}
 }
 
 // idctBlock is the inverse DCT of one dequantised block: columns into a

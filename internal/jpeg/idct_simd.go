@@ -95,3 +95,26 @@ func transpose8(v [8]vec) [8]vec {
 		b2.Select128FromPair(1, 3, b6), b3.Select128FromPair(1, 3, b7),
 	}
 }
+
+// yccToRGBA converts 8 pixels at a time with jdcolor.c's fixed-point
+// formulas (computed, not looked up: the same integers), writing opaque
+// RGBA; it returns how many pixels it did. The inputs need 8 bytes of
+// capacity past the last pixel handled.
+func yccToRGBA(yy, cb, cr []uint8, out []uint8) int {
+	k := archsimd.BroadcastInt32x8
+	c128, half := k(128), k(1<<15)
+	lo, hi := k(0), k(255)
+	alpha := k(-1 << 24)
+	n := len(yy) &^ 7
+	for i := 0; i < n; i += 8 {
+		y := archsimd.LoadUint8x16Slice(yy[i : i+16]).ExtendLo8ToUint32().AsInt32x8()
+		b := archsimd.LoadUint8x16Slice(cb[i : i+16]).ExtendLo8ToUint32().AsInt32x8().Sub(c128)
+		r := archsimd.LoadUint8x16Slice(cr[i : i+16]).ExtendLo8ToUint32().AsInt32x8().Sub(c128)
+		rv := y.Add(r.Mul(k(91881)).Add(half).ShiftAllRight(16)).Max(lo).Min(hi)
+		gv := y.Add(b.Mul(k(-22554)).Add(half).Add(r.Mul(k(-46802))).ShiftAllRight(16)).Max(lo).Min(hi)
+		bv := y.Add(b.Mul(k(116130)).Add(half).ShiftAllRight(16)).Max(lo).Min(hi)
+		px := rv.Or(gv.ShiftAllLeft(8)).Or(bv.ShiftAllLeft(16)).Or(alpha)
+		px.AsUint8x32().Store((*[32]uint8)(out[4*i:]))
+	}
+	return n
+}

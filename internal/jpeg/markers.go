@@ -72,6 +72,7 @@ type decoder struct {
 	eobrun          int32
 	bits            bitReader
 	sums            []int32 // upsampling scratch
+	rowBufs         [4][]uint8
 
 	// Current scan.
 	scan   [4]int // indexes into comps
@@ -83,8 +84,8 @@ type decoder struct {
 }
 
 func (d *decoder) init(data []byte) {
-	comps, sums := d.comps, d.sums
-	*d = decoder{data: data, sums: sums}
+	comps, sums, rowBufs := d.comps, d.sums, d.rowBufs
+	*d = decoder{data: data, sums: sums, rowBufs: rowBufs}
 	d.arith.setDefaults()
 	for i := range comps { // keep the buffers
 		d.comps[i].coefs, d.comps[i].plane = comps[i].coefs[:0], comps[i].plane[:0]

@@ -24,8 +24,8 @@ func (d *decoder) setupFrame(roi image.Rectangle) error {
 			c.coefs = c.coefs[:n]
 			clear(c.coefs)
 		}
-		if cap(c.plane) < n {
-			c.plane = make([]uint8, n)
+		if cap(c.plane) < n+vecSlack {
+			c.plane = make([]uint8, n, n+vecSlack)
 		}
 		c.plane = c.plane[:n]
 		// The samples the upsampler reads: one beyond each side for the
