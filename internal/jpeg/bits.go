@@ -1,6 +1,9 @@
 package jpeg
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+)
 
 var errTruncated = errors.New("unexpected end of data")
 
@@ -25,21 +28,12 @@ func (b *bitReader) reset(data []byte, pos int) {
 // fill tops acc up to at least 57 valid bits.
 func (b *bitReader) fill() {
 	if !b.atEnd && b.pos+8 <= len(b.data) {
-		// Fast path: no 0xFF among the next bytes to take.
-		k := (64 - b.n) >> 3
-		chunk := b.data[b.pos : b.pos+8]
-		ok := true
-		for i := uint(0); i < k; i++ {
-			if chunk[i] == 0xFF {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			for i := uint(0); i < k; i++ {
-				b.acc |= uint64(chunk[i]) << (56 - b.n)
-				b.n += 8
-			}
+		// Fast path: no 0xFF among the next 8 bytes (x has no zero byte).
+		w := binary.BigEndian.Uint64(b.data[b.pos:])
+		if x := ^w; (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
+			k := (64 - b.n) >> 3
+			b.acc |= w >> (64 - 8*k) << (64 - 8*k - b.n)
+			b.n += 8 * k
 			b.pos += int(k)
 			return
 		}

@@ -2,7 +2,10 @@
 
 package jpeg
 
-import "simd/archsimd"
+import (
+	"encoding/binary"
+	"simd/archsimd"
+)
 
 // useSIMD selects the AVX2 inverse DCT (GOEXPERIMENT=simd on amd64,
 // decided at start-up from the CPU).
@@ -25,22 +28,22 @@ func idctBlockSIMD(in *[64]int16, q *[64]int32, out []uint8, stride int) {
 	}
 	x = transpose8(x)
 	x = butterflyVec(x, 1<<(constBits+pass1Bits+3-1))
-	// As idctLimit: the low 10 bits of the descaled value, read as signed,
-	// plus 128, clamped to [0,255].
-	off, mask, lo, hi := archsimd.BroadcastInt32x8(512), archsimd.BroadcastInt32x8(1023),
-		archsimd.BroadcastInt32x8(0), archsimd.BroadcastInt32x8(255)
-	bias := archsimd.BroadcastInt32x8(128 - 512)
-	var cols [64]int32 // cols[8*c+r]: sample of row r, column c
+	// x[c] now holds column c (lane r: row r). As idctLimit: the low 10
+	// bits of the descaled value, read as signed, plus 128, clamped.
+	k := archsimd.BroadcastInt32x8
+	off, mask, bias, lo, hi := k(512), k(1023), k(128-512), k(0), k(255)
 	for c := range x {
-		v := x[c].ShiftAllRight(constBits + pass1Bits + 3)
-		v = v.Add(off).And(mask).Add(bias).Max(lo).Min(hi)
-		v.Store((*[8]int32)(cols[8*c:]))
+		x[c] = x[c].ShiftAllRight(constBits + pass1Bits + 3).Add(off).And(mask).Add(bias).Max(lo).Min(hi)
 	}
+	// Lane r of left holds the bytes of row r, columns 0-3; right 4-7.
+	left := x[0].Or(x[1].ShiftAllLeft(8)).Or(x[2].ShiftAllLeft(16)).Or(x[3].ShiftAllLeft(24))
+	right := x[4].Or(x[5].ShiftAllLeft(8)).Or(x[6].ShiftAllLeft(16)).Or(x[7].ShiftAllLeft(24))
+	var rows [8]uint64 // rows 0, 1, 4, 5, then 2, 3, 6, 7
+	left.InterleaveLoGrouped(right).AsUint64x4().Store((*[4]uint64)(rows[:4]))
+	left.InterleaveHiGrouped(right).AsUint64x4().Store((*[4]uint64)(rows[4:]))
 	_ = out[7*stride+7]
-	for r := range 8 {
-		o := (*[8]uint8)(out[r*stride:])
-		o[0], o[1], o[2], o[3] = uint8(cols[r]), uint8(cols[8+r]), uint8(cols[16+r]), uint8(cols[24+r])
-		o[4], o[5], o[6], o[7] = uint8(cols[32+r]), uint8(cols[40+r]), uint8(cols[48+r]), uint8(cols[56+r])
+	for i, r := range [8]int{0, 1, 4, 5, 2, 3, 6, 7} {
+		binary.LittleEndian.PutUint64(out[r*stride:], rows[i])
 	}
 }
 
