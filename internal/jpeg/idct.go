@@ -43,22 +43,26 @@ func (d *decoder) idctComponent(c *component) error {
 	if !c.seen {
 		return errors.New("a component has no scan")
 	}
-	stride := 8 * c.bw
-	idct := idctBlock
-	if useSIMD {
-		idct = idctBlockSIMD
-	}
 	for by := c.by0; by < c.by1; by++ {
 		for bx := c.bx0; bx < c.bx1; bx++ {
-			b, out := c.block(bx, by), c.plane[8*by*stride+8*bx:]
-			if onlyDC(b) {
-				fillDC(b[0], c.quant[0], out, stride)
-				continue
-			}
-			idct(b, &c.quant, out, stride)
+			c.idct(c.block(bx, by), bx, by)
 		}
 	}
 	return nil
+}
+
+// idct writes the samples of block (bx, by) from its coefficients b.
+func (c *component) idct(b *[64]int16, bx, by int) {
+	stride := 8 * c.bw
+	out := c.plane[8*by*stride+8*bx:]
+	switch {
+	case onlyDC(b):
+		fillDC(b[0], c.quant[0], out, stride)
+	case useSIMD:
+		idctBlockSIMD(b, &c.quant, out, stride)
+	default:
+		idctBlock(b, &c.quant, out, stride)
+	}
 }
 
 // onlyDC reports whether all AC coefficients of b are zero.

@@ -22,12 +22,12 @@ func idctBlockSIMD(in *[64]int16, q *[64]int32, out []uint8, stride int) {
 	for r := range 8 {
 		x[r] = archsimd.LoadInt16x8((*[8]int16)(in[8*r:])).ExtendToInt32().Mul(archsimd.LoadInt32x8((*[8]int32)(q[8*r:])))
 	}
-	x = butterflyVec(x, 1<<(constBits-pass1Bits-1))
+	butterflyVec(&x, 1<<(constBits-pass1Bits-1))
 	for r := range x {
 		x[r] = x[r].ShiftAllRight(constBits - pass1Bits)
 	}
-	x = transpose8(x)
-	x = butterflyVec(x, 1<<(constBits+pass1Bits+3-1))
+	transpose8(&x)
+	butterflyVec(&x, 1<<(constBits+pass1Bits+3-1))
 	// x[c] now holds column c (lane r: row r). As idctLimit: the low 10
 	// bits of the descaled value, read as signed, plus 128, clamped.
 	k := archsimd.BroadcastInt32x8
@@ -47,8 +47,8 @@ func idctBlockSIMD(in *[64]int16, q *[64]int32, out []uint8, stride int) {
 	}
 }
 
-// butterflyVec is butterfly on eight lanes at once.
-func butterflyVec(x [8]vec, round int32) [8]vec {
+// butterflyVec is butterfly on eight lanes at once, in place.
+func butterflyVec(x *[8]vec, round int32) {
 	k := archsimd.BroadcastInt32x8
 	z1 := x[2].Add(x[6]).Mul(k(fix0_541196100))
 	t2 := z1.Sub(x[6].Mul(k(fix1_847759065)))
@@ -74,11 +74,11 @@ func butterflyVec(x [8]vec, round int32) [8]vec {
 	o1 = o1.Add(y2.Add(y4))
 	o2 = o2.Add(y2.Add(y3))
 	o3 = o3.Add(y1.Add(y4))
-	return [8]vec{t10.Add(o3), t11.Add(o2), t12.Add(o1), t13.Add(o0), t13.Sub(o0), t12.Sub(o1), t11.Sub(o2), t10.Sub(o3)}
+	*x = [8]vec{t10.Add(o3), t11.Add(o2), t12.Add(o1), t13.Add(o0), t13.Sub(o0), t12.Sub(o1), t11.Sub(o2), t10.Sub(o3)}
 }
 
-// transpose8 transposes an 8x8 matrix held as eight row vectors.
-func transpose8(v [8]vec) [8]vec {
+// transpose8 transposes, in place, an 8x8 matrix held as eight row vectors.
+func transpose8(v *[8]vec) {
 	lo32 := func(a, b vec) vec { return a.InterleaveLoGrouped(b) }
 	hi32 := func(a, b vec) vec { return a.InterleaveHiGrouped(b) }
 	lo64 := func(a, b vec) vec { return a.AsInt64x4().InterleaveLoGrouped(b.AsInt64x4()).AsInt32x8() }
@@ -91,7 +91,7 @@ func transpose8(v [8]vec) [8]vec {
 	b2, b3 := lo64(a1, a3), hi64(a1, a3)
 	b4, b5 := lo64(a4, a6), hi64(a4, a6)
 	b6, b7 := lo64(a5, a7), hi64(a5, a7)
-	return [8]vec{
+	*v = [8]vec{
 		b0.Select128FromPair(0, 2, b4), b1.Select128FromPair(0, 2, b5),
 		b2.Select128FromPair(0, 2, b6), b3.Select128FromPair(0, 2, b7),
 		b0.Select128FromPair(1, 3, b4), b1.Select128FromPair(1, 3, b5),

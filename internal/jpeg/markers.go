@@ -73,6 +73,8 @@ type decoder struct {
 	bits            bitReader
 	sums            []int32 // upsampling scratch
 	rowBufs         [4][]uint8
+	streamed        bool      // blocks are inverse transformed as they are decoded
+	blk             [64]int16 // the block being decoded when streamed
 
 	// Current scan.
 	scan   [4]int // indexes into comps

@@ -18,12 +18,7 @@ func (d *decoder) setupFrame(roi image.Rectangle) error {
 		c.dsH = ceilDiv(d.height*c.v, d.maxV)
 		c.bw, c.bh = d.mcuX*c.h, d.mcuY*c.v
 		n := 64 * c.bw * c.bh
-		if cap(c.coefs) < n {
-			c.coefs = make([]int16, n)
-		} else {
-			c.coefs = c.coefs[:n]
-			clear(c.coefs)
-		}
+		c.coefs = c.coefs[:0] // allocated by the first scan that stores coefficients
 		if cap(c.plane) < n+vecSlack {
 			c.plane = make([]uint8, n, n+vecSlack)
 		}
@@ -78,6 +73,9 @@ func (d *decoder) readScans() error {
 	}
 	if scans == 0 {
 		return errors.New("no image data (no scan before EOI)")
+	}
+	if d.streamed {
+		return nil
 	}
 	for i := 0; i < d.ncomp; i++ {
 		if err := d.idctComponent(&d.comps[i]); err != nil {
@@ -179,6 +177,13 @@ func (d *decoder) decodeScan() error {
 	if d.arithmetic {
 		d.arith.reset(d)
 	}
+	// A sequential file with one scan for all components is inverse
+	// transformed block by block as it is decoded; the others keep all
+	// coefficients until the end.
+	d.streamed = !d.progressive && d.nscan == d.ncomp
+	if !d.streamed {
+		d.allocCoefs()
+	}
 	nx, ny := d.mcuX, d.mcuY
 	if d.nscan == 1 { // non-interleaved: one block per MCU
 		c := &d.comps[d.scan[0]]
@@ -246,22 +251,55 @@ func (d *decoder) restart() error {
 	return nil
 }
 
+// allocCoefs makes the zeroed coefficient buffers of all components.
+func (d *decoder) allocCoefs() {
+	for i := 0; i < d.ncomp; i++ {
+		c := &d.comps[i]
+		n := 64 * c.bw * c.bh
+		if len(c.coefs) == n {
+			continue
+		}
+		if cap(c.coefs) < n {
+			c.coefs = make([]int16, n)
+		} else {
+			c.coefs = c.coefs[:n]
+			clear(c.coefs)
+		}
+	}
+}
+
 func (d *decoder) decodeMCU(mx, my int) error {
 	if d.nscan == 1 {
 		c := &d.comps[d.scan[0]]
-		return d.decodeBlock(c, c.block(mx, my))
+		return d.decodeBlockAt(c, mx, my)
 	}
 	for i := 0; i < d.nscan; i++ {
 		c := &d.comps[d.scan[i]]
 		for by := 0; by < c.v; by++ {
 			for bx := 0; bx < c.h; bx++ {
-				if err := d.decodeBlock(c, c.block(mx*c.h+bx, my*c.v+by)); err != nil {
+				if err := d.decodeBlockAt(c, mx*c.h+bx, my*c.v+by); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// decodeBlockAt decodes block (bx, by) of c: into the coefficient buffer,
+// or, when streaming, into a scratch block that is inverse transformed
+// right away if the region needs it.
+func (d *decoder) decodeBlockAt(c *component, bx, by int) error {
+	if !d.streamed {
+		return d.decodeBlock(c, c.block(bx, by))
+	}
+	b := &d.blk
+	err := d.decodeBlock(c, b)
+	if bx >= c.bx0 && bx < c.bx1 && by >= c.by0 && by < c.by1 {
+		c.idct(b, bx, by)
+	}
+	*b = [64]int16{}
+	return err
 }
 
 func (c *component) block(bx, by int) *[64]int16 {
