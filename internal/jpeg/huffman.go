@@ -2,7 +2,7 @@ package jpeg
 
 import "errors"
 
-const lutBits = 9
+const lutBits = 10
 
 // huffTable is a Huffman decoding table (Annex C): codes up to lutBits long
 // are decoded with one lookup, longer ones by canonical code ranges.

@@ -354,14 +354,28 @@ func (d *decoder) huffSequential(c *component, b *[64]int16) error {
 			n -= l
 			rs, v = uint8(e>>8), e>>16
 		} else {
-			br.acc, br.n = acc, n
-			sym, err := br.decode(ac)
-			if err != nil {
-				return err
+			if e := ac.lut[acc>>(64-lutBits)]; e != 0 {
+				l := uint(e >> 8)
+				acc <<= l
+				n -= l
+				rs = uint8(e)
+			} else {
+				br.acc, br.n = acc, n
+				sym, err := br.decode(ac)
+				if err != nil {
+					return err
+				}
+				rs = sym
+				acc, n = br.acc, br.n
 			}
-			rs = sym
-			v = br.receiveExtend(uint(sym & 15))
-			acc, n = br.acc, br.n
+			if s := uint(rs & 15); s != 0 { // n >= 16 still: the code was at most 16 bits
+				v = int32(acc >> (64 - s))
+				acc <<= s
+				n -= s
+				if v < 1<<(s-1) {
+					v += 1 - 1<<s
+				}
+			}
 		}
 		r := int(rs >> 4)
 		if rs&15 == 0 {
@@ -372,7 +386,7 @@ func (d *decoder) huffSequential(c *component, b *[64]int16) error {
 			continue
 		}
 		k += r
-		b[zigzag[k]] = int16(v)
+		b[zigzag[k&127]&63] = int16(v)
 	}
 	br.acc, br.n = acc, n
 	return nil
