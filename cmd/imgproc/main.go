@@ -15,13 +15,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"image"
-	"image/draw"
 	_ "image/gif"
 	"image/png"
 	"io"
@@ -37,7 +35,6 @@ import (
 	_ "golang.org/x/image/webp"
 
 	"github.com/gocls/gocls/internal/atomicfile"
-	"github.com/gocls/gocls/internal/jpeg"
 	"github.com/gocls/gocls/preprocess"
 )
 
@@ -151,40 +148,6 @@ func (e usageErr) Error() string { return e.msg }
 
 func badFlag(format string, a ...any) error { return usageErr{fmt.Sprintf(format, a...)} }
 
-// decode reads an image file; JPEGs go through internal/jpeg (the pixels of
-// libjpeg-turbo, as OpenCV's imread gives), grey ones as *image.Gray.
-func decode(path string) (image.Image, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("imgproc: %w", err)
-	}
-	var img image.Image
-	if len(data) >= 2 && data[0] == 0xFF && data[1] == 0xD8 {
-		img, err = decodeJPEG(data)
-	} else {
-		img, _, err = image.Decode(bytes.NewReader(data))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("imgproc: %s: decoding image: %w", path, err)
-	}
-	if b := img.Bounds(); b.Dx() == 0 || b.Dy() == 0 {
-		return nil, fmt.Errorf("imgproc: %s: empty image", path)
-	}
-	return img, nil
-}
-
-func decodeJPEG(data []byte) (image.Image, error) {
-	rgba, cfg, err := jpeg.Decode(data, jpeg.Options{})
-	if err != nil || cfg.ColorSpace != jpeg.Gray {
-		return rgba, err
-	}
-	g := image.NewGray(rgba.Rect)
-	for i := range g.Pix {
-		g.Pix[i] = rgba.Pix[4*i]
-	}
-	return g, nil
-}
-
 // isColour reports whether img has colour channels (anything but 8/16-bit gray).
 func isColour(img image.Image) bool {
 	switch img.(type) {
@@ -257,14 +220,6 @@ func perChannel(img image.Image, op func(*image.Gray) *image.Gray) image.Image {
 }
 
 type action = func(in image.Image, out string, stdout io.Writer) error
-
-func opDecode(fs *flag.FlagSet) action {
-	return func(in image.Image, out string, _ io.Writer) error {
-		rgb := image.NewRGBA(in.Bounds())
-		draw.Draw(rgb, rgb.Rect, in, in.Bounds().Min, draw.Src)
-		return writePNG(out, rgb)
-	}
-}
 
 func opGray(fs *flag.FlagSet) action {
 	return func(in image.Image, out string, _ io.Writer) error { return writePNG(out, preprocess.ToGray(in)) }
