@@ -2,6 +2,7 @@ package jpeg
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"math/rand/v2"
@@ -114,5 +115,52 @@ func TestRegionMatchesFull(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDecodeErrors checks bad inputs give the expected one-line errors.
+func TestDecodeErrors(t *testing.T) {
+	good, err := os.ReadFile("testdata/s420.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sof := bytes.Index(good, []byte{0xFF, 0xC0})
+	sos := bytes.Index(good, []byte{0xFF, 0xDA})
+	with := func(base []byte, pos int, b ...byte) []byte {
+		d := bytes.Clone(base)
+		copy(d[pos:], b)
+		return d
+	}
+	tests := []struct {
+		name string
+		data []byte
+		o    Options
+		want string
+	}{
+		{"empty", nil, Options{}, "not a JPEG file"},
+		{"png", []byte("\x89PNG\r\n\x1a\n"), Options{}, "not a JPEG file"},
+		{"header only", good[:sof], Options{}, "unexpected end of data"},
+		{"cut in the scan", good[:sos+200], Options{}, "unexpected end of data"},
+		{"over the pixel limit", good, Options{MaxPixels: 37*29 - 1}, "image too large: 37x29 is over the 1072 pixel limit"},
+		{"12-bit", with(good, sof+4, 12), Options{}, "unsupported sample precision 12"},
+		{"lossless", with(good, sof+1, 0xC3), Options{}, "unsupported JPEG process (SOF3"},
+		{"zero width", with(good, sof+7, 0, 0), Options{}, "bad dimensions 0x29"},
+		{"two components", with(good, sof+9, 2), Options{}, "unsupported number of components 2"},
+		{"bad sampling", with(good, sof+11, 0x50), Options{}, "bad sampling factors"},
+		{"fractional sampling", with(with(good, sof+11, 0x31), sof+14, 0x21), Options{}, "fractional ratio"},
+		{"segment past the end", with(good, sof+2, 0xFF, 0xFF), Options{}, "unexpected end of data"},
+		{"empty region", good, Options{Region: func(w, h int) image.Rectangle { return image.Rect(w, h, w+5, h+5) }}, "empty region"},
+		{"no frame", append([]byte{0xFF, 0xD8}, good[sos:]...), Options{}, "missing frame header"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Decode(tc.data, tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+			if tc.name == "over the pixel limit" && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("%v does not wrap ErrTooLarge", err)
+			}
+		})
 	}
 }
