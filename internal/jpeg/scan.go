@@ -6,6 +6,10 @@ import (
 	"image"
 )
 
+// errNoQuant: a scan uses a quantisation table that no DQT defined (libjpeg
+// stops there too; image/jpeg decodes with a table of zeros).
+var errNoQuant = errors.New("missing quantisation table")
+
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // setupFrame sizes the components and their buffers for decoding roi.
@@ -151,7 +155,7 @@ func (d *decoder) checkTables() error {
 	for i := 0; i < d.nscan; i++ {
 		c := &d.comps[d.scan[i]]
 		if !d.quantSet[c.tq] {
-			return errors.New("missing quantisation table")
+			return errNoQuant
 		}
 		if d.arithmetic {
 			continue
