@@ -1,6 +1,7 @@
 package jpeg
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -346,10 +347,21 @@ func (d *decoder) huffSequential(c *component, b *[64]int16) error {
 	acc, n := br.acc, br.n
 	for k := 1; k < 64; k++ {
 		if n < 32 {
+			if p := br.pos; !br.atEnd && p+8 <= len(br.data) {
+				// fill's fast path, inlined: 4 bytes without 0xFF.
+				w := uint64(binary.BigEndian.Uint32(br.data[p:]))
+				if x := ^w & 0xFFFFFFFF; (x-0x01010101)&^x&0x80808080 == 0 {
+					acc |= w << (32 - n)
+					n += 32
+					br.pos = p + 4
+					goto filled
+				}
+			}
 			br.acc, br.n = acc, n
 			br.fill()
 			acc, n = br.acc, br.n
 		}
+	filled:
 		e := ac.fast[acc>>(64-lutBits)]
 		var rs uint8
 		var v int32
