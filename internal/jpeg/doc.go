@@ -5,6 +5,13 @@
 // "fancy" triangle-filter chroma upsampling for 2:1 ratios and box
 // upsampling for the others, and its fixed-point YCbCr→RGB tables.
 //
+// Not reproduced: libjpeg's block smoothing of progressive files whose scans
+// leave some of the first AC coefficients unfinished (complete files, the
+// usual case, are not smoothed), its recovery from corrupt data (an invalid
+// Huffman code or a missing restart marker is an error here), and results
+// on coefficients so large that 32-bit intermediates overflow (libjpeg-turbo's
+// own SIMD and C paths differ there too).
+//
 // CMYK and YCCK files are converted the way Pillow does (Adobe-inverted ink
 // values, then Pillow's cmyk2rgb); OpenCV uses a different formula.
 //
