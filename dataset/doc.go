@@ -80,11 +80,15 @@
 //	pure Go, image/jpeg fork (old)     486-548    3.53-3.66    0.85-0.9
 //	-tags libjpeg (libjpeg-turbo 2.1)  979-1040   1.78-1.89    1.6-1.75
 //
-// and with internal/jpeg, 2026-11-29, both measured back to back under a load
-// average of 10-14 (other sessions; CPU times are inflated for both):
+// and with internal/jpeg, 2026-11-29, both measured back to back, load
+// average 3.4-5.9 (other sessions):
 //
-//	PIL 9.4 + torchvision DataLoader   57.0       7.15         1
-//	pure Go (default build)            110.7      2.44         1.9 (wall), 2.9 (CPU)
+//	PIL 9.4 + torchvision DataLoader   111.8      8.97         1
+//	pure Go (default build)            745.3      2.59         6.7 (wall), 3.5 (CPU)
+//
+// (Debian's python3-torch 1.13 now costs PIL+torchvision 9 CPU ms per image
+// where the 22 Nov figures show 3.1-3.3; against those the pure-Go pipeline is
+// about 1.2x.)
 //
 //	go test ./dataset -run XXX -bench PipelineCat12 -benchtime 2x -cpu 2
 //	go test -tags libjpeg ./dataset -run XXX -bench PipelineCat12 -benchtime 3x
