@@ -9,11 +9,10 @@ import (
 	"image/color"
 	"image/draw"
 	_ "image/gif" // register decoders: formats are detected by content
-	_ "image/jpeg"
 	_ "image/png"
 	"os"
 
-	jpegfork "github.com/gocls/gocls/dataset/internal/jpeg"
+	"github.com/gocls/gocls/internal/jpeg"
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
@@ -112,6 +111,13 @@ func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
 			return img, info, nil
 		}
 	}
+	if isJPEG(data) {
+		img, info, err := decodeJPEG(data, o, new(jpeg.Decoder), nil)
+		if err == nil && info.Orientation > 1 {
+			img = orient(img, info.Orientation)
+		}
+		return img, info, err
+	}
 	src, info, err := decodeRaw(data, o)
 	if err != nil {
 		return nil, info, err
@@ -119,15 +125,44 @@ func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
 	return toRGB(src, info, o), info, nil
 }
 
+// decodeJPEG decodes the part of a JPEG that region (nil: all) asks for with
+// internal/jpeg (libjpeg-turbo's pixels). The result aliases dec's buffer;
+// its Rect is in image coordinates. Info.Orientation is read but not applied.
+func decodeJPEG(data []byte, o DecodeOptions, dec *jpeg.Decoder, region func(w, h int) image.Rectangle) (*image.RGBA, Info, error) {
+	img, cfg, err := dec.Decode(data, jpeg.Options{MaxPixels: max(o.maxPixels(), 0), Region: region})
+	info := Info{Format: "jpeg", Width: cfg.Width, Height: cfg.Height, Mode: jpegMode(cfg.ColorSpace)}
+	if info.Mode != "RGB" {
+		info.ConvertedFrom = info.Mode
+	}
+	if err != nil {
+		if cfg.Width == 0 {
+			return nil, info, fmt.Errorf("reading header: %w", err)
+		}
+		return nil, info, fmt.Errorf("decoding jpeg: %w", err)
+	}
+	info.Orientation = jpegOrientation(data)
+	return img, info, nil
+}
+
+// jpegMode names a JPEG colour space in PIL's vocabulary.
+func jpegMode(cs jpeg.ColorSpace) string {
+	switch cs {
+	case jpeg.Gray:
+		return "L"
+	case jpeg.CMYK, jpeg.YCCK:
+		return "CMYK"
+	}
+	return "RGB"
+}
+
 // decodeJPEGFor decodes the part of a JPEG that region (called once, with the
-// stored size) asks for, with libjpeg-turbo when built with it, else with the
-// region-aware fork of image/jpeg. The result's Rect is in image coordinates
-// and covers the region; pixels outside it may be missing. EXIF orientation
-// is not applied (callers handle oriented files through the full path).
-// handled is false when the caller must fall back to decodeRaw.
+// stored size) asks for, with libjpeg-turbo when built with it, else with
+// internal/jpeg. The result's Rect is in image coordinates and covers the
+// region; pixels outside it may be missing. EXIF orientation is not applied
+// (callers handle oriented files through the full path). handled is false
+// when the caller must fall back to decodeRaw.
 //
-// sc, when not nil, provides reusable buffers; the result then aliases
-// sc.rgba.
+// sc, when not nil, provides reusable buffers; the result then aliases them.
 func decodeJPEGFor(data []byte, o DecodeOptions, sc *scratch, region func(w, h int) image.Rectangle) (img *image.RGBA, handled bool, err error) {
 	if sc == nil {
 		sc = new(scratch)
@@ -138,43 +173,8 @@ func decodeJPEGFor(data []byte, o DecodeOptions, sc *scratch, region func(w, h i
 			return img, true, err
 		}
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			img, err = nil, fmt.Errorf("decoder panic: %v", r)
-		}
-	}()
-	cfg, err := jpegfork.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return nil, true, fmt.Errorf("reading header: %w", err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, true, fmt.Errorf("bad dimensions %dx%d", cfg.Width, cfg.Height)
-	}
-	if mp := o.maxPixels(); mp > 0 && int64(cfg.Width)*int64(cfg.Height) > int64(mp) {
-		return nil, true, fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrTooLarge, cfg.Width, cfg.Height, mp)
-	}
-	roi := region(cfg.Width, cfg.Height).Intersect(image.Rect(0, 0, cfg.Width, cfg.Height))
-	src, err := jpegfork.DecodeRegionBuf(bytes.NewReader(data), roi, &sc.planes)
-	if err != nil {
-		return nil, true, fmt.Errorf("decoding jpeg: %w", err)
-	}
-	switch s := src.(type) {
-	case *image.YCbCr:
-		dst := &image.RGBA{Pix: grow(&sc.rgba, 4*roi.Dx()*roi.Dy()+rgbaSlack)[:4*roi.Dx()*roi.Dy()], Stride: 4 * roi.Dx(), Rect: roi}
-		draw.Draw(dst, roi, s, roi.Min, draw.Src) // overwrites every pixel
-		return dst, true, nil
-	case *image.Gray:
-		dst := &image.RGBA{Pix: grow(&sc.rgba, 4*roi.Dx()*roi.Dy()+rgbaSlack)[:4*roi.Dx()*roi.Dy()], Stride: 4 * roi.Dx(), Rect: roi}
-		for y := roi.Min.Y; y < roi.Max.Y; y++ {
-			row := s.Pix[s.PixOffset(roi.Min.X, y):s.PixOffset(roi.Max.X, y)]
-			out := dst.Pix[dst.PixOffset(roi.Min.X, y):]
-			for x, v := range row {
-				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = v, v, v, 255
-			}
-		}
-		return dst, true, nil
-	}
-	return toRGB(src, Info{Format: "jpeg"}, o), true, nil
+	img, _, err = decodeJPEG(data, o, &sc.jpeg, region)
+	return img, true, err
 }
 
 // isJPEG reports whether data starts with a JPEG SOI marker.
@@ -183,7 +183,7 @@ func isJPEG(data []byte) bool {
 }
 
 // ErrTooLarge is wrapped by errors about images over DecodeOptions.MaxPixels.
-var ErrTooLarge = errors.New("image too large")
+var ErrTooLarge = jpeg.ErrTooLarge
 
 // decodeRaw decodes to the decoder's native image type (e.g. *image.YCbCr for
 // JPEG) without conversion; info is filled as far as known.
@@ -195,6 +195,13 @@ func decodeRaw(data []byte, o DecodeOptions) (img image.Image, info Info, err er
 	}()
 	if len(data) == 0 {
 		return nil, info, errors.New("empty file")
+	}
+	if isJPEG(data) {
+		rgba, info, err := decodeJPEG(data, o, new(jpeg.Decoder), nil)
+		if err != nil {
+			return nil, info, err
+		}
+		return rgba, info, nil
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {

@@ -41,7 +41,9 @@
 // # Decoding
 //
 // The format is detected from the content, never the file name: JPEG
-// (YCbCr, grey, Adobe CMYK and YCCK), PNG (palette, grey, grey+alpha, RGBA,
+// (YCbCr, grey, RGB, Adobe CMYK and YCCK; baseline, progressive and
+// arithmetic-coded; decoded by internal/jpeg to the same pixels as
+// libjpeg-turbo, i.e. Pillow and OpenCV), PNG (palette, grey, grey+alpha, RGBA,
 // 16-bit), GIF (first frame), BMP, TIFF and WebP. Every mode becomes 8-bit RGB.
 // Alpha is composited over DecodeOptions.Background (default white; the
 // `data.background` config key); PIL's convert("RGB") instead drops alpha,
@@ -60,38 +62,42 @@
 //
 // For JPEG files the loader reads the header, draws the crop (so the RNG use
 // is the same as for a decoded image) and decodes only what the crop reads:
-// the pure-Go path uses internal/jpeg, a fork of image/jpeg that skips the
-// inverse DCT outside the region and stops after its last MCU row; with the
+// the pure-Go path uses internal/jpeg, which runs the inverse DCT, upsampling
+// and colour conversion only for the blocks of the region and, in a file with
+// one sequential scan, stops after the last MCU row the region needs; with the
 // build tag libjpeg (cgo, needs libjpeg-turbo headers: Debian
 // libjpeg62-turbo-dev) libjpeg-turbo decodes it with jpeg_skip_scanlines and
 // jpeg_crop_scanline (not with data.preprocess steps, which need the whole
 // image). Results equal a full decode followed by the transform
-// (tests check this); the libjpeg build's pixels equal Pillow's (same
-// library); the pure-Go decoder (nearest rather than smooth chroma
-// upsampling) adds about 0.1 level of mean difference after the eval resize
-// (0.38-0.41 instead of 0.29; at most 2.3 levels). One consequence: damage
+// (tests check this), and both decoders give Pillow's pixels exactly
+// (internal/jpeg reproduces libjpeg-turbo's arithmetic). One consequence: damage
 // after the last row a crop needs goes unnoticed by the loader; datacheck
 // decodes everything.
 //
 // Benchmark, decode + RandomResizedCrop(224) + flip + ImageNet normalisation
 // into batches of 32, over the 1,980 cat12 images, 2 workers, on this
-// project's shared 2-core machine (load average about 2; CPU time per image is
-// the steadier figure there), 2026-11-22:
+// project's shared 2-core machine, 2026-11-22 (load average about 2; CPU time
+// per image is the steadier figure there):
 //
 //	pipeline                          img/s      CPU ms/img   speed vs PIL
 //	PIL 9.4 + torchvision DataLoader   582-632    3.11-3.29    1
-//	pure Go (default build)            486-548    3.53-3.66    0.85-0.9
+//	pure Go, image/jpeg fork (old)     486-548    3.53-3.66    0.85-0.9
 //	-tags libjpeg (libjpeg-turbo 2.1)  979-1040   1.78-1.89    1.6-1.75
 //
-// (img/s from the quietest runs, load average 1-2; under heavier load all
-// three drop while the CPU-time ratios hold.)
+// and with internal/jpeg, 2026-11-29, both measured back to back, load
+// average 3.4-5.9 (other sessions):
 //
-//	go test ./dataset -run XXX -bench PipelineCat12 -benchtime 3x
+//	PIL 9.4 + torchvision DataLoader   111.8      8.97         1
+//	pure Go (default build)            745.3      2.59         6.7 (wall), 3.5 (CPU)
+//
+// (Debian's python3-torch 1.13 now costs PIL+torchvision 9 CPU ms per image
+// where the 22 Nov figures show 3.1-3.3; against those the pure-Go pipeline is
+// about 1.2x.)
+//
+//	go test ./dataset -run XXX -bench PipelineCat12 -benchtime 2x -cpu 2
 //	go test -tags libjpeg ./dataset -run XXX -bench PipelineCat12 -benchtime 3x
-//	/usr/bin/python3 dataset/testdata/bench_pil.py --epochs 3
+//	/usr/bin/python3 dataset/testdata/bench_pil.py --epochs 2
 //
-// In the pure-Go build about 60% of the time is Huffman decoding in the
-// JPEG decoder (cat12 is mostly 4:4:4), which planning the crop cannot avoid.
 // The resampler uses AVX2 kernels when built with GOEXPERIMENT=simd on a CPU
 // that has them (checked at start-up), scalar code otherwise; both do the
 // same integer arithmetic and are tested for equality with a slow reference.

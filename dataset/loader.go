@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/gocls/gocls/internal/jpeg"
 	"image"
 	"math/rand/v2"
 	"os"
@@ -120,9 +121,11 @@ func (l *Loader) batchBuffer(n int) []float32 {
 }
 
 // scratch holds one worker's reusable buffers (never shared between
-// goroutines): the file bytes, the decoder's pixel planes and the RGBA region.
+// goroutines): the file bytes, the JPEG decoder with its buffers and the
+// RGBA region of the libjpeg build.
 type scratch struct {
-	file, planes, rgba []byte
+	file, rgba []byte
+	jpeg       jpeg.Decoder
 }
 
 // grow returns (*p)[:n], reallocating when the capacity is short. The bytes

@@ -197,10 +197,17 @@ func TestImageNetMatchesPyTorch(t *testing.T) {
 		}
 		probs := predict(inputs)
 		maxDiff, agree, cats := compare(t, probs)
-		t.Logf("end to end (dataset decode + EvalTransform), %d images: max |Δprob| top-10 %.3f; top-1 agrees %d/%d; top-1 in cats 281-287: %d/%d",
-			n, maxDiff, agree, n, cats, n)
+		allDiff := r.maxDiffAllClasses(t, probs)
+		t.Logf("end to end (dataset decode + EvalTransform), %d images: max |Δprob| top-10 %.2e, all classes %.2e; top-1 agrees %d/%d; top-1 in cats 281-287: %d/%d",
+			n, maxDiff, allDiff, agree, n, cats, n)
+		// The decoder and the resize reproduce libjpeg-turbo and Pillow
+		// exactly, so only float error remains.
+		require.Less(t, maxDiff, 1e-3)
+		if !math.IsNaN(allDiff) {
+			require.Less(t, allDiff, 1e-3)
+		}
+		require.Equal(t, n, agree)
 		require.Greater(t, cats, n/2)
-		require.GreaterOrEqual(t, agree, n*3/4)
 	})
 }
 

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"image"
 	_ "image/gif"
-	_ "image/jpeg"
 	"image/png"
 	"io"
 	"os"
@@ -53,6 +52,7 @@ type opSpec struct {
 }
 
 var ops = map[string]opSpec{
+	"decode":      {"IN OUT.png   (the decoded 8-bit RGB image)", opDecode},
 	"gray":        stepSpec("gray"),
 	"cvtcolor":    stepSpec("cvtcolor"),
 	"threshold":   stepSpec("threshold"),
@@ -155,35 +155,6 @@ func badFlag(format string, a ...any) error { return usageErr{fmt.Sprintf(format
 // maxPixels is the value of the -max-pixels flag that runErr gives every op.
 func maxPixels(fs *flag.FlagSet) int {
 	return fs.Lookup("max-pixels").Value.(flag.Getter).Get().(int)
-}
-
-// decode reads an image, first checking the size its header declares
-// against maxPixels (dataset.DecodeOptions' limit), so that a small file
-// declaring a huge image is refused before its pixels are allocated.
-func decode(path string, maxPixels int) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("imgproc: %w", err)
-	}
-	defer f.Close()
-	cfg, _, err := image.DecodeConfig(f)
-	if err != nil {
-		return nil, fmt.Errorf("imgproc: %s: decoding image: %w", path, err)
-	}
-	if err := (dataset.DecodeOptions{MaxPixels: maxPixels}).CheckSize(cfg.Width, cfg.Height); err != nil {
-		return nil, fmt.Errorf("imgproc: %s: %w (see -max-pixels)", path, err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("imgproc: %w", err)
-	}
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("imgproc: %s: decoding image: %w", path, err)
-	}
-	if b := img.Bounds(); b.Dx() == 0 || b.Dy() == 0 {
-		return nil, fmt.Errorf("imgproc: %s: empty image", path)
-	}
-	return img, nil
 }
 
 // isColour reports whether img has colour channels (anything but 8/16-bit gray).

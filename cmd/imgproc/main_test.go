@@ -228,3 +228,29 @@ func TestRunErrors(t *testing.T) {
 	_, err = os.Stat(out)
 	require.True(t, os.IsNotExist(err), "no output may be left behind by failed runs")
 }
+
+// TestDecodeOp checks `imgproc decode` against Pillow's pixels of the
+// internal/jpeg golden files (colour, grey, CMYK).
+func TestDecodeOp(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"s420", "gray", "cmyk", "prog420"} {
+		t.Run(name, func(t *testing.T) {
+			in := filepath.Join("..", "..", "internal", "jpeg", "testdata", name+".jpg")
+			out := filepath.Join(dir, name+".png")
+			code, _, stderr := runCLI("decode", in, out)
+			require.Equal(t, 0, code, stderr)
+			want, err := os.ReadFile(filepath.Join("..", "..", "internal", "jpeg", "testdata", name+".rgb"))
+			require.NoError(t, err)
+			img := readPNG(t, out)
+			var got []byte
+			b := img.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					r, g, bl, _ := img.At(x, y).RGBA()
+					got = append(got, uint8(r>>8), uint8(g>>8), uint8(bl>>8))
+				}
+			}
+			require.True(t, bytes.Equal(want, got), "pixels differ from Pillow's")
+		})
+	}
+}
