@@ -101,3 +101,19 @@ func TestClipGradNorm(t *testing.T) {
 		})
 	}
 }
+
+// TestClipGradNormTraining: in a real run, a limit no gradient reaches
+// changes nothing (bit-identical history), and a tiny one changes the
+// training.
+func TestClipGradNormTraining(t *testing.T) {
+	off := mustRun(t, tinyConfig(t), hooks{})
+	loose := tinyConfig(t)
+	loose.Optim.ClipGradNorm = 1e9
+	requireSameHistory(t, off.History, mustRun(t, loose, hooks{}).History)
+	tight := tinyConfig(t)
+	tight.Optim.ClipGradNorm = 1e-3
+	clipped := mustRun(t, tight, hooks{})
+	for i := range off.History {
+		require.NotEqual(t, off.History[i].TrainLoss, clipped.History[i].TrainLoss, "epoch %d", i+1)
+	}
+}
