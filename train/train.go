@@ -140,6 +140,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	fmt.Fprintf(log, "backend: %s\n", be) // names the PJRT plugin file and version on xla
 	net, err := resnet.New(cfg.Model.Arch, cfg.Data.NumClasses, cfg.Model.Layout)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
