@@ -8,6 +8,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// TestBFloat16 trains a tiny ResNet18 with bfloat16 activations.
+func TestBFloat16(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"-model", "resnet18", "-size", "32", "-batch", "2", "-classes", "3",
+		"-steps", "1", "-warmup", "1", "-precision", "bfloat16"}, &out, &errOut)
+	require.Equal(t, 0, code, "stderr: %s", errOut.String())
+	var res result
+	require.NoError(t, json.Unmarshal(out.Bytes(), &res), "output: %s", out.String())
+	require.Equal(t, "bfloat16", res.Precision)
+	require.Greater(t, res.ImgPerS, 0.0)
+}
+
 // TestRunTiny runs both modes on a tiny ResNet18 and checks the JSON line.
 func TestRunTiny(t *testing.T) {
 	for _, mode := range []string{"train", "infer"} {
@@ -40,6 +52,7 @@ func TestRunErrors(t *testing.T) {
 		{"model", []string{"-model", "resnet51", "-size", "32"}, `resnet: unknown model "resnet51"`},
 		{"conv", []string{"-conv", "winograd"}, `unknown convolution implementation "winograd"`},
 		{"size", []string{"-size", "8"}, "bench: need -size >= 32"},
+		{"precision", []string{"-precision", "fp8"}, `bench: -precision "fp8": want float32 or bfloat16`},
 		{"args", []string{"extra"}, `bench: unexpected arguments ["extra"]`},
 		{"flag", []string{"-nope"}, "flag provided but not defined: -nope"},
 		{"backend", []string{"-backend", "nosuchbackend", "-model", "resnet18", "-size", "32"}, `backend "nosuchbackend"`},
