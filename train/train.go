@@ -3,6 +3,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -72,6 +73,7 @@ type state struct {
 // hooks let tests observe and steer a run.
 type hooks struct {
 	afterStep  func(step int)   // called after each optimizer step or accumulation micro-step
+	readEvery  int              // overrides metricsEvery
 	beforeSave func(dir string) // called before each checkpoint save
 }
 
@@ -185,7 +187,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	evalOpts := loaderOpts
 	evalOpts.Shuffle, evalOpts.DropLast = false, false
 	evalOpts.OnBad = nil
-	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, st: &st, crop: prep.Crop,
+	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, readEvery: cmp.Or(hk.readEvery, metricsEvery), store: store, steps: steps, st: &st, crop: prep.Crop,
 		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
 		trainLoader: dataset.NewLoader(trainSet, dataset.TrainTransform(cfg.Data.Augment, prep.Crop, norm), loaderOpts),
 		valLoader:   dataset.NewLoader(valSet, dataset.EvalTransform(prep.Resize, prep.Crop, norm), evalOpts)}
@@ -226,6 +228,7 @@ type runner struct {
 	runDir                 string
 	log                    io.Writer
 	hk                     hooks
+	readEvery              int // micro-batches between reads of the training loss (see trainEpoch)
 	store                  *model.Store
 	steps                  *steps
 	st                     *state
@@ -321,110 +324,6 @@ epochs:
 		res.LastLoss = float64(st.History[n-1].TrainLoss)
 	}
 	return res, nil
-}
-
-type stopReason int
-
-const (
-	stopEpochEnd stopReason = iota
-	stopCancelled
-	stopMaxSteps
-)
-
-// trainEpoch trains epoch (0-based) from micro-batch st.Batch on, updating
-// the state after every micro-batch.
-func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) {
-	cfg, st := r.cfg, r.st
-	ectx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch := r.trainLoader.Epoch(ectx, epoch)
-	k := cfg.Optim.AccumSteps
-	nb := r.trainLoader.NumBatches()
-	total := r.trainLoader.Len()
-	if n := nb * cfg.Run.BatchSize; n < total {
-		total = n
-	}
-	bar := newProgress(r.bar, r.log, epoch+1, cfg.Run.Epochs, total, st.Seen)
-	defer bar.done()
-	frozen := epoch < cfg.Model.FreezeBackboneEpochs
-
-	b, ok := <-ch
-	for idx := 0; ok; idx++ {
-		var next dataset.Batch
-		nextOK := true
-		if k > 1 && idx >= st.Batch {
-			next, nextOK = <-ch // read ahead: the last micro-batch of the epoch always ends a group
-		}
-		if idx < st.Batch { // resuming mid-epoch: these batches were trained before the checkpoint
-			r.trainLoader.Release(b)
-			b, ok = <-ch
-			continue
-		}
-		if ctx.Err() != nil {
-			r.trainLoader.Release(b)
-			return stopCancelled, nil
-		}
-		if cfg.Run.MaxSteps > 0 && st.Step >= cfg.Run.MaxSteps && st.AccumExamples == 0 {
-			r.trainLoader.Release(b)
-			return stopMaxSteps, nil
-		}
-		last := !nextOK
-		if last && ctx.Err() != nil {
-			r.trainLoader.Release(b)
-			return stopCancelled, nil // the epoch did not end: the loader was cancelled
-		}
-		images, labels := batchTensors(b, r.crop)
-		examples := st.AccumExamples + b.Size
-		applyStep := k == 1 || (idx+1)%k == 0 || last
-		var loss float64
-		var logits []float32
-		var err error
-		if applyStep {
-			groupStart := idx - idx%k
-			lr := cfg.Schedule.LearningRate(float64(epoch)+float64(groupStart)/float64(max(nb, 1)), cfg.Run.Epochs, cfg.Optim.LR)
-			in := stepInputs{LR: lr, BackboneLR: lr * cfg.Optim.BackboneLRMult, BackboneOn: !frozen, Examples: examples}
-			if frozen {
-				in.BackboneLR = 0
-			}
-			loss, logits, err = r.steps.train(images, labels, in)
-			st.LR = lr
-		} else {
-			loss, logits, err = r.steps.accumulate(images, labels)
-		}
-		correct := top1Count(logits, b.Labels[:b.Size], r.classes)
-		r.trainLoader.Release(b)
-		stepNo := st.Step + 1
-		if err != nil {
-			return 0, fmt.Errorf("train: step %d (epoch %d, batch %d): %w", stepNo, epoch+1, idx+1, err)
-		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return 0, fmt.Errorf("train: loss is %v at step %d (epoch %d, batch %d): stopping; the last good checkpoint is kept in %s (lower optim.lr?)",
-				loss, stepNo, epoch+1, idx+1, r.runDir)
-		}
-		if applyStep {
-			st.Step++
-			st.AccumExamples = 0
-		} else {
-			st.AccumExamples = examples
-		}
-		st.LossSum += loss * float64(b.Size)
-		st.Correct += correct
-		st.Seen += b.Size
-		st.Batch = idx + 1
-		bar.add(b.Size, epoch+1, cfg.Run.Epochs, st.LossSum/float64(st.Seen))
-		if r.hk.afterStep != nil {
-			r.hk.afterStep(st.Step)
-		}
-		if k > 1 {
-			b, ok = next, nextOK
-		} else {
-			b, ok = <-ch
-		}
-	}
-	if ctx.Err() != nil {
-		return stopCancelled, nil
-	}
-	return stopEpochEnd, nil
 }
 
 // checkpointEpoch writes the end-of-epoch checkpoints: ckpt-<epoch>, best
