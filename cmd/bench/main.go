@@ -12,6 +12,12 @@
 //
 //	bench -model resnet50 -size 224 -batch 8 -mode train|infer [-steps N] [-warmup N] [-backend B]
 //	      [-precision float32|bfloat16] [-conv auto|native|gather] [-cpuprofile file]
+//	      [-data DIR [-epochs N] [-workers N]]
+//
+// -data DIR also trains on a dataset in the list-file layout (DIR/train_list.txt, as cat12 or one made by
+// internal/synth) with the real loader and training loop (train.Run, with -model, -size as the crop, -batch,
+// -precision, -backend) and adds the last epoch's training img/s and its ratio to the model-only img/s:
+// "loop_img_per_s", "loop_over_model". The run's log goes to stderr.
 //
 // -backend is opened like the trainer does (internal/backend): "go" by default, the pure-Go backend,
 // run with ops_sequential (compute v0.1.6 can deadlock running ops in parallel); "go:OPTIONS",
@@ -60,7 +66,8 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 type config struct {
 	model, mode, backend, conv, layout, cpuProfile string
 	precision, data                                string
-	size, batch, steps, warmup, classes            int
+	size, batch, steps, warmup, classes, epochs    int
+	workers                                        int
 	learningRate                                   float64
 }
 
@@ -84,6 +91,11 @@ type result struct {
 	GOMAXPROCS   int       `json:"gomaxprocs"`
 	GoVersion    string    `json:"go_version"`
 	StepsMs      []float64 `json:"steps_ms"`
+	// With -data: the training img/s of the real loader and loop (last
+	// epoch) and its ratio to the model-only img/s above.
+	Data          string  `json:"data,omitempty"`
+	LoopImgPerS   float64 `json:"loop_img_per_s,omitempty"`
+	LoopOverModel float64 `json:"loop_over_model,omitempty"`
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -102,6 +114,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.layout, "layout", string(resnet.LayoutTorchvision), "weight layout: v1.5 (torchvision) or v1 (keras)")
 	fs.IntVar(&c.classes, "classes", 1000, "number of classes")
 	fs.Float64Var(&c.learningRate, "lr", 1e-3, "SGD learning rate of the train step")
+	fs.StringVar(&c.data, "data", "", "also train on this list-file dataset (DIR/train_list.txt) with the real loader and loop, and report its img/s")
+	fs.IntVar(&c.epochs, "epochs", 2, "with -data: epochs to train (the last one is timed)")
+	fs.IntVar(&c.workers, "workers", 0, "with -data: loader workers (0: GOMAXPROCS)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -114,9 +129,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("bench: -mode %q: want train or infer", c.mode)
 	case c.precision != "float32" && c.precision != "bfloat16":
 		return c, fmt.Errorf("bench: -precision %q: want float32 or bfloat16", c.precision)
+	case c.data != "" && (c.mode != "train" || c.epochs < 2):
+		return c, fmt.Errorf("bench: -data needs -mode train and -epochs >= 2")
 	case c.size < 32 || c.batch < 1 || c.steps < 1 || c.warmup < 0:
 		return c, fmt.Errorf("bench: need -size >= 32, -batch >= 1, -steps >= 1, -warmup >= 0 (got %d, %d, %d, %d)",
 			c.size, c.batch, c.steps, c.warmup)
+	}
+	if c.data != "" {
+		classes, err := listClasses(c.data)
+		if err != nil {
+			return c, err
+		}
+		c.classes = classes
 	}
 	return c, nil
 }
@@ -129,6 +153,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		var res result
 		res, err = bench(c)
+		if err == nil && c.data != "" {
+			res.Data = c.data
+			res.LoopImgPerS, err = loopBench(c, stderr)
+			res.LoopImgPerS = round(res.LoopImgPerS, 3)
+			res.LoopOverModel = round(res.LoopImgPerS/res.ImgPerS, 3)
+		}
 		if err == nil {
 			line, _ := json.Marshal(res)
 			fmt.Fprintln(stdout, string(line))
