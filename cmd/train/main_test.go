@@ -108,6 +108,7 @@ predict:
 	code := run([]string{"-config", cfgPath, "-quiet", "-set", "run.epochs=3"}, &out, &errOut)
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
 	require.Contains(t, out.String(), "resuming from")
+	require.Contains(t, out.String(), "backend: ", "the backend opened is printed (on xla: the plugin file and PJRT version)")
 	require.Contains(t, out.String(), "done: 3 epochs")
 	b, err := os.ReadFile(result)
 	require.NoError(t, err)
