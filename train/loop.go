@@ -9,8 +9,9 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gocls/gocls/dataset"
 )
@@ -87,13 +88,17 @@ func (r *runner) feed(ctx context.Context, ch <-chan dataset.Batch, skip int) <-
 	return out
 }
 
-// uploadBatch puts a batch's images [Size, crop, crop, 3] and labels [Size]
-// on the device straight from the loader's buffers (no intermediate host
-// tensor).
+// uploadBatch puts a batch's images [Size, crop, crop, 3] (uint8 Pixels, or
+// float32 Images) and labels [Size] on the device straight from the loader's
+// buffers (no intermediate host tensor).
 func uploadBatch(be compute.Backend, b dataset.Batch, crop int) (images, labels *tensors.Tensor, err error) {
 	defer recoverErr(&err)
-	pix := b.Images[:b.Size*crop*crop*3]
-	images, err = tensors.FromRaw(be, 0, shapes.Make(dtypes.Float32, b.Size, crop, crop, 3), asBytes(pix))
+	n := b.Size * crop * crop * 3
+	if b.Pixels != nil {
+		images, err = tensors.FromRaw(be, 0, shapes.Make(dtypes.Uint8, b.Size, crop, crop, 3), b.Pixels[:n])
+	} else {
+		images, err = tensors.FromRaw(be, 0, shapes.Make(dtypes.Float32, b.Size, crop, crop, 3), asBytes(b.Images[:n]))
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -103,6 +108,39 @@ func uploadBatch(be compute.Backend, b dataset.Batch, crop int) (images, labels 
 		return nil, nil, err
 	}
 	return images, labels, nil
+}
+
+// normalizePixels wraps forward so that uint8 images [batch, H, W, 3] (the
+// training batches, dataset.LoaderOptions.Pixels) are normalised in the graph
+// as the loader normalises float images (norm); float images pass through.
+func normalizePixels(forward forwardFn, norm dataset.Normalize) forwardFn {
+	return func(scope *model.Scope, images *Node) *Node {
+		if images.DType() == dtypes.Uint8 {
+			images = normalizeNode(images, norm)
+		}
+		return forward(scope, images)
+	}
+}
+
+// normalizeNode is norm applied to uint8 pixels [..., 3]: float32
+// pixel*scale + offset per channel, channels reordered for BGR.
+func normalizeNode(pixels *Node, norm dataset.Normalize) *Node {
+	g := pixels.Graph()
+	scale, offset, src := norm.Affine()
+	x := ConvertDType(pixels, dtypes.Float32)
+	if src != [3]int{0, 1, 2} {
+		channels := make([]*Node, 3)
+		for c, s := range src {
+			channels[c] = SliceAxis(x, -1, AxisElem(s))
+		}
+		x = Concatenate(channels, -1)
+	}
+	dims := make([]int, x.Rank()) // [1, ..., 1, 3]: per channel
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[len(dims)-1] = 3
+	return Add(Mul(x, Reshape(Const(g, scale[:]), dims...)), Reshape(Const(g, offset[:]), dims...))
 }
 
 func asBytes[T float32 | int32](s []T) []byte {
@@ -213,12 +251,12 @@ func (r *runner) step(f fed, epoch, idx int, applyStep, frozen bool) (pendingSte
 	if f.err != nil {
 		return fail(f.err)
 	}
-	images, err := graph.DonateTensorBuffer(f.images, r.steps.be, 0)
+	images, err := DonateTensorBuffer(f.images, r.steps.be, 0)
 	if err != nil {
 		f.free()
 		return fail(err)
 	}
-	labels, err := graph.DonateTensorBuffer(f.labels, r.steps.be, 0)
+	labels, err := DonateTensorBuffer(f.labels, r.steps.be, 0)
 	if err != nil {
 		f.free()
 		return fail(err)

@@ -6,9 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/internal/backend"
 )
 
 // TestDeferredMetrics: reading the loss and top-1 count every few steps (or
@@ -43,4 +47,26 @@ func TestNonFiniteLossDeferred(t *testing.T) {
 	runDir := filepath.Join(cfg.Run.Dir, cfg.Run.Name)
 	require.Equal(t, filepath.Join(runDir, checkpoint.Name(1)), latest(t, runDir))
 	require.NoDirExists(t, filepath.Join(runDir, interruptedDir))
+}
+
+// TestNormalizeNode: uint8 pixels normalised in the graph equal the loader's
+// normalisation (dataset.Normalize.Affine), RGB and BGR.
+func TestNormalizeNode(t *testing.T) {
+	be, err := backend.New("go")
+	require.NoError(t, err)
+	pix := make([]uint8, 2*3*3)
+	for i := range pix {
+		pix[i] = uint8(i * 37 % 256)
+	}
+	caffe := dataset.Normalize{Mean: [3]float32{103.939, 116.779, 123.68}, Std: [3]float32{1, 1, 1}, Scale: 255, BGR: true}
+	for _, norm := range []dataset.Normalize{dataset.ImageNetNormalize(), caffe} {
+		got := tensors.MustCopyFlatData[float32](MustExecOnce(be, func(x *Node) *Node { return normalizeNode(x, norm) },
+			tensors.FromFlatDataAndDimensions(pix, 2, 3, 3)))
+		scale, offset, src := norm.Affine()
+		for i := 0; i < len(pix); i += 3 {
+			for c := range 3 {
+				require.InDelta(t, float32(pix[i+src[c]])*scale[c]+offset[c], got[i+c], 1e-5, "value %d channel %d", i, c)
+			}
+		}
+	}
 }

@@ -179,13 +179,15 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 
 	// Optimizer and graphs.
 	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
-	steps := newSteps(be, store, forwardWithPrecision(net, cfg.Run.Precision), opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1)
 	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
+	forward := normalizePixels(forwardWithPrecision(net, cfg.Run.Precision), norm) // training batches are uint8 pixels
+	steps := newSteps(be, store, forward, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1)
 	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
 		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(),
 		OnBad: func(path string, err error) { fmt.Fprintf(log, "skipping unreadable image: %v\n", err) }}
 	evalOpts := loaderOpts
-	evalOpts.Shuffle, evalOpts.DropLast = false, false
+	loaderOpts.Pixels = true
+	evalOpts.Shuffle, evalOpts.DropLast, evalOpts.Pixels = false, false, false
 	evalOpts.OnBad = nil
 	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, readEvery: cmp.Or(hk.readEvery, metricsEvery), store: store, steps: steps, st: &st, crop: prep.Crop,
 		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
