@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -155,7 +156,7 @@ type pendingStep struct {
 
 // trainEpoch trains epoch (0-based) from micro-batch st.Batch on. The
 // position in the run (step, batch, accumulation) is updated after every
-// micro-batch; the loss and top-1 sums every r.readEvery micro-batches and
+// micro-batch; the loss and top-1 sums every metricsEvery micro-batches and
 // before returning, so the state is whole whenever it can be saved.
 func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) {
 	cfg, st := r.cfg, r.st
@@ -182,7 +183,8 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 	bar := newProgress(r.bar, r.log, epoch+1, cfg.Run.Epochs, total, st.Seen)
 	defer bar.done()
 	frozen := epoch < cfg.Model.FreezeBackboneEpochs
-	read := func() error { return r.readMetrics(&pending, bar, epoch) }
+	every := cmp.Or(r.hk.readEvery, metricsEvery)
+	read := func() error { return r.readMetrics(&pending, bar, epoch, every) }
 
 	f, ok := <-feed
 	for idx := 0; ok; idx++ {
@@ -217,7 +219,7 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 			return 0, err
 		}
 		pending = append(pending, p)
-		if len(pending) >= r.readEvery {
+		if len(pending) >= every {
 			if err := read(); err != nil {
 				next.free()
 				return 0, err
@@ -293,7 +295,7 @@ func (r *runner) step(f fed, epoch, idx int, applyStep, frozen bool) (pendingSte
 // into the epoch's running sums (the same float64 sums of float32 values as
 // reading after every step). A non-finite loss is an error naming its step
 // and the steps that ran before it was read.
-func (r *runner) readMetrics(pending *[]pendingStep, bar *progress, epoch int) (err error) {
+func (r *runner) readMetrics(pending *[]pendingStep, bar *progress, epoch, every int) (err error) {
 	defer recoverErr(&err)
 	st, ps := r.st, *pending
 	defer func() {
@@ -312,7 +314,7 @@ func (r *runner) readMetrics(pending *[]pendingStep, bar *progress, epoch int) (
 				if last > p.step+1 {
 					late = fmt.Sprintf("; steps %d-%d", p.step+1, last)
 				}
-				late += fmt.Sprintf(" ran before it was read (the loss is read every %d steps)", r.readEvery)
+				late += fmt.Sprintf(" ran before it was read (the loss is read every %d steps)", every)
 			}
 			return fmt.Errorf("train: loss is %v at step %d (epoch %d, batch %d)%s: stopping; the last good checkpoint is kept in %s (lower optim.lr?)",
 				loss, p.step, p.epoch, p.batch, late, r.runDir)

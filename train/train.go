@@ -3,7 +3,6 @@
 package train
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -183,13 +182,12 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	forward := normalizePixels(forwardWithPrecision(net, cfg.Run.Precision), norm) // training batches are uint8 pixels
 	steps := newSteps(be, store, forward, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1)
 	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
-		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(),
+		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(), Pixels: true,
 		OnBad: func(path string, err error) { fmt.Fprintf(log, "skipping unreadable image: %v\n", err) }}
 	evalOpts := loaderOpts
-	loaderOpts.Pixels = true
 	evalOpts.Shuffle, evalOpts.DropLast, evalOpts.Pixels = false, false, false
 	evalOpts.OnBad = nil
-	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, readEvery: cmp.Or(hk.readEvery, metricsEvery), store: store, steps: steps, st: &st, crop: prep.Crop,
+	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, st: &st, crop: prep.Crop,
 		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
 		trainLoader: dataset.NewLoader(trainSet, dataset.TrainTransform(cfg.Data.Augment, prep.Crop, norm), loaderOpts),
 		valLoader:   dataset.NewLoader(valSet, dataset.EvalTransform(prep.Resize, prep.Crop, norm), evalOpts)}
@@ -230,7 +228,6 @@ type runner struct {
 	runDir                 string
 	log                    io.Writer
 	hk                     hooks
-	readEvery              int // micro-batches between reads of the training loss (see trainEpoch)
 	store                  *model.Store
 	steps                  *steps
 	st                     *state
