@@ -34,7 +34,7 @@ const (
 
 // fed is a loader batch with its inputs already on the device.
 type fed struct {
-	b              dataset.Batch // its Images are released once uploaded
+	b              dataset.Batch // its image buffer is released once uploaded
 	images, labels *tensors.Tensor
 	err            error
 }
@@ -75,7 +75,7 @@ func (r *runner) feed(ctx context.Context, ch <-chan dataset.Batch, skip int) <-
 			if i >= skip {
 				f.images, f.labels, f.err = uploadBatch(r.steps.be, b, r.crop)
 				r.trainLoader.Release(b)
-				f.b.Images = nil
+				f.b.Images, f.b.Pixels = nil, nil // released: Release(f.b) is now a no-op
 			}
 			select {
 			case out <- f:
@@ -207,10 +207,6 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 			f.free()
 			next.free()
 			return stopMaxSteps, read()
-		}
-		if !nextOK && ctx.Err() != nil { // the epoch did not end: the loader was cancelled
-			f.free()
-			return stopCancelled, read()
 		}
 		applyStep := k == 1 || (idx+1)%k == 0 || !nextOK
 		p, err := r.step(f, epoch, idx, applyStep, frozen)
