@@ -1,10 +1,12 @@
 // Package checkpoint saves and restores this project's training checkpoints.
 //
 // A checkpoint is a directory holding model.safetensors (every float32
-// variable of a GoMLX model.Store, named by its variable path) and state.json
+// variable of a GoMLX model.Store, named by its variable path), state.json
 // (the caller's training state plus any non-float32 variables, such as the
-// RNG state). Directories are written under a temporary name and renamed into
-// place, so a crash at any instant leaves the previous checkpoint loadable.
+// RNG state) and manifest.json (the SHA-256 and size of both, which Load
+// verifies). Directories are written under a temporary name and renamed into
+// place, so a crash at any instant leaves the previous checkpoint loadable;
+// Recover tidies what such a crash leaves.
 //
 // A run directory (see RunDir) holds numbered checkpoints ckpt-NNNNNNNN (the
 // number is the epoch), a "best" checkpoint and model.json (ModelInfo), which
@@ -12,10 +14,14 @@
 package checkpoint
 
 import (
+	"bufio"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,14 +33,16 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/safetensors"
 )
 
 const (
 	weightsFile = "model.safetensors"
 	stateFile   = "state.json"
-	prefix      = "ckpt-"
+	// ManifestFile lists the SHA-256 and size of every other file of a
+	// checkpoint; Save writes it last, Load verifies against it.
+	ManifestFile = "manifest.json"
+	prefix       = "ckpt-"
 	// Best is the name of the best-by-validation checkpoint in a run directory.
 	Best = "best"
 )
@@ -50,75 +58,186 @@ type stateDoc struct {
 	Variables map[string]rawVar `json:"variables,omitempty"`
 }
 
+// Point names a step of a save or a removal at which the run directory is in
+// a distinct state on disk; fault tests stop the process there (see Saver).
+type Point string
+
+// The points of Saver.Save and Saver.Remove, in order.
+const (
+	PointTempCreated     Point = "temp-created"     // the temporary directory exists, empty
+	PointWeightsWritten  Point = "weights-written"  // it holds model.safetensors
+	PointStateWritten    Point = "state-written"    // it holds state.json too
+	PointManifestWritten Point = "manifest-written" // it holds manifest.json: complete
+	PointOldMovedAside   Point = "old-moved-aside"  // the previous checkpoint is DIR.old; DIR is missing
+	PointRenamed         Point = "renamed"          // the new checkpoint is DIR; DIR.old still exists
+	PointRemoving        Point = "removing"         // Remove: DIR is renamed to a temporary name, not yet deleted
+)
+
+// Saver writes and removes checkpoints. The zero value is what training uses;
+// the fields are seams for fault tests and are nil in production.
+type Saver struct {
+	// AtPoint is called at each Point of a save or removal, with the
+	// checkpoint directory concerned.
+	AtPoint func(dir string, p Point)
+	// WrapWriter wraps the writer of each file a save writes (a test limits
+	// the bytes to simulate a full disk).
+	WrapWriter func(io.Writer) io.Writer
+}
+
+func (s Saver) at(dir string, p Point) {
+	if s.AtPoint != nil {
+		s.AtPoint(dir, p)
+	}
+}
+
 // Save writes every variable of store and the JSON encoding of state into the
 // checkpoint directory dir, replacing any previous one atomically.
-func Save(dir string, store *model.Store, state any) error {
+func Save(dir string, store *model.Store, state any) error { return Saver{}.Save(dir, store, state) }
+
+// Save is the package-level Save with the Saver's seams.
+func (s Saver) Save(dir string, store *model.Store, state any) error {
+	tensorsOut, stateJSON, err := encode(store, state)
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+tmpInfix)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer os.RemoveAll(tmp) // no-op once renamed
+	s.at(dir, PointTempCreated)
+	man := manifest{Files: map[string]fileSum{}}
+	files := []struct {
+		name  string
+		point Point
+		write func(w io.Writer) error
+	}{
+		{weightsFile, PointWeightsWritten, func(w io.Writer) error {
+			return safetensors.Write(w, tensorsOut, map[string]string{"format": "gocls"})
+		}},
+		{stateFile, PointStateWritten, func(w io.Writer) error { _, err := w.Write(stateJSON); return err }},
+	}
+	for _, f := range files {
+		sum, err := s.writeFile(filepath.Join(tmp, f.name), f.write)
+		if err != nil {
+			return fmt.Errorf("checkpoint: writing %s: %w", filepath.Join(dir, f.name), err)
+		}
+		man.Files[f.name] = sum
+		s.at(dir, f.point)
+	}
+	manJSON, err := json.MarshalIndent(man, "", " ")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if _, err := s.writeFile(filepath.Join(tmp, ManifestFile), func(w io.Writer) error { _, err := w.Write(manJSON); return err }); err != nil {
+		return fmt.Errorf("checkpoint: writing %s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	s.at(dir, PointManifestWritten)
+	return s.replaceDir(tmp, dir)
+}
+
+// manifest is manifest.json: the checksum of every other file.
+type manifest struct {
+	Files map[string]fileSum `json:"files"`
+}
+
+type fileSum struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+func sumOf(data []byte) fileSum {
+	h := sha256.Sum256(data)
+	return fileSum{SHA256: hex.EncodeToString(h[:]), Size: int64(len(data))}
+}
+
+// encode returns the float32 variables of store as tensors and everything
+// else (other variables, the state) as the state.json document.
+func encode(store *model.Store, state any) (map[string]safetensors.Tensor, []byte, error) {
 	tensorsOut := map[string]safetensors.Tensor{}
 	doc := stateDoc{Variables: map[string]rawVar{}}
 	for v := range store.IterVariables() {
 		val, err := v.Value()
 		if err != nil {
-			return fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
+			return nil, nil, fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
 		}
 		if val.DType() == dtypes.Float32 {
 			data, err := tensors.CopyFlatData[float32](val)
 			if err != nil {
-				return fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
+				return nil, nil, fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
 			}
 			tensorsOut[v.Path()] = safetensors.Tensor{Shape: val.Shape().Dimensions, Data: data}
 			continue
 		}
 		var raw []byte
 		if err := val.ConstBytes(func(b []byte) { raw = append([]byte{}, b...) }); err != nil {
-			return fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
+			return nil, nil, fmt.Errorf("checkpoint: variable %s: %w", v.Path(), err)
 		}
 		doc.Variables[v.Path()] = rawVar{DType: val.DType().String(), Shape: val.Shape().Dimensions, Data: base64.StdEncoding.EncodeToString(raw)}
 	}
 	if state != nil {
 		b, err := json.Marshal(state)
 		if err != nil {
-			return fmt.Errorf("checkpoint: encoding state: %w", err)
+			return nil, nil, fmt.Errorf("checkpoint: encoding state: %w", err)
 		}
 		doc.State = b
 	}
 	stateJSON, err := json.MarshalIndent(doc, "", " ")
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
-
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer os.RemoveAll(tmp) // no-op once renamed
-	f, err := os.Create(filepath.Join(tmp, weightsFile))
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := safetensors.Write(f, tensorsOut, map[string]string{"format": "gocls"}); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: writing %s: %w", dir, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(tmp, stateFile), stateJSON); err != nil {
-		return err
-	}
-	return replaceDir(tmp, dir)
+	return tensorsOut, stateJSON, nil
 }
+
+// writeFile creates path with the bytes fn writes, synced to disk, and
+// returns their checksum.
+func (s Saver) writeFile(path string, fn func(w io.Writer) error) (fileSum, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fileSum{}, err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(bw, h)}
+	var w io.Writer = cw
+	if s.WrapWriter != nil {
+		w = s.WrapWriter(cw)
+	}
+	err = fn(w)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return fileSum{SHA256: hex.EncodeToString(h.Sum(nil)), Size: cw.n}, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// tmpInfix marks the temporary directories of Save and Remove:
+// .NAME.tmp-RANDOM next to the checkpoint NAME.
+const tmpInfix = ".tmp-"
 
 // replaceDir renames tmp to dir; an existing dir is moved aside first and
 // removed only after the new one is in place.
-func replaceDir(tmp, dir string) error {
+func (s Saver) replaceDir(tmp, dir string) error {
 	old := ""
 	if _, err := os.Stat(dir); err == nil {
 		old = dir + ".old"
@@ -126,6 +245,7 @@ func replaceDir(tmp, dir string) error {
 		if err := os.Rename(dir, old); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
+		s.at(dir, PointOldMovedAside)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if old != "" {
@@ -133,25 +253,146 @@ func replaceDir(tmp, dir string) error {
 		}
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	if old != "" {
+		s.at(dir, PointRenamed)
+	}
 	os.RemoveAll(dir + ".old") // also a leftover of an earlier crash
 	return nil
 }
 
+// Remove deletes the checkpoint directory dir (if present) so that no reader
+// ever sees it half deleted: it is first renamed to a temporary name.
+func (s Saver) Remove(dir string) error {
+	tmp := filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+tmpInfix+"removing")
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := os.Rename(dir, tmp); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	s.at(dir, PointRemoving)
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Recover tidies a run directory after a process was killed while writing
+// it; only the run's single writer (holding its lock) may call it. It
+// deletes the temporaries of Save, Remove and atomic file writes (hidden
+// ".NAME.tmp-*" entries), and each DIR.old left by a kill between Save's
+// two renames: when DIR is missing, DIR.old (the complete previous
+// checkpoint) is renamed back to DIR instead. It returns what it did, one
+// line per entry.
+func Recover(runDir string) ([]string, error) {
+	entries, err := os.ReadDir(runDir)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	var done []string
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(runDir, name)
+		switch {
+		case strings.HasPrefix(name, ".") && strings.Contains(name, tmpInfix):
+			if err := os.RemoveAll(path); err != nil {
+				return done, fmt.Errorf("checkpoint: %w", err)
+			}
+			done = append(done, "removed "+path)
+		case e.IsDir() && strings.HasSuffix(name, ".old"):
+			dir := strings.TrimSuffix(path, ".old")
+			if Exists(dir) {
+				if err := os.RemoveAll(path); err != nil {
+					return done, fmt.Errorf("checkpoint: %w", err)
+				}
+				done = append(done, "removed "+path)
+			} else if Exists(path) {
+				if err := os.RemoveAll(dir); err != nil {
+					return done, fmt.Errorf("checkpoint: %w", err)
+				}
+				if err := os.Rename(path, dir); err != nil {
+					return done, fmt.Errorf("checkpoint: %w", err)
+				}
+				done = append(done, "restored "+dir+" from "+path)
+			}
+		}
+	}
+	return done, nil
+}
+
+// ErrDamaged marks the errors of Load and Verify caused by a checkpoint
+// whose files are missing, unreadable or do not match its manifest.
+var ErrDamaged = errors.New("damaged")
+
+// damaged returns an error wrapping ErrDamaged that names the file.
+func damaged(path, format string, args ...any) error {
+	return fmt.Errorf("checkpoint: %s is %w: %s", path, ErrDamaged, fmt.Sprintf(format, args...))
+}
+
+// readVerified reads the checkpoint files of dir, checking each against the
+// manifest when there is one.
+func readVerified(dir string, names ...string) (map[string][]byte, error) {
+	var man manifest
+	verified := false
+	mpath := filepath.Join(dir, ManifestFile)
+	mb, err := os.ReadFile(mpath)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(mb, &man); err != nil || man.Files == nil {
+			return nil, damaged(mpath, "not a manifest")
+		}
+		verified = true
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, damaged(mpath, "%v", err)
+	}
+	data := map[string][]byte{}
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, damaged(path, "%v", err)
+		}
+		if verified {
+			want, ok := man.Files[name]
+			if !ok {
+				return nil, damaged(mpath, "%s is not listed", name)
+			}
+			if got := sumOf(b); got != want {
+				return nil, damaged(path, "%d bytes with sha256 %.12s…, %s records %d bytes with sha256 %.12s…",
+					got.Size, got.SHA256, ManifestFile, want.Size, want.SHA256)
+			}
+		}
+		data[name] = b
+	}
+	return data, nil
+}
+
+// Verified reports whether dir holds a manifest, that is whether Load
+// verifies its files (checkpoints of older versions have none and are
+// loaded unverified).
+func Verified(dir string) bool { return fileExists(filepath.Join(dir, ManifestFile)) }
+
 // Load reads the checkpoint directory dir: every variable it holds is set in
 // store (created when missing, shape-checked when present), and the saved
-// state is decoded into state (if not nil).
+// state is decoded into state (if not nil). Every file is checked against
+// the manifest first (when there is one: see Verified); a damaged
+// checkpoint is an error wrapping ErrDamaged, naming the file, and changes
+// nothing in store.
 func Load(dir string, store *model.Store, state any) error {
-	ts, _, err := safetensors.ReadFile(filepath.Join(dir, weightsFile))
+	files, err := readVerified(dir, weightsFile, stateFile)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return err
 	}
-	sb, err := os.ReadFile(filepath.Join(dir, stateFile))
+	ts, _, err := safetensors.Parse(files[weightsFile])
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return damaged(filepath.Join(dir, weightsFile), "%v", err)
 	}
 	var doc stateDoc
-	if err := json.Unmarshal(sb, &doc); err != nil {
-		return fmt.Errorf("checkpoint: %s: %w", filepath.Join(dir, stateFile), err)
+	if err := json.Unmarshal(files[stateFile], &doc); err != nil {
+		return damaged(filepath.Join(dir, stateFile), "%v", err)
 	}
 	for path, t := range ts {
 		if err := setVar(store, path, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
@@ -198,11 +439,15 @@ func setVar(store *model.Store, path string, t *tensors.Tensor) error {
 }
 
 // LoadTensors reads only the float32 tensors of a checkpoint directory, by
-// variable path (used to fine-tune from another run).
+// variable path (used to fine-tune from another run), verified as by Load.
 func LoadTensors(dir string) (map[string]safetensors.Tensor, error) {
-	ts, _, err := safetensors.ReadFile(filepath.Join(dir, weightsFile))
+	files, err := readVerified(dir, weightsFile)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
+		return nil, err
+	}
+	ts, _, err := safetensors.Parse(files[weightsFile])
+	if err != nil {
+		return nil, damaged(filepath.Join(dir, weightsFile), "%v", err)
 	}
 	return ts, nil
 }
@@ -256,7 +501,10 @@ func Latest(runDir string) (string, error) {
 }
 
 // Prune removes all but the newest keep numbered checkpoints (keep <= 0 keeps all).
-func Prune(runDir string, keep int) error {
+func Prune(runDir string, keep int) error { return Saver{}.Prune(runDir, keep) }
+
+// Prune is the package-level Prune with the Saver's seams.
+func (s Saver) Prune(runDir string, keep int) error {
 	if keep <= 0 {
 		return nil
 	}
@@ -265,8 +513,8 @@ func Prune(runDir string, keep int) error {
 		return err
 	}
 	for i := 0; i < len(l)-keep; i++ {
-		if err := os.RemoveAll(l[i]); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
+		if err := s.Remove(l[i]); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 )
 
 // ModelInfoFile is the name of the model description in a run directory.
@@ -22,6 +23,10 @@ type ModelInfo struct {
 	Classes       []string             `json:"classes,omitempty"`
 	Scope         string               `json:"scope"` // variable scope of the network, e.g. "/model"
 	Preprocessing resnet.Preprocessing `json:"preprocessing"`
+	// Preprocess are the image operations the run applies to each decoded
+	// image before the resize (its data.preprocess, every parameter
+	// spelled out); prediction applies them too.
+	Preprocess []preprocess.StepConfig `json:"preprocess,omitempty"`
 }
 
 // WriteModelInfo writes runDir/model.json atomically.
@@ -46,6 +51,9 @@ func ReadModelInfo(runDir string) (ModelInfo, error) {
 	}
 	if info.Arch == "" || info.NumClasses <= 0 {
 		return info, fmt.Errorf("checkpoint: %s: missing arch or num_classes", p)
+	}
+	if _, err := preprocess.ParseSteps(info.Preprocess); err != nil {
+		return info, fmt.Errorf("checkpoint: %s: %w", p, err)
 	}
 	return info, nil
 }

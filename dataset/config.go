@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/gocls/gocls/preprocess"
 )
 
 // Config is the `data:` section of the training YAML (snake_case keys).
@@ -22,6 +24,11 @@ type Config struct {
 	MaxPixels  int     `yaml:"max_pixels"` // header width*height limit (default 100_000_000; <0: none)
 	Workers    int     `yaml:"workers"`    // decode+augment goroutines (0: GOMAXPROCS)
 	Prefetch   int     `yaml:"prefetch"`   // batches prepared ahead (default 2)
+
+	// Preprocess lists image operations run on each decoded image before
+	// augmentation (training) or the resize (evaluation, prediction); see
+	// Transform.WithSteps.
+	Preprocess []preprocess.StepConfig `yaml:"preprocess"`
 
 	Augment AugmentConfig `yaml:"augment"`
 	Eval    EvalConfig    `yaml:"eval"`
@@ -133,6 +140,9 @@ func (c Config) Validate() error {
 	}
 	if j.Hue < 0 || j.Hue > 0.5 {
 		bad("augment.color_jitter.hue must be in [0,0.5], got %g", j.Hue)
+	}
+	if _, err := preprocess.ParseSteps(c.Preprocess); err != nil {
+		bad("preprocess: %s", strings.TrimPrefix(err.Error(), "preprocess: "))
 	}
 	if c.Eval.Crop <= 0 {
 		bad("eval.crop must be > 0, got %d", c.Eval.Crop)

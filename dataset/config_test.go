@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/gocls/gocls/preprocess"
 )
 
 func TestConfigYAML(t *testing.T) {
@@ -21,6 +23,10 @@ background: "#000000"
 max_pixels: 1000000
 workers: 2
 prefetch: 3
+preprocess:
+  - {op: gaussian, ksize: 5}
+  - op: filter2d
+    kernel: [[0, 1, 0], [1, 1.5, 1], [0, 1, 0]]
 augment:
   random_resized_crop: true
   scale: [0.2, 1.0]
@@ -40,6 +46,8 @@ eval: {resize_shorter: 256, crop: 224}
 	require.Equal(t, 0.2, cfg.ValRatio)
 	require.Equal(t, [2]float64{0.2, 1}, cfg.Augment.Scale)
 	require.Equal(t, 0.1, cfg.Augment.Jitter.Hue)
+	require.Equal(t, []preprocess.StepConfig{{"op": "gaussian", "ksize": 5},
+		{"op": "filter2d", "kernel": []any{[]any{0, 1, 0}, []any{1, 1.5, 1}, []any{0, 1, 0}}}}, cfg.Preprocess)
 	require.Equal(t, color.NRGBA{0, 0, 0, 255}, cfg.DecodeOptions().Background)
 	require.Equal(t, 1000000, cfg.DecodeOptions().MaxPixels)
 	require.Equal(t, "/data/cat12/train_list.txt", cfg.ListPath())
@@ -81,6 +89,10 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"hue", func(c *Config) { c.Augment.Jitter.Hue = 0.6 }, "color_jitter.hue"},
 		{"crop", func(c *Config) { c.Eval.Crop = 0 }, "eval.crop"},
 		{"resize", func(c *Config) { c.Eval.ResizeShorter = 100 }, "eval.resize_shorter (100) must be >= eval.crop (224)"},
+		{"preprocess", func(c *Config) {
+			c.Preprocess = []preprocess.StepConfig{{"op": "blur"}, {"op": "gaussian", "ksise": 3}}
+		},
+			`dataset: config: preprocess: step 2 (gaussian): unknown key "ksise" (valid: ksize, sigma, sigma_y)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -48,6 +48,16 @@ func (o DecodeOptions) maxPixels() int {
 	return o.MaxPixels
 }
 
+// CheckSize returns an error wrapping ErrTooLarge when an image of the
+// given header dimensions is over the pixel limit: callers that decode
+// themselves check the header (image.DecodeConfig) with it before decoding.
+func (o DecodeOptions) CheckSize(width, height int) error {
+	if mp := o.maxPixels(); mp > 0 && int64(width)*int64(height) > int64(mp) {
+		return fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrTooLarge, width, height, mp)
+	}
+	return nil
+}
+
 // Info describes a decoded file.
 //
 // Format is the format detected from the content ("jpeg", "png", "gif", "bmp",
@@ -197,8 +207,8 @@ func decodeRaw(data []byte, o DecodeOptions) (img image.Image, info Info, err er
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, info, fmt.Errorf("bad dimensions %dx%d", cfg.Width, cfg.Height)
 	}
-	if mp := o.maxPixels(); mp > 0 && int64(cfg.Width)*int64(cfg.Height) > int64(mp) {
-		return nil, info, fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrTooLarge, cfg.Width, cfg.Height, mp)
+	if err := o.CheckSize(cfg.Width, cfg.Height); err != nil {
+		return nil, info, err
 	}
 	img, _, err = image.Decode(bytes.NewReader(data))
 	if err != nil {

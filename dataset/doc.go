@@ -8,14 +8,17 @@
 //	ParseList(listPath, root, numClasses) (samples, problems, warnings, error) // lenient (datacheck)
 //	ListImages(dir) ([]Sample, error)                                 // unlabelled folder, Label -1, sorted
 //	Split(samples, valRatio, seed) (train, val)                       // stratified, reproducible
-//	SaveSplit(path, train, val) / LoadSplit(path)                     // split.json beside the run
+//	NewSplitSource(list, root, valRatio, seed); SplitSource.Mismatch  // what a split is made from
+//	SaveSplit(path, src, train, val) / LoadSplit(path, root)          // split.json beside the run, names relative to root
 //	DecodeFile(path, DecodeOptions) (*image.RGBA, Info, error)         // any format -> 8-bit RGB, A=255
 //	DecodeBytes(data, DecodeOptions) (*image.RGBA, Info, error)
 //	DefaultConfig() Config; Config.Validate(); Config.DecodeOptions()  // the `data:` YAML section
 //	TrainTransform(AugmentConfig, crop, Normalize) / EvalTransform(resizeShorter, crop, Normalize)
 //	Transform.Apply(dst []float32, img image.Image, rng *rand.Rand)    // [H, W, 3] float32
+//	Transform.WithSteps([]preprocess.StepConfig) (Transform, error)    // data.preprocess steps first
 //	NewLoader(samples, Transform, LoaderOptions) *Loader
-//	Loader.Epoch(ctx, epoch) <-chan Batch; Loader.Release(Batch); Loader.Order(epoch); Loader.SampleRNG(epoch, i)
+//	Loader.Epoch(ctx, epoch) <-chan Batch; Loader.EpochFrom(ctx, epoch, Batch.End) // continue an epoch, any batch size
+//	Loader.Release(Batch); Loader.Order(epoch); Loader.SampleRNG(epoch, i)
 //	Scan(samples, DecodeOptions, workers) []FileReport; ScanList(...) (*Report, error) // cmd/datacheck
 //
 // Images leave the loader as Batch.Images, [Size, H, W, 3] float32,
@@ -61,7 +64,8 @@
 // inverse DCT outside the region and stops after its last MCU row; with the
 // build tag libjpeg (cgo, needs libjpeg-turbo headers: Debian
 // libjpeg62-turbo-dev) libjpeg-turbo decodes it with jpeg_skip_scanlines and
-// jpeg_crop_scanline. Results equal a full decode followed by the transform
+// jpeg_crop_scanline (not with data.preprocess steps, which need the whole
+// image). Results equal a full decode followed by the transform
 // (tests check this); the libjpeg build's pixels equal Pillow's (same
 // library); the pure-Go decoder (nearest rather than smooth chroma
 // upsampling) adds about 0.1 level of mean difference after the eval resize
@@ -88,21 +92,30 @@
 //
 // In the pure-Go build about 60% of the time is Huffman decoding in the
 // JPEG decoder (cat12 is mostly 4:4:4), which planning the crop cannot avoid.
-// The resampler uses AVX2+FMA kernels when built with GOEXPERIMENT=simd on a
-// CPU that has them (checked at start-up), scalar code otherwise; both are
-// tested against a slow float64 reference.
+// The resampler uses AVX2 kernels when built with GOEXPERIMENT=simd on a CPU
+// that has them (checked at start-up), scalar code otherwise; both do the
+// same integer arithmetic and are tested for equality with a slow reference.
 //
 // # Resizing
 //
-// Resizing is Pillow's bilinear filter with its antialiasing: when
-// downscaling, the triangle filter is widened by the scale factor, exactly as
-// Pillow's precompute_coeffs, and crop+resize is fused (only the output window
-// is computed, taps never read outside the crop box, as when Pillow resizes a
-// cropped image). The residual difference from Pillow is rounding: Pillow
-// works in 22-bit fixed point and rounds to uint8 after each of its two
-// passes, this package keeps float32 throughout. Measured on identical input
-// pixels: at most 1.0 level, 0.29 on average, on three cat12 photos (resize
-// shorter side to 256 + centre crop 224; TestEvalVsPillowPhotos) and at most
-// 1.0, 0.24-0.29 on average, on testdata/resize_*.png (downscale by 2.5 and
-// odd factors, upscale, crop, anisotropic).
+// Resizing is Pillow's Image.resize(size, BILINEAR) bit for bit, the resize
+// torchvision's Resize and RandomResizedCrop run on PIL images: the triangle
+// filter widened by the downscale factor (antialiasing), weights in 22-bit
+// fixed point as Pillow's precompute_coeffs and normalize_coeffs_8bpc, a
+// horizontal pass rounded and clipped to 8 bits, then a vertical pass over
+// those 8-bit values, rounded and clipped again. Crop+resize is fused: only
+// the output window is computed and taps never read outside the crop box,
+// which gives the same values as Pillow resizing the cropped image and then
+// cropping the window. EvalTransform's sizes are torchvision's (shorter side
+// to N, the other int(N*long/short); centre-crop offsets
+// int(round((size-crop)/2)), half to even), so its 8-bit values equal
+// T.CenterCrop(crop)(T.Resize(N)(img)) on the same decoded image; training's
+// random-resized-crop equals torchvision's resized_crop for the same box, and
+// the flip is applied after the resize, as RandomHorizontalFlip.
+// TestResizeMatchesPillowGoldens (testdata/resize, from
+// make_resize_golden.py), TestResizeMatchesPillowRandom (random cases run
+// through Python) and TestEvalVsPillowPhotos check equality with Pillow 9.4 /
+// torchvision 0.14; weights' TestImageNetFromPILPixels checks
+// that on PIL's decoded cat12 photos the ImageNet model's inputs equal
+// PyTorch's exactly.
 package dataset

@@ -144,8 +144,8 @@ func decodeJPEGRegion(data []byte, o DecodeOptions, buf *[]byte, region func(w, 
 	if w <= 0 || h <= 0 {
 		return nil, info, true, fmt.Errorf("bad dimensions %dx%d", w, h)
 	}
-	if mp := o.maxPixels(); mp > 0 && int64(w)*int64(h) > int64(mp) {
-		return nil, info, true, fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrTooLarge, w, h, mp)
+	if err := o.CheckSize(int(w), int(h)); err != nil {
+		return nil, info, true, err
 	}
 	r := region(int(w), int(h))
 	if r.Empty() {

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sample is one image. Path is the resolved file path, Name the path as written
@@ -57,10 +59,19 @@ func ReadList(listPath, root string, numClasses int) (samples []Sample, warnings
 		}
 		return nil, nil, errors.Join(errs...)
 	}
-	if len(samples) == 0 {
-		return nil, nil, fmt.Errorf("dataset: %s: no samples", listPath)
+	if err := checkEntries(listPath, len(samples)); err != nil {
+		return nil, nil, err
 	}
 	return samples, warnings, nil
+}
+
+// checkEntries is the rule, shared by ReadList (training, evaluation) and
+// ScanList (datacheck), that a list must have at least one entry.
+func checkEntries(listPath string, n int) error {
+	if n == 0 {
+		return fmt.Errorf("dataset: %s: no samples (the list has no entries)", listPath)
+	}
+	return nil
 }
 
 // ParseList is the lenient form of ReadList used by data-quality scans: it
@@ -68,13 +79,99 @@ func ReadList(listPath, root string, numClasses int) (samples []Sample, warnings
 // only when the list itself cannot be read. numClasses <= 0 accepts any
 // label >= 0 (and gives no empty-class warnings).
 func ParseList(listPath, root string, numClasses int) (samples []Sample, problems []ListProblem, warnings []string, err error) {
-	f, err := os.Open(listPath)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("dataset: reading list: %w", err)
-	}
-	defer f.Close()
 	seen := make(map[string]int)
 	counts := make(map[int]int)
+	err = scanList(listPath, func(lineNo int, line string) error {
+		cut := strings.LastIndexAny(line, " \t")
+		if cut < 0 {
+			problems = append(problems, ListProblem{lineNo, "", fmt.Sprintf("want \"NAME<TAB>LABEL\", got %q", line)})
+			return nil
+		}
+		name := strings.TrimSpace(line[:cut])
+		labelText := line[cut+1:]
+		bad := func(format string, args ...any) error {
+			problems = append(problems, ListProblem{lineNo, name, fmt.Sprintf(format, args...)})
+			return nil
+		}
+		label, convErr := strconv.Atoi(labelText)
+		if convErr != nil {
+			return bad("label %q is not an integer", labelText)
+		}
+		if label < 0 || (numClasses > 0 && label >= numClasses) {
+			if numClasses > 0 {
+				return bad("label %d out of range [0,%d)", label, numClasses)
+			}
+			return bad("label %d is negative", label)
+		}
+		if first, dup := seen[listKey(name)]; dup {
+			return bad("duplicate entry %q (first on line %d)", name, first)
+		}
+		seen[listKey(name)] = lineNo
+		path := resolve(root, filepath.FromSlash(name))
+		st, statErr := os.Stat(path)
+		if statErr != nil {
+			return bad("missing image file %s", path)
+		}
+		if !st.Mode().IsRegular() {
+			return bad("%s is not a regular file", path)
+		}
+		counts[label]++
+		samples = append(samples, Sample{Path: path, Name: name, Label: label})
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for c := 0; c < numClasses; c++ {
+		if counts[c] == 0 {
+			warnings = append(warnings, fmt.Sprintf("dataset: %s: class %d has no images", listPath, c))
+		}
+	}
+	return samples, problems, warnings, nil
+}
+
+// ReadNames parses a list of images to classify: "NAME" or "NAME LABEL"
+// lines (a last field that is an integer is a label and is ignored, so names
+// may hold spaces), with ReadList's comments, blank lines, CRLF and BOM.
+// Names are relative to root. Files are not opened: an unreadable image is
+// reported when it is decoded. A duplicate entry or an empty list is an error.
+func ReadNames(listPath, root string) ([]Sample, error) {
+	var out []Sample
+	seen := map[string]int{}
+	err := scanList(listPath, func(lineNo int, line string) error {
+		name := line
+		if cut := strings.LastIndexAny(line, " \t"); cut >= 0 {
+			if _, err := strconv.Atoi(line[cut+1:]); err == nil {
+				name = strings.TrimSpace(line[:cut])
+			}
+		}
+		if first, dup := seen[listKey(name)]; dup {
+			return fmt.Errorf("dataset: %s:%d: duplicate entry %q (first on line %d)", listPath, lineNo, name, first)
+		}
+		seen[listKey(name)] = lineNo
+		out = append(out, Sample{Path: resolve(root, filepath.FromSlash(name)), Name: name, Label: -1})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("dataset: %s: no images listed", listPath)
+	}
+	return out, nil
+}
+
+// scanList calls fn with each entry line of a list file, trimmed, skipping
+// blank lines and '#' comments (a UTF-8 BOM and CRLF are accepted). A line
+// that is not text (a NUL byte or invalid UTF-8: an image or other binary
+// file given as a list) stops the scan with an error naming the file and line;
+// so does an error returned by fn.
+func scanList(listPath string, fn func(lineNo int, line string) error) error {
+	f, err := os.Open(listPath)
+	if err != nil {
+		return fmt.Errorf("dataset: reading list: %w", err)
+	}
+	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	lineNo := 0
@@ -84,65 +181,25 @@ func ParseList(listPath, root string, numClasses int) (samples []Sample, problem
 		if lineNo == 1 {
 			line = strings.TrimPrefix(line, "\ufeff")
 		}
+		if strings.IndexByte(line, 0) >= 0 || !utf8.ValidString(line) {
+			return fmt.Errorf("dataset: %s:%d: not a text list file (binary data)", listPath, lineNo)
+		}
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		cut := strings.LastIndexAny(line, " \t")
-		if cut < 0 {
-			problems = append(problems, ListProblem{lineNo, "", fmt.Sprintf("want \"NAME<TAB>LABEL\", got %q", line)})
-			continue
-		}
-		name := strings.TrimSpace(line[:cut])
-		labelText := line[cut+1:]
-		bad := func(format string, args ...any) {
-			problems = append(problems, ListProblem{lineNo, name, fmt.Sprintf(format, args...)})
-		}
-		label, convErr := strconv.Atoi(labelText)
-		if convErr != nil {
-			bad("label %q is not an integer", labelText)
-			continue
-		}
-		if label < 0 || (numClasses > 0 && label >= numClasses) {
-			if numClasses > 0 {
-				bad("label %d out of range [0,%d)", label, numClasses)
-			} else {
-				bad("label %d is negative", label)
-			}
-			continue
-		}
-		key := filepath.ToSlash(filepath.Clean(name))
-		if first, dup := seen[key]; dup {
-			bad("duplicate entry %q (first on line %d)", name, first)
-			continue
-		}
-		seen[key] = lineNo
-		path := name
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(root, filepath.FromSlash(name))
-		}
-		st, statErr := os.Stat(path)
-		if statErr != nil {
-			bad("missing image file %s", path)
-			continue
-		}
-		if !st.Mode().IsRegular() {
-			bad("%s is not a regular file", path)
-			continue
-		}
-		counts[label]++
-		samples = append(samples, Sample{Path: path, Name: name, Label: label})
-	}
-	if scanErr := sc.Err(); scanErr != nil {
-		return nil, nil, nil, fmt.Errorf("dataset: %s:%d: %w", listPath, lineNo+1, scanErr)
-	}
-	for c := 0; c < numClasses; c++ {
-		if counts[c] == 0 {
-			warnings = append(warnings, fmt.Sprintf("dataset: %s: class %d has no images", listPath, c))
+		if err := fn(lineNo, line); err != nil {
+			return err
 		}
 	}
-	return samples, problems, warnings, nil
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("dataset: %s:%d: %w", listPath, lineNo+1, err)
+	}
+	return nil
 }
+
+// listKey identifies a list entry for duplicate detection ("./a.jpg" is "a.jpg").
+func listKey(name string) string { return filepath.ToSlash(filepath.Clean(name)) }
 
 // ListImages returns every regular, non-hidden file of dir (not recursive),
 // sorted by file name, as unlabelled samples (Label -1, Name the file name).
@@ -171,4 +228,24 @@ func ListImages(dir string) ([]Sample, error) {
 		return nil, fmt.Errorf("dataset: %s: no image files", dir)
 	}
 	return out, nil
+}
+
+// imageExts are the file name extensions of the formats DecodeFile reads.
+var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
+
+// LooksLikeImage reports whether path names an image file rather than a
+// text list: its extension is an image format's, or its header decodes as
+// one (a file whose header does not, and has no image extension, is left to
+// be read as a list, which rejects binary content).
+func LooksLikeImage(path string) bool {
+	if imageExts[strings.ToLower(filepath.Ext(path))] {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	_, _, err = image.DecodeConfig(bufio.NewReader(f))
+	return err == nil
 }

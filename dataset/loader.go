@@ -14,8 +14,11 @@ import (
 // Batch is one batch of transformed images. Images is [Size, H, W, 3]
 // float32, channels-last and normalised; Labels [Size] int32 (-1 for
 // unlabelled samples); Names the samples' Name fields; Indices their
-// positions in the loader's sample slice. With LoaderOptions.Pixels, Pixels
-// holds the images instead: [Size, H, W, 3] uint8 RGB, not normalised.
+// positions in the loader's sample slice. End is the position in the
+// epoch's order (see Order) just after the batch's last sample: the epoch
+// continues from there (EpochFrom), whatever the batch size.
+// With LoaderOptions.Pixels, Pixels holds the images instead: [Size, H, W,
+// 3] uint8 RGB, not normalised.
 type Batch struct {
 	Images  []float32
 	Pixels  []uint8
@@ -23,6 +26,7 @@ type Batch struct {
 	Names   []string
 	Indices []int
 	Size    int
+	End     int
 }
 
 // LoaderOptions configures NewLoader.
@@ -168,8 +172,16 @@ type loadResult struct {
 // and transform up to Workers*2+Prefetch*BatchSize samples ahead; batches are
 // assembled in order and at most Prefetch wait in the channel.
 func (l *Loader) Epoch(ctx context.Context, epoch int) <-chan Batch {
+	return l.EpochFrom(ctx, epoch, 0)
+}
+
+// EpochFrom is Epoch starting at position start of the epoch's order (the
+// End of the last batch consumed before): the batches hold the samples not
+// yet served, however the earlier ones were batched.
+func (l *Loader) EpochFrom(ctx context.Context, epoch, start int) <-chan Batch {
 	out := make(chan Batch, l.o.Prefetch)
 	order := l.Order(epoch)
+	start = min(max(start, 0), len(order))
 	sampleLen := l.t.Len()
 	window := l.o.Workers*2 + l.o.Prefetch*l.o.BatchSize
 
@@ -209,7 +221,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) <-chan Batch {
 	go func() {
 		defer close(jobs)
 		defer close(pending)
-		for _, idx := range order {
+		for _, idx := range order[start:] {
 			res := make(chan loadResult, 1)
 			select {
 			case pending <- res:
@@ -232,7 +244,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) <-chan Batch {
 		}()
 		bs := l.o.BatchSize
 		var cur Batch
-		pos := 0
+		pos := start
 		emit := func() bool {
 			select {
 			case out <- cur:
@@ -279,6 +291,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) <-chan Batch {
 			cur.Names = append(cur.Names, s.Name)
 			cur.Indices = append(cur.Indices, idx)
 			cur.Size++
+			cur.End = pos
 			if cur.Size == bs && !emit() {
 				return
 			}
@@ -313,8 +326,9 @@ func (l *Loader) load(buf []float32, idx, epoch int, sc *scratch) (err error) {
 		}
 		return nil
 	}
-	if isJPEG(data) && jpegOrientation(data) <= 1 {
-		// Plan first, then decode only the rows and columns the crop reads.
+	if isJPEG(data) && jpegOrientation(data) <= 1 && l.t.pre == nil {
+		// Plan first, then decode only the rows and columns the crop reads
+		// (preprocessing steps need the whole image).
 		var job resampleJob
 		var rng *rand.Rand
 		img, handled, err := decodeJPEGFor(data, l.o.Decode, sc, func(w, h int) image.Rectangle {

@@ -41,11 +41,11 @@ func generated500x375(b *testing.B, n int) []Sample {
 	return s
 }
 
-// benchPipeline runs whole epochs of decode + RandomResizedCrop(224) + flip +
+// benchWorkers runs whole epochs of decode + RandomResizedCrop(224) + flip +
 // normalisation with the given workers and reports img/s (wall) and
 // img/s/core (images per CPU-second of the process: the per-worker rate,
 // steadier than wall time on a shared machine).
-func benchPipeline(b *testing.B, s []Sample, workers int) {
+func benchWorkers(b *testing.B, s []Sample, workers int) {
 	t := TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize())
 	l := NewLoader(s, t, LoaderOptions{BatchSize: 32, Workers: workers, Shuffle: true, Seed: 1})
 	b.ReportAllocs()
@@ -68,7 +68,7 @@ func benchPipeline(b *testing.B, s []Sample, workers int) {
 func BenchmarkPipeline500x375(b *testing.B) {
 	s := generated500x375(b, 128)
 	for _, w := range []int{1, runtime.GOMAXPROCS(0)} {
-		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) { benchPipeline(b, s, w) })
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) { benchWorkers(b, s, w) })
 	}
 }
 
@@ -76,6 +76,6 @@ func BenchmarkPipeline500x375(b *testing.B) {
 func BenchmarkPipelineCat12Workers(b *testing.B) {
 	s := cat12Samples(b)[:256]
 	for _, w := range []int{1, runtime.GOMAXPROCS(0)} {
-		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) { benchPipeline(b, s, w) })
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) { benchWorkers(b, s, w) })
 	}
 }

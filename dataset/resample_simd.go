@@ -4,21 +4,22 @@ package dataset
 
 import "simd/archsimd"
 
-// useSIMD selects the AVX2+FMA resampling kernels (GOEXPERIMENT=simd on
-// amd64, decided at start-up from the CPU).
-var useSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
+// useSIMD selects the AVX2 resampling kernels (GOEXPERIMENT=simd on amd64,
+// decided at start-up from the CPU). They do the same integer arithmetic as
+// the scalar ones, so the results are identical.
+var useSIMD = archsimd.X86.AVX2()
 
 // pairWeights lays out, per output index, the taps' weights in pairs as 8
-// floats [w0 w0 w0 w0 w1 w1 w1 w1] (a missing second tap has weight 0), so
+// int32 [w0 w0 w0 w0 w1 w1 w1 w1] (a missing second tap has weight 0), so
 // that two RGBA pixels are weighted by one vector multiply.
-func pairWeights(c axisCoeffs) (wv []float32, off []int) {
+func pairWeights(c axisCoeffs) (wv []int32, off []int) {
 	off = make([]int, len(c.n))
 	total := 0
 	for i, n := range c.n {
 		off[i] = total
 		total += (n + 1) / 2 * 8
 	}
-	wv = make([]float32, total)
+	wv = make([]int32, total)
 	for i, n := range c.n {
 		k := c.w[i*c.ksize : i*c.ksize+n]
 		for t, w := range k {
@@ -29,42 +30,58 @@ func pairWeights(c axisCoeffs) (wv []float32, off []int) {
 	return wv, off
 }
 
-// horizontalSIMD is the horizontal pass of resampleRGBA with AVX2: out
-// receives [outW][3] floats for source row row (RGBA bytes starting at
-// column minX); out must have 1 float of slack after the row.
-func horizontalSIMD(out []float32, row []byte, minX int, cx axisCoeffs, wv []float32, off []int) {
+// horizontalSIMD is horizontalRow with AVX2 for two source rows at once,
+// row0 (RGBA bytes starting at column minX) and the row stride bytes later,
+// writing [outW][3] 8-bit values to out0 and out1. With stride 0 and out1 ==
+// out0 it does one row.
+func horizontalSIMD(out0, out1 []int32, row0 []byte, stride, minX int, cx axisCoeffs, wv []int32, off []int) {
+	rnd := archsimd.BroadcastInt32x8(roundHalf)
+	hi := archsimd.BroadcastInt32x8(255)
 	for x, n := range cx.n {
 		if n == 0 {
-			out[3*x], out[3*x+1], out[3*x+2] = 0, 0, 0
+			out0[3*x], out0[3*x+1], out0[3*x+2] = 0, 0, 0
+			out1[3*x], out1[3*x+1], out1[3*x+2] = 0, 0, 0
 			continue
 		}
-		p := row[(cx.start[x]-minX)*4:]
+		p0 := row0[(cx.start[x]-minX)*4:]
 		pairs := (n + 1) / 2
-		if need := 8*(pairs-1) + 16; cap(p) >= need {
-			p = p[:need] // reads past the image end into newRGBA's slack are weighted 0
-		} else { // a 16-byte load would run past the buffer
+		need := 8*(pairs-1) + 16
+		if cap(p0) < need+stride { // a 16-byte load would run past the buffer
 			k := cx.w[x*cx.ksize : x*cx.ksize+n]
-			var r, g, b float32
-			for t, w := range k {
-				r += w * float32(p[4*t])
-				g += w * float32(p[4*t+1])
-				b += w * float32(p[4*t+2])
-			}
-			out[3*x], out[3*x+1], out[3*x+2] = r, g, b
+			horizontalPixel(out0[3*x:3*x+3], p0, k)
+			horizontalPixel(out1[3*x:3*x+3], p0[stride:], k)
 			continue
 		}
+		p1 := p0[stride : stride+need] // reads past the image end into newRGBA's slack are weighted 0
+		p0 = p0[:need]
 		w := wv[off[x]:]
-		acc := archsimd.LoadUint8x16Slice(p).ExtendLo8ToUint32().AsInt32x8().ConvertToFloat32().Mul(archsimd.LoadFloat32x8Slice(w))
+		wq := archsimd.LoadInt32x8Slice(w)
+		a := archsimd.LoadUint8x16Slice(p0).ExtendLo8ToUint32().AsInt32x8().Mul(wq)
+		b := archsimd.LoadUint8x16Slice(p1).ExtendLo8ToUint32().AsInt32x8().Mul(wq)
 		for q := 1; q < pairs; q++ {
-			v := archsimd.LoadUint8x16Slice(p[8*q:]).ExtendLo8ToUint32().AsInt32x8().ConvertToFloat32()
-			acc = v.MulAdd(archsimd.LoadFloat32x8Slice(w[8*q:]), acc)
+			wq = archsimd.LoadInt32x8Slice(w[8*q:])
+			a = a.Add(archsimd.LoadUint8x16Slice(p0[8*q:]).ExtendLo8ToUint32().AsInt32x8().Mul(wq))
+			b = b.Add(archsimd.LoadUint8x16Slice(p1[8*q:]).ExtendLo8ToUint32().AsInt32x8().Mul(wq))
 		}
-		acc.GetLo().Add(acc.GetHi()).StoreSlice(out[3*x:]) // writes r g b a; a is overwritten next
+		// Even taps + odd taps: r g b a of row 0 in the low half, of row 1 in
+		// the high half. The sums are >= 0 (bilinear weights are), so only
+		// the top is clipped.
+		s := a.Select128FromPair(0, 2, b).Add(a.Select128FromPair(1, 3, b)).Add(rnd).ShiftAllRight(precisionBits).Min(hi)
+		if x+1 < len(cx.n) {
+			s.GetLo().StoreSlice(out0[3*x:]) // writes r g b a; a is overwritten next
+			s.GetHi().StoreSlice(out1[3*x:])
+		} else { // a 4-value store would overwrite the next row's first value
+			s.GetLo().StoreSlicePart(out0[3*x : 3*x+3])
+			s.GetHi().StoreSlicePart(out1[3*x : 3*x+3])
+		}
 	}
 }
 
-// verticalSIMD is verticalPass with AVX2+FMA, 8 floats at a time.
-func verticalSIMD(dst, tmp []float32, y0, rowLen int, cy axisCoeffs) {
+// verticalSIMD is verticalPass with AVX2, 8 values at a time.
+func verticalSIMD(dst []float32, tmp []int32, y0, rowLen int, cy axisCoeffs) {
+	rnd := archsimd.BroadcastInt32x8(roundHalf)
+	hi := archsimd.BroadcastInt32x8(255)
+	zero := archsimd.BroadcastInt32x8(0)
 	for y := range cy.start {
 		out := dst[y*rowLen : (y+1)*rowLen]
 		n := cy.n[y]
@@ -76,18 +93,18 @@ func verticalSIMD(dst, tmp []float32, y0, rowLen int, cy axisCoeffs) {
 		base := (cy.start[y] - y0) * rowLen
 		i := 0
 		for ; i+8 <= rowLen; i += 8 {
-			acc := archsimd.LoadFloat32x8Slice(tmp[base+i:]).Mul(archsimd.BroadcastFloat32x8(k[0]))
-			for t := 1; t < n; t++ {
-				acc = archsimd.LoadFloat32x8Slice(tmp[base+t*rowLen+i:]).MulAdd(archsimd.BroadcastFloat32x8(k[t]), acc)
+			acc := rnd
+			for t, w := range k {
+				acc = acc.Add(archsimd.LoadInt32x8Slice(tmp[base+t*rowLen+i:]).Mul(archsimd.BroadcastInt32x8(w)))
 			}
-			acc.StoreSlice(out[i:])
+			acc.ShiftAllRight(precisionBits).Min(hi).Max(zero).ConvertToFloat32().StoreSlice(out[i:])
 		}
 		for ; i < rowLen; i++ {
-			s := k[0] * tmp[base+i]
-			for t := 1; t < n; t++ {
-				s += k[t] * tmp[base+t*rowLen+i]
+			s := int32(roundHalf)
+			for t, w := range k {
+				s += tmp[base+t*rowLen+i] * w
 			}
-			out[i] = s
+			out[i] = float32(clip8(s))
 		}
 	}
 }

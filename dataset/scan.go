@@ -89,10 +89,13 @@ func scanOne(s Sample, o DecodeOptions) (r FileReport) {
 // ScanList parses a list file leniently (ParseList) and scans every listed
 // file. Bad list lines become unusable entries of the report (with Line set).
 // numClasses <= 0 takes the class count as the largest label + 1. The error is
-// only for a list that cannot be read.
+// only for a list that cannot be read or has no entries (as for ReadList).
 func ScanList(listPath, root string, numClasses int, o DecodeOptions, workers int) (*Report, error) {
 	samples, problems, warnings, err := ParseList(listPath, root, numClasses)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkEntries(listPath, len(samples)+len(problems)); err != nil {
 		return nil, err
 	}
 	if numClasses <= 0 {

@@ -1,12 +1,15 @@
 package dataset
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/gocls/gocls/internal/atomicfile"
@@ -58,26 +61,79 @@ func Split(s []Sample, valRatio float64, seed int64) (train, val []Sample) {
 	return train, val
 }
 
-type splitFile struct {
-	Version int      `json:"version"`
-	Train   []Sample `json:"train"`
-	Val     []Sample `json:"val"`
+// SplitSource is what a split is a function of (see Split): the list file's
+// contents, the validation ratio and the seed. A saved split is valid for a
+// run only while these are unchanged.
+type SplitSource struct {
+	ListSHA256 string  `json:"list_sha256"` // hex SHA-256 of the list file's bytes
+	ValRatio   float64 `json:"val_ratio"`
+	Seed       int64   `json:"split_seed"`
+	// Root is the absolute data root the split was made in, for the record
+	// only: the data may move (image names are relative to the root).
+	Root string `json:"root"`
 }
 
-// SaveSplit writes the split as JSON ({"version":1,"train":[...],"val":[...]},
-// each sample {"path","name","label"}) atomically, so resume and predict can
-// reuse exactly the same split.
-func SaveSplit(path string, train, val []Sample) error {
-	if train == nil {
-		train = []Sample{}
+// NewSplitSource hashes the list file at listPath.
+func NewSplitSource(listPath, root string, valRatio float64, seed int64) (SplitSource, error) {
+	data, err := os.ReadFile(listPath)
+	if err != nil {
+		return SplitSource{}, fmt.Errorf("dataset: reading list: %w", err)
 	}
-	if val == nil {
-		val = []Sample{}
+	sum := sha256.Sum256(data)
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return SplitSource{}, fmt.Errorf("dataset: %w", err)
 	}
+	return SplitSource{ListSHA256: hex.EncodeToString(sum[:]), ValRatio: valRatio, Seed: seed, Root: abs}, nil
+}
+
+// Mismatch describes how s differs from the source of a saved split (""
+// when the saved split is valid for s; Root is not compared).
+func (s SplitSource) Mismatch(saved SplitSource) string {
+	switch {
+	case s.ListSHA256 != saved.ListSHA256:
+		return fmt.Sprintf("the list file changed (sha256 %.12s…, the split was made from %.12s…)", s.ListSHA256, saved.ListSHA256)
+	case s.ValRatio != saved.ValRatio:
+		return fmt.Sprintf("data.val_ratio is %v, the split was made with %v", s.ValRatio, saved.ValRatio)
+	case s.Seed != saved.Seed:
+		return fmt.Sprintf("data.split_seed is %d, the split was made with %d", s.Seed, saved.Seed)
+	}
+	return ""
+}
+
+// splitVersion 2 stores image names relative to the data root and the
+// split's source; version 1 stored resolved paths and no source.
+const splitVersion = 2
+
+type splitEntry struct {
+	Name  string `json:"name"`
+	Label int    `json:"label"`
+}
+
+type splitFile struct {
+	Version int          `json:"version"`
+	Source  SplitSource  `json:"source"`
+	Train   []splitEntry `json:"train"`
+	Val     []splitEntry `json:"val"`
+}
+
+func entries(s []Sample) []splitEntry {
+	out := make([]splitEntry, len(s))
+	for i, smp := range s {
+		out[i] = splitEntry{Name: smp.Name, Label: smp.Label}
+	}
+	return out
+}
+
+// SaveSplit writes the split made from src as JSON ({"version":2,
+// "source":{...},"train":[{"name","label"}...],"val":[...]}, names relative
+// to the data root) atomically, so resume and predict can reuse exactly the
+// same split wherever the data and the working directory are.
+func SaveSplit(path string, src SplitSource, train, val []Sample) error {
 	err := atomicfile.Write(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", " ")
-		return enc.Encode(splitFile{Version: 1, Train: train, Val: val})
+		return enc.Encode(splitFile{Version: splitVersion, Source: src, Train: entries(train), Val: entries(val)})
 	})
 	if err != nil {
 		return fmt.Errorf("dataset: saving split %s: %w", path, err)
@@ -85,20 +141,33 @@ func SaveSplit(path string, train, val []Sample) error {
 	return nil
 }
 
-// LoadSplit reads a file written by SaveSplit.
-func LoadSplit(path string) (train, val []Sample, err error) {
+// LoadSplit reads a file written by SaveSplit, resolving the image names
+// against root. A version 1 file (resolved paths, no source) comes back
+// with a zero SplitSource and its names resolved against root.
+func LoadSplit(path, root string) (src SplitSource, train, val []Sample, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dataset: loading split: %w", err)
+		return src, nil, nil, fmt.Errorf("dataset: loading split: %w", err)
 	}
 	var sf splitFile
 	if err := json.Unmarshal(data, &sf); err != nil {
-		return nil, nil, fmt.Errorf("dataset: %s: %w", path, err)
+		return src, nil, nil, fmt.Errorf("dataset: %s: %w", path, err)
 	}
-	if sf.Version != 1 {
-		return nil, nil, fmt.Errorf("dataset: %s: unsupported split version %d", path, sf.Version)
+	if sf.Version != 1 && sf.Version != splitVersion {
+		return src, nil, nil, fmt.Errorf("dataset: %s: unsupported split version %d", path, sf.Version)
 	}
-	return sf.Train, sf.Val, nil
+	samples := func(es []splitEntry) []Sample {
+		out := make([]Sample, len(es))
+		for i, e := range es {
+			p := e.Name
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(root, filepath.FromSlash(e.Name))
+			}
+			out[i] = Sample{Path: p, Name: e.Name, Label: e.Label}
+		}
+		return out
+	}
+	return sf.Source, samples(sf.Train), samples(sf.Val), nil
 }
 
 // mix64 is the splitmix64 finaliser: a bijective scrambler used to derive

@@ -81,15 +81,22 @@ func isSubsequence(sub, s []Sample) bool {
 func TestSaveLoadSplit(t *testing.T) {
 	s := fakeSamples(5, 5)
 	train, val := Split(s, 0.2, 3)
+	src := SplitSource{ListSHA256: "ab", ValRatio: 0.2, Seed: 3, Root: "/x"}
 	p := filepath.Join(t.TempDir(), "split.json")
-	require.NoError(t, SaveSplit(p, train, val))
-	tr2, va2, err := LoadSplit(p)
+	require.NoError(t, SaveSplit(p, src, train, val))
+	src2, tr2, va2, err := LoadSplit(p, "/x")
 	require.NoError(t, err)
+	require.Equal(t, src, src2)
 	require.Equal(t, train, tr2)
 	require.Equal(t, val, va2)
 
-	require.NoError(t, SaveSplit(p, train, nil))
-	_, va3, err := LoadSplit(p)
+	// Names are relative to the root: the data may move.
+	_, tr3, _, err := LoadSplit(p, "/y")
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join("/y", train[0].Name), tr3[0].Path)
+
+	require.NoError(t, SaveSplit(p, src, train, nil))
+	_, _, va3, err := LoadSplit(p, "/x")
 	require.NoError(t, err)
 	require.Empty(t, va3)
 }
@@ -98,16 +105,16 @@ func TestLoadSplitErrors(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct{ name, content, want string }{
 		{"bad json", "{", "bad.json"},
-		{"version", `{"version":2}`, "unsupported split version 2"},
+		{"version", `{"version":3}`, "unsupported split version 3"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, dir, "bad.json", []byte(tc.content))
-			_, _, err := LoadSplit(p)
+			_, _, _, err := LoadSplit(p, dir)
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
-	_, _, err := LoadSplit(filepath.Join(dir, "none.json"))
+	_, _, _, err := LoadSplit(filepath.Join(dir, "none.json"), dir)
 	require.ErrorContains(t, err, "none.json")
-	require.ErrorContains(t, SaveSplit(filepath.Join(dir, "no/such/dir/s.json"), nil, nil), "dataset: saving split")
+	require.ErrorContains(t, SaveSplit(filepath.Join(dir, "no/such/dir/s.json"), SplitSource{}, nil, nil), "dataset: saving split")
 }

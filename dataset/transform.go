@@ -5,6 +5,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+
+	"github.com/gocls/gocls/preprocess"
 )
 
 // Normalize is the model's input convention; it comes from the weights'
@@ -65,6 +67,7 @@ type Transform struct {
 	aug           AugmentConfig
 	resizeShorter int // eval: shorter side target
 	norm          Normalize
+	pre           preprocess.Step // run on the decoded image first (nil: none); see WithSteps
 }
 
 // Size returns the output height and width.
@@ -76,7 +79,7 @@ func (t Transform) Len() int { return t.h * t.w * 3 }
 // TrainTransform is the training pipeline producing crop x crop images, in
 // this order: random-resized-crop (torchvision's RandomResizedCrop: area
 // fraction a.Scale, log-uniform aspect a.Ratio, 10 tries then a centre crop;
-// antialiased bilinear resize) or, when a.RandomResizedCrop is false, resize
+// Pillow's antialiased bilinear resize, exactly) or, when a.RandomResizedCrop is false, resize
 // of the shorter side to crop followed by a random crop with a.Padding of zero
 // padding (a.RandomCrop) or a centre crop; horizontal flip with probability
 // a.HFlip; rotation by U(-a.Rotation, a.Rotation) degrees (bilinear, zero
@@ -93,6 +96,9 @@ func TrainTransform(a AugmentConfig, crop int, n Normalize) Transform {
 // floor(long*resizeShorter/short), as torchvision), takes the centre
 // crop x crop window (offsets rounded half to even, as torchvision) and
 // normalises. The resize and crop are fused: only the window is computed.
+// Before normalisation the values equal torchvision's
+// T.CenterCrop(crop)(T.Resize(resizeShorter)(img)) on a PIL image exactly
+// (the resize is Pillow's; see the package documentation).
 func EvalTransform(resizeShorter, crop int, n Normalize) Transform {
 	if crop <= 0 || resizeShorter < crop {
 		panic(fmt.Sprintf("dataset: EvalTransform: need 0 < crop <= resizeShorter, got %d, %d", crop, resizeShorter))
@@ -110,6 +116,9 @@ func (t Transform) Apply(dst []float32, img image.Image, rng *rand.Rand) {
 	src, ok := img.(*image.RGBA)
 	if !ok {
 		src = toRGB(img, Info{}, DecodeOptions{})
+	}
+	if t.pre != nil {
+		src = t.pre(src)
 	}
 	job := t.plan(src.Rect.Dx(), src.Rect.Dy(), rng)
 	job.box = job.box.Add(src.Rect.Min)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gocls/gocls/weights"
 )
 
@@ -29,12 +30,15 @@ type Classifier struct {
 	Classes       []string             // class names (may be empty or shorter than Net.NumClasses)
 	Preprocessing resnet.Preprocessing // input convention of the weights
 	Source        string               // checkpoint directory or weights source
+	// Steps are the image operations the run trained with (model.json
+	// "preprocess"), applied to each decoded image before the resize.
+	Steps []preprocess.StepConfig
 }
 
 // LoadCheckpoint resolves path (a run directory or a checkpoint directory;
 // step -1 picks "best", else the latest; step N the checkpoint of epoch N),
 // reads the run's model.json (architecture, class count and names,
-// preprocessing) and restores the weights.
+// preprocessing and steps) and restores the weights.
 func LoadCheckpoint(path string, step int) (*Classifier, error) {
 	dir, err := checkpoint.Resolve(path, step)
 	if err != nil {
@@ -52,11 +56,32 @@ func LoadCheckpoint(path string, step int) (*Classifier, error) {
 	if err := checkpoint.Load(dir, store, nil); err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
+	if err := requireFinite(dir, store); err != nil {
+		return nil, err
+	}
 	scope := info.Scope
 	if scope == "" {
 		scope = DefaultScope
 	}
-	return &Classifier{Net: net, Store: store, Scope: scope, Classes: info.Classes, Preprocessing: info.Preprocessing, Source: dir}, nil
+	return &Classifier{Net: net, Store: store, Scope: scope, Classes: info.Classes, Preprocessing: info.Preprocessing, Source: dir,
+		Steps: info.Preprocess}, nil
+}
+
+// requireFinite refuses weights holding NaN or infinity: they would give
+// the same class for every image.
+func requireFinite(dir string, store *model.Store) error {
+	for v := range store.IterVariables() {
+		val, err := v.Value()
+		if err != nil || val.DType() != dtypes.Float32 {
+			continue
+		}
+		for i, x := range tensors.MustCopyFlatData[float32](val) {
+			if f := float64(x); math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("predict: %s: damaged weights: variable %s holds %v (element %d)", dir, v.Path(), x, i)
+			}
+		}
+	}
+	return nil
 }
 
 // LoadPretrained opens pretrained weights with weights.Open (spec
@@ -173,6 +198,11 @@ func (e *Engine) Run(images []float32, n int) (out []float32, err error) {
 	}
 	if len(flat) != n*e.classes {
 		return nil, fmt.Errorf("predict: %s returned %d values for %d images of %d classes", e.c.Net.Name, len(flat), n, e.classes)
+	}
+	for i, x := range flat {
+		if f := float64(x); math.IsNaN(f) || math.IsInf(f, 1) {
+			return nil, fmt.Errorf("predict: %s: the network's output is %v (image %d of the batch): damaged weights", e.c.Source, x, i/e.classes+1)
+		}
 	}
 	return flat, nil
 }

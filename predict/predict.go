@@ -26,6 +26,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/dataset"
 	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/backend"
@@ -43,7 +44,7 @@ type Options struct {
 	Pretrained string // instead of Checkpoint: weights.Open spec, e.g. "imagenet"
 	CacheDir   string // weights cache for Pretrained ("" = weights.DefaultCacheDir())
 
-	Images string   // folder of images, or a list file ("NAME<TAB>label" or just NAME per line)
+	Images string   // folder of images, one image file, or a list file ("NAME<TAB>label" or just NAME per line)
 	Files  []string // image paths (used when Images and Labels are empty)
 	Root   string   // root for list-file paths (default: the list file's dir)
 
@@ -137,6 +138,9 @@ func Run(ctx context.Context, o Options, log io.Writer) (sum *Summary, err error
 		c, err = LoadPretrained(o.Pretrained, o.CacheDir)
 	} else {
 		c, err = LoadCheckpoint(o.Checkpoint, o.Step)
+		if err == nil && !checkpoint.Verified(c.Source) {
+			fmt.Fprintf(log, "warning: %s has no %s (written by an older version): loaded without verifying it\n", c.Source, checkpoint.ManifestFile)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -248,6 +252,37 @@ func checkOptions(o *Options) error {
 		}
 		o.ConfusionOut = filepath.Join(dir, "confusion.csv")
 	}
+	return checkPaths(*o)
+}
+
+// checkPaths checks, before any model is loaded or image classified, that
+// the image folder or list exists and that every output file's directory
+// exists and is writable.
+func checkPaths(o Options) error {
+	type flagPath struct{ flag, path string }
+	for _, in := range []flagPath{{"-images", o.Images}, {"-labels", o.Labels}} {
+		if in.path == "" {
+			continue
+		}
+		if _, err := os.Stat(in.path); err != nil {
+			return fmt.Errorf("predict: %s: %w", in.flag, err)
+		}
+	}
+	outs := []flagPath{{"-out", o.Out}}
+	if o.Format == "csv" && o.TopK > 0 {
+		outs = append(outs, flagPath{"-topk-out", o.TopKOut})
+	}
+	if o.Labels != "" {
+		outs = append(outs, flagPath{"-confusion", o.ConfusionOut})
+	}
+	for _, out := range outs {
+		if out.path == "" || out.path == "-" {
+			continue
+		}
+		if err := atomicfile.CheckDir(filepath.Dir(out.path)); err != nil {
+			return fmt.Errorf("predict: %s %s: %w", out.flag, out.path, err)
+		}
+	}
 	return nil
 }
 
@@ -282,8 +317,12 @@ func classify(ctx context.Context, eng *Engine, samples []dataset.Sample, o Opti
 	defer cancel()
 	prep := eng.c.Preprocessing
 	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
+	tr, err := dataset.EvalTransform(prep.Resize, prep.Crop, norm).WithSteps(eng.c.Steps)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("predict: %s: %w", eng.c.Source, err)
+	}
 	var mu sync.Mutex
-	loader := dataset.NewLoader(samples, dataset.EvalTransform(prep.Resize, prep.Crop, norm), dataset.LoaderOptions{
+	loader := dataset.NewLoader(samples, tr, dataset.LoaderOptions{
 		BatchSize: eng.BatchSize(), Workers: o.Workers,
 		OnBad: func(path string, err error) {
 			msg := strings.TrimPrefix(err.Error(), "dataset: ")

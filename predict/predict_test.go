@@ -124,6 +124,8 @@ type classProb struct {
 	prob  float64
 }
 
+// readTopK reads a top-k CSV whose k columns list every class (k is the number of classes): each row
+// is sorted by probability, names each class once, and its probabilities sum to 1.
 func readTopK(t *testing.T, path string, k int) map[string][]classProb {
 	t.Helper()
 	f, err := os.Open(path)
@@ -149,9 +151,14 @@ func readTopK(t *testing.T, path string, k int) map[string][]classProb {
 			if i > 0 {
 				require.LessOrEqual(t, p, row[i-1].prob, "sorted by probability")
 			}
+			require.True(t, p >= 0 && p <= 1, "%s: probability %g", r[0], p)
+			for _, prev := range row {
+				require.NotEqual(t, prev.class, c, "%s: class %d listed twice", r[0], c)
+			}
 			row = append(row, classProb{c, p})
 			sum += p
 		}
+		require.InDelta(t, 1, sum, 1e-5, "%s: the probabilities of all %d classes", r[0], k)
 		out[r[0]] = row
 	}
 	return out

@@ -2,11 +2,13 @@ package preprocess
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
 	_ "image/jpeg"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,83 +45,104 @@ func TestParseErrors(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func TestParseStepsErrors(t *testing.T) {
+	type S = StepConfig
 	for _, tc := range []struct {
-		cfg StepConfig
+		cfg S
 		msg string
 	}{
-		{StepConfig{}, "step 0 (): missing op"},
-		{StepConfig{Op: "sharpen"}, `unknown op "sharpen"`},
-		{StepConfig{Op: "gaussian", Ksize: 4}, "ksize must be odd, got 4"},
-		{StepConfig{Op: "gaussian", Sigma: -1}, "sigma must be >= 0"},
-		{StepConfig{Op: "median", Ksize: 6}, "ksize must be odd and >= 1, got 6"},
-		{StepConfig{Op: "blur", Ksize: -3}, "ksize must be odd and >= 1, got -3"},
-		{StepConfig{Op: "median", Ksize: 100001}, "ksize must be <= 1001, got 100001"},
-		{StepConfig{Op: "gaussian", Sigma: 1e6}, "sigmas <= 160"},
-		{StepConfig{Op: "bilateral", D: 1001}, "d must be <= 99"},
-		{StepConfig{Op: "morph", Ksize: 5000}, "ksize must be in [1, 1001], got 5000"},
-		{StepConfig{Op: "threshold", Type: "bin"}, `unknown threshold type "bin"`},
-		{StepConfig{Op: "adaptive", Block: 4}, "block must be odd and >= 3, got 4"},
-		{StepConfig{Op: "adaptive", Method: "x"}, `unknown adaptive method "x"`},
-		{StepConfig{Op: "adaptive", Type: "trunc"}, "adaptive type must be binary or binary_inv"},
-		{StepConfig{Op: "morph", Morph: "thin"}, `unknown morphology op "thin"`},
-		{StepConfig{Op: "morph", Shape: "disk"}, `unknown shape "disk"`},
-		{StepConfig{Op: "morph", Iterations: -1}, "iterations must be >= 1"},
-		{StepConfig{Op: "sobel", Ksize: 9}, "ksize must be 1, 3, 5 or 7, got 9"},
-		{StepConfig{Op: "sobel", Dx: 3, Ksize: 3}, "need 0 <= dx, dy < ksize"},
-		{StepConfig{Op: "laplacian", Ksize: 2}, "ksize must be odd"},
-		{StepConfig{Op: "fft", Radius: 0}, "radius must be > 0"},
-		{StepConfig{Op: "filter2d"}, "kernel must be a non-empty matrix"},
-		{StepConfig{Op: "filter2d", Kernel: [][]float64{{1, 2}, {3}}}, "kernel row 1 has 1 values, want 2"},
+		{S{"ksize": 3}, "preprocess: step 1: missing op (valid: adaptive, bilateral, blur, cvtcolor,"},
+		{S{"op": 3}, "op must be a name, got 3 (valid: adaptive,"},
+		{S{"op": "sharpen"}, `unknown operation "sharpen" (valid: adaptive, bilateral,`},
+		{S{"op": "components"}, "components is not a preprocessing step (its result is a label image); valid operations: adaptive,"},
+		{S{"op": "gaussian", "block": 5}, `unknown key "block" (valid: ksize, sigma, sigma_y)`},
+		{S{"op": "otsu", "ksize": 5}, `unknown key "ksize" (valid: none)`},
+		{S{"op": "gaussian", "ksize": 4}, "ksize must be odd (or 0 with sigma > 0), got 4"},
+		{S{"op": "gaussian", "ksize": 2.5}, "ksize: want an integer, got 2.5"},
+		{S{"op": "gaussian", "ksize": "five"}, `ksize: want an integer, got "five"`},
+		{S{"op": "gaussian", "sigma": -1}, "need 0 <= sigmas <= 160"},
+		{S{"op": "gaussian", "sigma": math.NaN()}, "sigma: want a number, got NaN"},
+		{S{"op": "gaussian", "ksize": 0, "sigma": 1e6}, "sigmas <= 160"},
+		{S{"op": "median", "ksize": 6}, "ksize must be odd and >= 1, got 6"},
+		{S{"op": "median", "ksize": 100001}, "ksize must be <= 1001, got 100001"},
+		{S{"op": "blur", "ksize": -3}, "ksize must be in [1, 1001], got -3"},
+		{S{"op": "bilateral", "d": 1001}, "d must be <= 99"},
+		{S{"op": "morph", "ksize": 5000}, "ksize must be in [1, 1001], got 5000"},
+		{S{"op": "morph", "morph": "thin"}, "morph: unknown value thin (valid: erode, dilate, open, close, gradient, tophat, blackhat)"},
+		{S{"op": "morph", "shape": "disk"}, "shape: unknown value disk (valid: rect, ellipse, cross)"},
+		{S{"op": "morph", "iterations": -1}, "iterations must be in [0, 1001]"},
+		{S{"op": "threshold", "type": "bin"}, "type: unknown value bin (valid: binary, binary_inv, trunc, tozero, tozero_inv)"},
+		{S{"op": "adaptive", "block": 4}, "block must be odd and in [3, 1001], got 4"},
+		{S{"op": "adaptive", "method": "x"}, "method: unknown value x (valid: mean, gaussian)"},
+		{S{"op": "adaptive", "type": "trunc"}, "type: unknown value trunc (valid: binary, binary_inv)"},
+		{S{"op": "cvtcolor", "code": "yuv"}, "code: unknown value yuv (valid: hsv, hls, lab, bgr, gray)"},
+		{S{"op": "sobel", "ksize": 9}, "ksize must be 1, 3, 5, 7 or -1, got 9"},
+		{S{"op": "sobel", "dx": 3, "ksize": 3}, "bad derivative orders dx 3 dy 0 for ksize 3"},
+		{S{"op": "laplacian", "ksize": 2}, "ksize must be odd"},
+		{S{"op": "fft", "radius": 0}, "fft): filter radius must be > 0"},
+		{S{"op": "fft", "order": 0}, "order must be >= 1"},
+		{S{"op": "filter2d", "kernel": []any{}}, "kernel: want a non-empty matrix"},
+		{S{"op": "filter2d", "kernel": [][]float64{{1, 2}, {3}}}, "kernel: row 2 has 1 values, want 2"},
+		{S{"op": "filter2d", "kernel": "1,2;x"}, `kernel: bad matrix value "x"`},
 	} {
 		t.Run(tc.msg, func(t *testing.T) {
 			_, err := ParseSteps([]StepConfig{tc.cfg})
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tc.msg)
-			require.True(t, strings.HasPrefix(err.Error(), fmt.Sprintf("preprocess: step 0 (%s): ", tc.cfg.Op)), err.Error())
+			if op, ok := tc.cfg["op"]; ok {
+				require.True(t, strings.HasPrefix(err.Error(), fmt.Sprintf("preprocess: step 1 (%v): ", op)), err.Error())
+			}
+			require.NotContains(t, err.Error(), "\n")
+			_, err = ResolveSteps([]StepConfig{tc.cfg})
+			require.Error(t, err)
 		})
 	}
-	_, err := ParseSteps([]StepConfig{{Op: "blur"}, {Op: "median", Ksize: 2}})
-	require.ErrorContains(t, err, "preprocess: step 1 (median): ksize must be odd")
+	_, err := ParseSteps([]StepConfig{{"op": "blur"}, {"op": "median", "ksize": 2}})
+	require.ErrorContains(t, err, "preprocess: step 2 (median): ksize must be odd")
 }
 
 func TestSteps(t *testing.T) {
 	src := photo(t, "photo.png")
 	gray := Gray(src)
 	pc := func(op func(*image.Gray) *image.Gray) *image.RGBA { return PerChannel(src, op) }
+	type S = StepConfig
 	for _, tc := range []struct {
-		cfg  StepConfig
+		name string
+		cfg  S
 		want *image.RGBA
 	}{
-		{StepConfig{Op: "gray"}, GrayToRGBA(gray)},
-		{StepConfig{Op: "bgr"}, SwapRB(src)},
-		{StepConfig{Op: "hsv"}, HSV(src)},
-		{StepConfig{Op: "hls"}, HLS(src)},
-		{StepConfig{Op: "lab"}, Lab(src)},
-		{StepConfig{Op: "blur"}, pc(func(g *image.Gray) *image.Gray { return Blur(g, 3, 3) })},
-		{StepConfig{Op: "gaussian"}, pc(func(g *image.Gray) *image.Gray { return GaussianBlur(g, 5, 0, 0) })},
-		{StepConfig{Op: "gaussian", Sigma: 1.5}, pc(func(g *image.Gray) *image.Gray { return GaussianBlur(g, 0, 1.5, 0) })},
-		{StepConfig{Op: "median", Ksize: 5}, pc(func(g *image.Gray) *image.Gray { return MedianBlur(g, 5) })},
-		{StepConfig{Op: "bilateral"}, BilateralFilterRGBA(src, 9, 75, 75)},
-		{StepConfig{Op: "filter2d", Kernel: [][]float64{{0, -1, 0}, {-1, 5, -1}, {0, -1, 0}}},
+		{"gray", S{"op": "gray"}, GrayToRGBA(gray)},
+		{"cvtcolor", S{"op": "cvtcolor"}, HSV(src)},
+		{"cvtcolor bgr", S{"op": "cvtcolor", "code": "bgr"}, SwapRB(src)},
+		{"cvtcolor hls", S{"op": "cvtcolor", "code": "hls"}, HLS(src)},
+		{"cvtcolor lab", S{"op": "cvtcolor", "code": "lab"}, Lab(src)},
+		{"cvtcolor gray", S{"op": "cvtcolor", "code": "gray"}, GrayToRGBA(gray)},
+		{"blur", S{"op": "blur"}, pc(func(g *image.Gray) *image.Gray { return Blur(g, 5, 5) })},
+		{"gaussian", S{"op": "gaussian"}, pc(func(g *image.Gray) *image.Gray { return GaussianBlur(g, 7, 0, 0) })},
+		{"gaussian sigma", S{"op": "gaussian", "ksize": 0, "sigma": 1.5}, pc(func(g *image.Gray) *image.Gray { return GaussianBlur(g, 0, 1.5, 0) })},
+		{"median", S{"op": "median", "ksize": 3}, pc(func(g *image.Gray) *image.Gray { return MedianBlur(g, 3) })},
+		{"bilateral", S{"op": "bilateral", "d": 9}, BilateralFilterRGBA(src, 9, 75, 75)},
+		{"filter2d", S{"op": "filter2d", "kernel": []any{[]any{0, -1, 0}, []any{-1, 5.0, -1}, []any{0, -1, 0}}},
 			pc(func(g *image.Gray) *image.Gray {
 				return Filter2D(g, &Plane{W: 3, H: 3, Pix: []float64{0, -1, 0, -1, 5, -1, 0, -1, 0}})
 			})},
-		{StepConfig{Op: "threshold", Thresh: 100, Type: "trunc"}, pc(func(g *image.Gray) *image.Gray { return Threshold(g, 100, 255, ThreshTrunc) })},
-		{StepConfig{Op: "otsu"}, GrayToRGBA(Threshold(gray, float64(Otsu(gray)), 255, ThreshBinary))},
-		{StepConfig{Op: "iterative"}, GrayToRGBA(Threshold(gray, IterativeThreshold(gray), 255, ThreshBinary))},
-		{StepConfig{Op: "maxentropy"}, GrayToRGBA(Threshold(gray, float64(MaxEntropyThreshold(gray)), 255, ThreshBinary))},
-		{StepConfig{Op: "adaptive", Method: "gaussian", Block: 7, C: 2}, GrayToRGBA(AdaptiveThreshold(gray, 255, AdaptiveGaussian, false, 7, 2))},
-		{StepConfig{Op: "morph", Morph: "close", Shape: "ellipse", Ksize: 5},
+		{"filter2d string", S{"op": "filter2d", "kernel": "1,2,1"},
+			pc(func(g *image.Gray) *image.Gray { return Filter2D(g, &Plane{W: 3, H: 1, Pix: []float64{1, 2, 1}}) })},
+		{"threshold", S{"op": "threshold", "thresh": 100, "type": "trunc"}, GrayToRGBA(Threshold(gray, 100, 255, ThreshTrunc))},
+		{"otsu", S{"op": "otsu"}, GrayToRGBA(Threshold(gray, float64(Otsu(gray)), 255, ThreshBinary))},
+		{"iterative", S{"op": "iterative"}, GrayToRGBA(Threshold(gray, IterativeThreshold(gray), 255, ThreshBinary))},
+		{"maxentropy", S{"op": "maxentropy"}, GrayToRGBA(Threshold(gray, float64(MaxEntropyThreshold(gray)), 255, ThreshBinary))},
+		{"adaptive", S{"op": "adaptive", "method": "gaussian", "block": 7, "c": 2}, GrayToRGBA(AdaptiveThreshold(gray, 255, AdaptiveGaussian, false, 7, 2))},
+		{"morph", S{"op": "morph", "morph": "close", "shape": "ellipse", "ksize": 5},
 			pc(func(g *image.Gray) *image.Gray {
 				return MorphologyEx(g, MorphClose, StructuringElement(ShapeEllipse, 5, 5), 1)
 			})},
-		{StepConfig{Op: "sobel", Dy: 1}, GrayToRGBA(ConvertScaleAbs(Sobel(gray, 0, 1, 3), 1, 0))},
-		{StepConfig{Op: "laplacian", Ksize: 3}, GrayToRGBA(ConvertScaleAbs(Laplacian(gray, 3), 1, 0))},
-		{StepConfig{Op: "fft", Radius: 10}, pc(func(g *image.Gray) *image.Gray {
-			return FrequencyFilter(g, FreqFilter{Pass: LowPass, Kind: Gaussian, Radius: 10}).ToGray8()
-		})},
+		{"sobel", S{"op": "sobel", "dx": 0, "dy": 1}, GrayToRGBA(ConvertScaleAbs(Sobel(gray, 0, 1, 3), 1, 0))},
+		{"laplacian", S{"op": "laplacian", "ksize": 3}, GrayToRGBA(ConvertScaleAbs(Laplacian(gray, 3), 1, 0))},
+		{"fft", S{"op": "fft", "radius": 10}, GrayToRGBA(FrequencyFilter(gray, FreqFilter{Pass: LowPass, Kind: Gaussian, Radius: 10, Order: 2}).ToGray8())},
+		{"fft highpass", S{"op": "fft", "radius": 10, "filter": "highpass"},
+			GrayToRGBA(FrequencyFilter(gray, FreqFilter{Pass: HighPass, Kind: Gaussian, Radius: 10, Order: 2}).Normalize())},
 	} {
-		t.Run(tc.cfg.Op, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			steps, err := ParseSteps([]StepConfig{tc.cfg})
 			require.NoError(t, err)
 			before := append([]uint8(nil), src.Pix...)
@@ -128,15 +151,60 @@ func TestSteps(t *testing.T) {
 			require.Equal(t, tc.want.Pix, got.Pix)
 		})
 	}
-	for _, op := range StepOps {
-		cfg := StepConfig{Op: op, Radius: 5, Kernel: [][]float64{{1}}}
-		_, err := ParseSteps([]StepConfig{cfg})
-		require.NoError(t, err, op)
-	}
-	steps, err := ParseSteps([]StepConfig{{Op: "gaussian", Ksize: 3}, {Op: "gray"}})
+	steps, err := ParseSteps([]StepConfig{{"op": "gaussian", "ksize": 3}, {"op": "gray"}})
 	require.NoError(t, err)
 	require.Equal(t, GrayToRGBA(Gray(steps[0](src))).Pix, Chain(steps)(src).Pix)
 	require.Equal(t, src.Pix, Chain(nil)(src).Pix)
+}
+
+// Every operation builds with its defaults, and resolving is idempotent
+// and survives a JSON round trip (numbers come back as float64), so a
+// recorded step rebuilds the same operation.
+func TestResolveSteps(t *testing.T) {
+	src := photo(t, "photo.png")
+	for _, d := range Ops {
+		t.Run(d.Name, func(t *testing.T) {
+			cfg := StepConfig{"op": d.Name}
+			r, err := ResolveSteps([]StepConfig{cfg})
+			require.NoError(t, err)
+			require.Len(t, r[0], len(d.Params)+1)
+			b, err := json.Marshal(r)
+			require.NoError(t, err)
+			var back []StepConfig
+			require.NoError(t, json.Unmarshal(b, &back))
+			r2, err := ResolveSteps(back)
+			require.NoError(t, err)
+			require.Equal(t, r, r2)
+			a, err := ParseSteps([]StepConfig{cfg})
+			require.NoError(t, err)
+			b2, err := ParseSteps(back)
+			require.NoError(t, err)
+			require.Equal(t, a[0](src).Pix, b2[0](src).Pix)
+		})
+	}
+}
+
+// Apply keeps gray input gray for per-channel ops and gives single-channel
+// results for gray-input ops, as cmd/imgproc writes them.
+func TestOpApply(t *testing.T) {
+	src := photo(t, "photo.png")
+	gray := Gray(src)
+	med, err := LookupOp("median")
+	require.NoError(t, err)
+	op, err := med.Build(StepConfig{"ksize": 3})
+	require.NoError(t, err)
+	require.Equal(t, MedianBlur(gray, 3).Pix, op.Apply(gray).(*image.Gray).Pix)
+	require.Equal(t, PerChannel(src, func(g *image.Gray) *image.Gray { return MedianBlur(g, 3) }).Pix, op.Apply(src).(*image.RGBA).Pix)
+	otsu, err := LookupOp("otsu")
+	require.NoError(t, err)
+	op, err = otsu.Build(nil)
+	require.NoError(t, err)
+	require.Equal(t, Threshold(gray, float64(Otsu(gray)), 255, ThreshBinary).Pix, op.Apply(src).(*image.Gray).Pix)
+	hsv, err := LookupOp("cvtcolor")
+	require.NoError(t, err)
+	op, err = hsv.Build(nil)
+	require.NoError(t, err)
+	require.Equal(t, HSV(GrayToRGBA(gray)).Pix, op.Apply(gray).(*image.RGBA).Pix)
 }
 
 func TestThresholdEdgeCases(t *testing.T) {
@@ -323,7 +391,7 @@ func TestCat12(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(dir, "cat_12_train"))
 	require.NoError(t, err)
 	kinds := map[string]int{}
-	steps, err := ParseSteps([]StepConfig{{Op: "gaussian", Ksize: 5}, {Op: "median", Ksize: 5}, {Op: "morph"}})
+	steps, err := ParseSteps([]StepConfig{{"op": "gaussian", "ksize": 5}, {"op": "median", "ksize": 5}, {"op": "morph"}})
 	require.NoError(t, err)
 	run := Chain(steps)
 	checked := 0

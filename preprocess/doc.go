@@ -47,33 +47,36 @@
 //	           FreqFilter, FrequencyFilter, SwapAmplitudePhase
 //	files      WriteNPY, WriteNPYComplex, ReadNPY
 //
-// # Preprocessing steps from configs
+// # Operations as steps and commands
 //
-// A config lists steps as StepConfig values (YAML/JSON tags given), e.g.
+// Ops is the one table of the operations that are both cmd/imgproc
+// commands and training preprocessing steps: each OpDef names its
+// parameters (Param: key, kind, default, valid names), and the key is both
+// the config key and the command's flag. A config lists steps as
+// StepConfig maps, e.g. the training config's
 //
-//	preprocess:
-//	  - {op: gaussian, ksize: 5}
-//	  - {op: median, ksize: 3}
-//	  - {op: morph, morph: open, shape: ellipse, ksize: 5}
+//	data:
+//	  preprocess:
+//	    - {op: gaussian, ksize: 5}
+//	    - {op: cvtcolor, code: hsv}
+//	    - {op: morph, morph: open, shape: ellipse, ksize: 5}
 //
 // ParseSteps validates them and returns one Step
-// (func(*image.RGBA) *image.RGBA) per entry; Chain composes them:
+// (func(*image.RGBA) *image.RGBA) per entry; Chain composes them;
+// ResolveSteps returns them with every parameter spelled out, as a run
+// records them in its model.json:
 //
 //	steps, err := preprocess.ParseSteps(cfg.Preprocess)
-//	if err != nil { return err }           // "preprocess: step 1 (median): ksize must be odd and >= 1, got 4"
+//	if err != nil { return err } // "preprocess: step 2 (median): ksize must be odd and >= 1, got 4"
 //	run := preprocess.Chain(steps)
 //	out := run(preprocess.ToRGBA(decoded))
 //
-// Ops and their fields (defaults in brackets): gray; bgr (swap R and B);
-// hsv, hls, lab (colour-space codes in the R, G, B slots); blur ksize[3];
-// gaussian ksize[5], sigma[0], sigma_y[0]; median ksize[3]; bilateral
-// d[9], sigma_color[75], sigma_space[75]; filter2d kernel (rows);
-// threshold thresh, maxval[255], type[binary]; otsu, iterative,
-// maxentropy; adaptive method[mean], block[11], c[0], type[binary],
-// maxval[255]; morph morph[open], shape[rect], ksize[3], iterations[1];
-// sobel dx[1], dy[0], ksize[3] (|result| saturated to 8 bits); laplacian
-// ksize[1]; fft filter[lowpass], kind[gaussian], radius, radius2.
-// Threshold-like ops, sobel and laplacian work on the gray image and
-// replicate the result into R, G, B; the others work per channel. Steps are
-// deterministic; random augmentation belongs to the caller.
+// Errors are one line naming the step (numbered from 1), its op and, for an
+// unknown op, key or name, the valid ones. OpDef.Build binds one op for
+// other uses (Op.Apply keeps gray input gray, as the command writes it).
+// docs/CONFIG.md lists the ops with their keys and defaults. Thresholds,
+// gradients and the frequency filter work on the gray image and a Step
+// replicates their result into R, G, B; colour conversions and bilateral
+// filtering work on the colour image; the other filters per channel. Steps
+// are deterministic; random augmentation belongs to the caller.
 package preprocess

@@ -3,57 +3,234 @@ package preprocess
 import (
 	"fmt"
 	"image"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
 )
 
 // Step is one configured preprocessing operation on a colour image. Steps
 // are deterministic and safe for concurrent use; the input is not modified.
 type Step func(*image.RGBA) *image.RGBA
 
-// StepConfig is one entry of a preprocessing list in a config file, e.g.
-// YAML `{op: gaussian, ksize: 5}`. Op selects the operation; the other
-// fields are its parameters (zero means the documented default).
-type StepConfig struct {
-	Op         string      `yaml:"op" json:"op"`
-	Ksize      int         `yaml:"ksize,omitempty" json:"ksize,omitempty"`
-	Sigma      float64     `yaml:"sigma,omitempty" json:"sigma,omitempty"`
-	SigmaY     float64     `yaml:"sigma_y,omitempty" json:"sigma_y,omitempty"`
-	D          int         `yaml:"d,omitempty" json:"d,omitempty"`
-	SigmaColor float64     `yaml:"sigma_color,omitempty" json:"sigma_color,omitempty"`
-	SigmaSpace float64     `yaml:"sigma_space,omitempty" json:"sigma_space,omitempty"`
-	Thresh     float64     `yaml:"thresh,omitempty" json:"thresh,omitempty"`
-	Maxval     float64     `yaml:"maxval,omitempty" json:"maxval,omitempty"`
-	Type       string      `yaml:"type,omitempty" json:"type,omitempty"`
-	Method     string      `yaml:"method,omitempty" json:"method,omitempty"`
-	Block      int         `yaml:"block,omitempty" json:"block,omitempty"`
-	C          float64     `yaml:"c,omitempty" json:"c,omitempty"`
-	Morph      string      `yaml:"morph,omitempty" json:"morph,omitempty"`
-	Shape      string      `yaml:"shape,omitempty" json:"shape,omitempty"`
-	Iterations int         `yaml:"iterations,omitempty" json:"iterations,omitempty"`
-	Dx         int         `yaml:"dx,omitempty" json:"dx,omitempty"`
-	Dy         int         `yaml:"dy,omitempty" json:"dy,omitempty"`
-	Filter     string      `yaml:"filter,omitempty" json:"filter,omitempty"`
-	Kind       string      `yaml:"kind,omitempty" json:"kind,omitempty"`
-	Radius     float64     `yaml:"radius,omitempty" json:"radius,omitempty"`
-	Radius2    float64     `yaml:"radius2,omitempty" json:"radius2,omitempty"`
-	Kernel     [][]float64 `yaml:"kernel,omitempty" json:"kernel,omitempty"`
+// StepConfig is one entry of a preprocessing list in a config file or in a
+// run's model.json: the operation under "op" and its parameters under the
+// keys of its Params, e.g. YAML {op: gaussian, ksize: 5}. Values are numbers,
+// names, or for matrices a list of rows (or cmd/imgproc's "a,b;c,d" form).
+// Missing keys take the operation's defaults.
+type StepConfig map[string]any
+
+// Op is an operation with its parameters bound. Gray works on one 8-bit
+// channel; colour input goes through Colour when it is set, else through
+// Gray after conversion to gray (FromGray: a single-channel result), else
+// through Gray channel by channel, as OpenCV filters a 3-channel Mat.
+type Op struct {
+	Gray     func(*image.Gray) *image.Gray
+	Colour   func(*image.RGBA) *image.RGBA
+	FromGray bool
+	// Float, when set, is the unsaturated result that Gray converts to
+	// 8 bits (gradients, frequency filters).
+	Float func(*image.Gray) *Plane
 }
 
-// StepOps lists the operations ParseSteps accepts.
-var StepOps = []string{"gray", "bgr", "hsv", "hls", "lab", "blur", "gaussian", "median", "bilateral",
-	"filter2d", "threshold", "otsu", "iterative", "maxentropy", "adaptive", "morph", "sobel", "laplacian", "fft"}
+// Apply runs the operation on any image: single-channel results are
+// *image.Gray (so is the result of a per-channel op on gray input), colour
+// results *image.RGBA.
+func (o Op) Apply(img image.Image) image.Image {
+	if o.FromGray || (!isColour(img) && o.Gray != nil) {
+		return o.Gray(ToGray(img))
+	}
+	return o.Step()(ToRGBA(img))
+}
 
-// ParseSteps validates configs and turns each into a Step. Errors name the
-// step index and op: "preprocess: step 1 (gaussian): ksize must be odd, got 4".
+// Step returns the operation on colour images, with single-channel results
+// replicated into R, G and B.
+func (o Op) Step() Step {
+	return func(img *image.RGBA) *image.RGBA {
+		switch {
+		case o.FromGray:
+			return GrayToRGBA(o.Gray(Gray(img)))
+		case o.Colour != nil:
+			return o.Colour(img)
+		}
+		return PerChannel(img, o.Gray)
+	}
+}
+
+func isColour(img image.Image) bool {
+	switch img.(type) {
+	case *image.Gray, *image.Gray16:
+		return false
+	}
+	return true
+}
+
+// ParamKind is the type of a parameter's value.
+type ParamKind int
+
+const (
+	IntParam    ParamKind = iota // an integer
+	FloatParam                   // a finite number
+	NameParam                    // one of Param.Choices
+	MatrixParam                  // rows of numbers, all of one length
+)
+
+// Param is one parameter of an operation. Key is both its key in a config
+// step and its flag name in cmd/imgproc.
+type Param struct {
+	Key     string
+	Kind    ParamKind
+	Default any // int, float64, string or [][]float64, by Kind
+	Choices []string
+	Help    string
+}
+
+// OpDef is an operation that can be a preprocessing step and a cmd/imgproc
+// command: its parameters and how it is built from their values.
+type OpDef struct {
+	Name   string
+	Params []Param
+	build  func(args) (Op, error)
+}
+
+// LookupOp returns the definition of the operation named name; the error
+// lists the valid names.
+func LookupOp(name string) (*OpDef, error) {
+	for i := range Ops {
+		if Ops[i].Name == name {
+			return &Ops[i], nil
+		}
+	}
+	if why, ok := notSteps[name]; ok {
+		return nil, fmt.Errorf("%s is not a preprocessing step (%s); valid operations: %s", name, why, strings.Join(OpNames(), ", "))
+	}
+	return nil, fmt.Errorf("unknown operation %q (valid: %s)", name, strings.Join(OpNames(), ", "))
+}
+
+// notSteps are operations of cmd/imgproc that cannot map a colour image to
+// a colour image of the same size, with the reason.
+var notSteps = map[string]string{
+	"addweighted": "it needs a second image",
+	"swap":        "it needs a second image",
+	"components":  "its result is a label image",
+	"spectrum":    "its result is a frequency spectrum",
+	"phase":       "its result is a frequency-domain phase",
+}
+
+// OpNames lists the operations in Ops, sorted.
+func OpNames() []string {
+	names := make([]string, len(Ops))
+	for i, d := range Ops {
+		names[i] = d.Name
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Keys lists the operation's parameter keys.
+func (d *OpDef) Keys() []string {
+	keys := make([]string, len(d.Params))
+	for i, p := range d.Params {
+		keys[i] = p.Key
+	}
+	return keys
+}
+
+// Resolve checks c's keys and values against d and returns the complete
+// step: "op" plus every parameter, defaults filled in, values normalised
+// (int, float64, string or [][]float64).
+func (d *OpDef) Resolve(c StepConfig) (StepConfig, error) {
+	for k := range c {
+		if k != "op" && !slices.Contains(d.Keys(), k) {
+			valid := "none"
+			if len(d.Params) > 0 {
+				valid = strings.Join(d.Keys(), ", ")
+			}
+			return nil, fmt.Errorf("unknown key %q (valid: %s)", k, valid)
+		}
+	}
+	out := StepConfig{"op": d.Name}
+	for _, p := range d.Params {
+		v, ok := c[p.Key]
+		if !ok {
+			out[p.Key] = p.Default
+			continue
+		}
+		val, err := p.convert(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Key, err)
+		}
+		out[p.Key] = val
+	}
+	return out, nil
+}
+
+// Build validates c (see Resolve) and binds it.
+func (d *OpDef) Build(c StepConfig) (Op, error) {
+	r, err := d.Resolve(c)
+	if err != nil {
+		return Op{}, err
+	}
+	return d.build(args(r))
+}
+
+// ParseSteps validates configs and turns each into a Step. Errors are one
+// line naming the step (numbered from 1) and its op:
+// "preprocess: step 2 (gaussian): ksize must be odd (or 0 with sigma > 0), got 4".
 func ParseSteps(cfgs []StepConfig) ([]Step, error) {
 	steps := make([]Step, len(cfgs))
 	for i, c := range cfgs {
-		s, err := parseStep(c)
+		op, _, err := parseStep(c)
 		if err != nil {
-			return nil, fmt.Errorf("preprocess: step %d (%s): %w", i, c.Op, err)
+			return nil, stepError(i, c, err)
 		}
-		steps[i] = s
+		steps[i] = op.Step()
 	}
 	return steps, nil
+}
+
+// ResolveSteps validates configs and returns them complete (see
+// OpDef.Resolve), as a run records them.
+func ResolveSteps(cfgs []StepConfig) ([]StepConfig, error) {
+	out := make([]StepConfig, len(cfgs))
+	for i, c := range cfgs {
+		_, r, err := parseStep(c)
+		if err != nil {
+			return nil, stepError(i, c, err)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+func stepError(i int, c StepConfig, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "preprocess: ")
+	if op, ok := c["op"]; ok {
+		return fmt.Errorf("preprocess: step %d (%v): %s", i+1, op, msg)
+	}
+	return fmt.Errorf("preprocess: step %d: %s", i+1, msg)
+}
+
+func parseStep(c StepConfig) (Op, StepConfig, error) {
+	v, ok := c["op"]
+	if !ok {
+		return Op{}, nil, fmt.Errorf("missing op (valid: %s)", strings.Join(OpNames(), ", "))
+	}
+	name, ok := v.(string)
+	if !ok {
+		return Op{}, nil, fmt.Errorf("op must be a name, got %v (valid: %s)", v, strings.Join(OpNames(), ", "))
+	}
+	d, err := LookupOp(name)
+	if err != nil {
+		return Op{}, nil, err
+	}
+	r, err := d.Resolve(c)
+	if err != nil {
+		return Op{}, nil, err
+	}
+	op, err := d.build(args(r))
+	return op, r, err
 }
 
 // Chain composes steps left to right into one Step (identity when empty).
@@ -66,205 +243,157 @@ func Chain(steps []Step) Step {
 	}
 }
 
-// maxKsize bounds window sizes from configs.
-const maxKsize = 1001
-
-func oddKsize(k, def int) (int, error) {
-	if k == 0 {
-		k = def
+// convert checks a config value (from YAML, JSON, a Go literal or a
+// command-line string) and returns it normalised for p.Kind.
+func (p Param) convert(v any) (any, error) {
+	if s, ok := v.(string); ok && p.Kind != NameParam {
+		return p.Parse(s)
 	}
-	if k < 1 || k%2 == 0 {
-		return 0, fmt.Errorf("ksize must be odd and >= 1, got %d", k)
+	switch p.Kind {
+	case IntParam:
+		f, ok := number(v)
+		if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<31 {
+			return nil, fmt.Errorf("want an integer, got %v", v)
+		}
+		return int(f), nil
+	case FloatParam:
+		if f, ok := number(v); ok {
+			return f, nil
+		}
+		return nil, fmt.Errorf("want a number, got %v", v)
+	case NameParam:
+		s, ok := v.(string)
+		if !ok || !slices.Contains(p.Choices, s) {
+			return nil, fmt.Errorf("unknown value %v (valid: %s)", v, strings.Join(p.Choices, ", "))
+		}
+		return s, nil
 	}
-	if k > maxKsize {
-		return 0, fmt.Errorf("ksize must be <= %d, got %d", maxKsize, k)
-	}
-	return k, nil
+	return matrix(v)
 }
 
-func orDefault(v, def float64) float64 {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-// viaGray runs a single-channel op on the gray image and replicates the result.
-func viaGray(op func(*image.Gray) *image.Gray) Step {
-	return func(img *image.RGBA) *image.RGBA { return GrayToRGBA(op(Gray(img))) }
-}
-
-func perChannel(op func(*image.Gray) *image.Gray) Step {
-	return func(img *image.RGBA) *image.RGBA { return PerChannel(img, op) }
-}
-
-func parseStep(c StepConfig) (Step, error) {
-	switch c.Op {
-	case "gray":
-		return viaGray(func(g *image.Gray) *image.Gray { return g }), nil
-	case "bgr":
-		return SwapRB, nil
-	case "hsv":
-		return HSV, nil
-	case "hls":
-		return HLS, nil
-	case "lab":
-		return Lab, nil
-	case "blur":
-		k, err := oddKsize(c.Ksize, 3)
+// Parse reads a value from its command-line form: "5", "1.5", "gaussian",
+// "0,-1,0;-1,5,-1;0,-1,0".
+func (p Param) Parse(s string) (any, error) {
+	s = strings.TrimSpace(s)
+	switch p.Kind {
+	case IntParam:
+		i, err := strconv.Atoi(s)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("want an integer, got %q", s)
 		}
-		return perChannel(func(g *image.Gray) *image.Gray { return Blur(g, k, k) }), nil
-	case "gaussian":
-		if c.Sigma < 0 || c.SigmaY < 0 {
-			return nil, fmt.Errorf("sigma must be >= 0")
+		return p.convert(i)
+	case FloatParam:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("want a finite number, got %q", s)
 		}
-		k := c.Ksize
-		if k == 0 && c.Sigma == 0 {
-			k = 5
-		}
-		if k < 0 || (k > 0 && k%2 == 0) {
-			return nil, fmt.Errorf("ksize must be odd, got %d", k)
-		}
-		if k > maxKsize || c.Sigma > 160 || c.SigmaY > 160 {
-			return nil, fmt.Errorf("need ksize <= %d and sigmas <= 160", maxKsize)
-		}
-		return perChannel(func(g *image.Gray) *image.Gray { return GaussianBlur(g, k, c.Sigma, c.SigmaY) }), nil
-	case "median":
-		k, err := oddKsize(c.Ksize, 3)
-		if err != nil {
-			return nil, err
-		}
-		return perChannel(func(g *image.Gray) *image.Gray { return MedianBlur(g, k) }), nil
-	case "bilateral":
-		d := c.D
-		if d == 0 {
-			d = 9
-		}
-		sc, ss := orDefault(c.SigmaColor, 75), orDefault(c.SigmaSpace, 75)
-		if d > 99 || (d < 0 && ss > 33) {
-			return nil, fmt.Errorf("d must be <= 99 (or sigma_space <= 33 with d < 0), got %d", d)
-		}
-		return func(img *image.RGBA) *image.RGBA { return BilateralFilterRGBA(img, d, sc, ss) }, nil
-	case "filter2d":
-		if len(c.Kernel) == 0 || len(c.Kernel[0]) == 0 {
-			return nil, fmt.Errorf("kernel must be a non-empty matrix")
-		}
-		k := NewPlane(len(c.Kernel[0]), len(c.Kernel))
-		for y, row := range c.Kernel {
-			if len(row) != k.W {
-				return nil, fmt.Errorf("kernel row %d has %d values, want %d", y, len(row), k.W)
+		return f, nil
+	case NameParam:
+		return p.convert(s)
+	}
+	var rows [][]float64
+	for _, r := range strings.Split(s, ";") {
+		var row []float64
+		for _, f := range strings.Split(r, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil {
+				return nil, fmt.Errorf("bad matrix value %q (want rows separated by ';', values by ',')", f)
 			}
-			copy(k.Pix[y*k.W:], row)
+			row = append(row, v)
 		}
-		return perChannel(func(g *image.Gray) *image.Gray { return Filter2D(g, k) }), nil
-	case "threshold":
-		t, err := ParseThresholdType(orString(c.Type, "binary"))
-		if err != nil {
-			return nil, err
-		}
-		mv := orDefault(c.Maxval, 255)
-		return perChannel(func(g *image.Gray) *image.Gray { return Threshold(g, c.Thresh, mv, t) }), nil
-	case "otsu":
-		return viaGray(func(g *image.Gray) *image.Gray {
-			return Threshold(g, float64(Otsu(g)), 255, ThreshBinary)
-		}), nil
-	case "iterative":
-		return viaGray(func(g *image.Gray) *image.Gray {
-			return Threshold(g, IterativeThreshold(g), 255, ThreshBinary)
-		}), nil
-	case "maxentropy":
-		return viaGray(func(g *image.Gray) *image.Gray {
-			return Threshold(g, float64(MaxEntropyThreshold(g)), 255, ThreshBinary)
-		}), nil
-	case "adaptive":
-		m, err := ParseAdaptiveMethod(orString(c.Method, "mean"))
-		if err != nil {
-			return nil, err
-		}
-		b := c.Block
-		if b == 0 {
-			b = 11
-		}
-		if b < 3 || b%2 == 0 {
-			return nil, fmt.Errorf("block must be odd and >= 3, got %d", b)
-		}
-		inv := false
-		switch c.Type {
-		case "", "binary":
-		case "binary_inv":
-			inv = true
-		default:
-			return nil, fmt.Errorf("adaptive type must be binary or binary_inv, got %q", c.Type)
-		}
-		mv := orDefault(c.Maxval, 255)
-		return viaGray(func(g *image.Gray) *image.Gray { return AdaptiveThreshold(g, mv, m, inv, b, c.C) }), nil
-	case "morph":
-		op, err := ParseMorphOp(orString(c.Morph, "open"))
-		if err != nil {
-			return nil, err
-		}
-		sh, err := ParseShape(orString(c.Shape, "rect"))
-		if err != nil {
-			return nil, err
-		}
-		k := c.Ksize
-		if k == 0 {
-			k = 3
-		}
-		if k < 1 || k > maxKsize {
-			return nil, fmt.Errorf("ksize must be in [1, %d], got %d", maxKsize, k)
-		}
-		it := c.Iterations
-		if it == 0 {
-			it = 1
-		}
-		if it < 0 {
-			return nil, fmt.Errorf("iterations must be >= 1, got %d", it)
-		}
-		se := StructuringElement(sh, k, k)
-		return perChannel(func(g *image.Gray) *image.Gray { return MorphologyEx(g, op, se, it) }), nil
-	case "sobel":
-		k := c.Ksize
-		if k == 0 {
-			k = 3
-		}
-		if k != 1 && k != 3 && k != 5 && k != 7 {
-			return nil, fmt.Errorf("ksize must be 1, 3, 5 or 7, got %d", k)
-		}
-		dx, dy := c.Dx, c.Dy
-		if dx == 0 && dy == 0 {
-			dx = 1
-		}
-		if dx < 0 || dy < 0 || dx >= max(k, 3) || dy >= max(k, 3) {
-			return nil, fmt.Errorf("need 0 <= dx, dy < ksize, got dx=%d dy=%d", dx, dy)
-		}
-		return viaGray(func(g *image.Gray) *image.Gray { return ConvertScaleAbs(Sobel(g, dx, dy, k), 1, 0) }), nil
-	case "laplacian":
-		k, err := oddKsize(c.Ksize, 1)
-		if err != nil {
-			return nil, err
-		}
-		return viaGray(func(g *image.Gray) *image.Gray { return ConvertScaleAbs(Laplacian(g, k), 1, 0) }), nil
-	case "fft":
-		f, err := ParseFreqFilter(orString(c.Filter, "lowpass"), orString(c.Kind, "gaussian"), c.Radius, c.Radius2)
-		if err != nil {
-			return nil, err
-		}
-		return perChannel(func(g *image.Gray) *image.Gray { return FrequencyFilter(g, f).ToGray8() }), nil
-	case "":
-		return nil, fmt.Errorf("missing op (want one of %v)", StepOps)
+		rows = append(rows, row)
 	}
-	return nil, fmt.Errorf("unknown op %q (want one of %v)", c.Op, StepOps)
+	return matrix(rows)
 }
 
-func orString(s, def string) string {
-	if s == "" {
-		return def
+// Format writes a value in its command-line form (see Parse).
+func (p Param) Format(v any) string {
+	m, ok := v.([][]float64)
+	if !ok {
+		return fmt.Sprint(v)
 	}
-	return s
+	rows := make([]string, len(m))
+	for i, r := range m {
+		vals := make([]string, len(r))
+		for j, x := range r {
+			vals[j] = strconv.FormatFloat(x, 'g', -1, 64)
+		}
+		rows[i] = strings.Join(vals, ",")
+	}
+	return strings.Join(rows, ";")
 }
+
+// number accepts the numeric types YAML and JSON decoders produce.
+func number(v any) (float64, bool) {
+	var f float64
+	switch x := v.(type) {
+	case int:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case uint64:
+		f = float64(x)
+	case float64:
+		f = x
+	default:
+		return 0, false
+	}
+	return f, !math.IsInf(f, 0) && !math.IsNaN(f)
+}
+
+// matrix accepts [][]float64 or a decoded list of lists of numbers.
+func matrix(v any) ([][]float64, error) {
+	var rows [][]float64
+	switch x := v.(type) {
+	case [][]float64:
+		for _, r := range x {
+			rows = append(rows, slices.Clone(r))
+		}
+	case []any:
+		for _, r := range x {
+			list, ok := r.([]any)
+			if !ok {
+				return nil, fmt.Errorf("want a list of rows, got row %v", r)
+			}
+			row := make([]float64, len(list))
+			for j, e := range list {
+				f, ok := number(e)
+				if !ok {
+					return nil, fmt.Errorf("want numbers, got %v", e)
+				}
+				row[j] = f
+			}
+			rows = append(rows, row)
+		}
+	default:
+		return nil, fmt.Errorf("want a list of rows, got %v", v)
+	}
+	if len(rows) == 0 || len(rows[0]) == 0 {
+		return nil, fmt.Errorf("want a non-empty matrix")
+	}
+	for i, r := range rows {
+		if len(r) != len(rows[0]) {
+			return nil, fmt.Errorf("row %d has %d values, want %d", i+1, len(r), len(rows[0]))
+		}
+		for _, f := range r {
+			if math.IsInf(f, 0) || math.IsNaN(f) {
+				return nil, fmt.Errorf("values must be finite, got %v", f)
+			}
+		}
+	}
+	if len(rows) > maxKsize || len(rows[0]) > maxKsize {
+		return nil, fmt.Errorf("at most %d rows and columns", maxKsize)
+	}
+	return rows, nil
+}
+
+// args are resolved parameter values (see OpDef.Resolve).
+type args StepConfig
+
+func (a args) int(k string) int            { return a[k].(int) }
+func (a args) float(k string) float64      { return a[k].(float64) }
+func (a args) name(k string) string        { return a[k].(string) }
+func (a args) matrix(k string) [][]float64 { return a[k].([][]float64) }
 
 // ParseAdaptiveMethod maps "mean" and "gaussian" to an AdaptiveMethod.
 func ParseAdaptiveMethod(s string) (AdaptiveMethod, error) {

@@ -3,9 +3,12 @@ package train
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/cfgfile"
 	"github.com/gocls/gocls/models/resnet"
 )
@@ -122,12 +125,51 @@ func LoadConfig(path string, sets []string) (Config, error) {
 		return cfg, errors.New(strings.ReplaceAll(err.Error(), "\n", `\n`))
 	}
 	if err := cfg.Validate(); err != nil {
+		if set := blamedSet(err.Error(), sets); set != "" {
+			return cfg, fmt.Errorf("config: -set %s: %w", set, err)
+		}
 		if path != "" {
 			return cfg, fmt.Errorf("config: %s: %w", path, err)
 		}
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
+}
+
+// blamedSet returns the last -set override whose key the validation message
+// names (the value in effect came from it, not from the file), or "".
+func blamedSet(msg string, sets []string) string {
+	for i := len(sets) - 1; i >= 0; i-- {
+		key, _, _ := strings.Cut(sets[i], "=")
+		if namesKey(msg, strings.TrimSpace(key)) {
+			return sets[i]
+		}
+	}
+	return ""
+}
+
+// namesKey reports whether msg mentions key as a whole key ("optim.lr" is not
+// named by "optim.lr_mult"), or a key under it ("-set data.augment=..."
+// answers for "data.augment.scale").
+func namesKey(msg, key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; ; {
+		j := strings.Index(msg[i:], key)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(key)
+		if (start == 0 || !isKeyByte(msg[start-1])) && (end == len(msg) || !isKeyByte(msg[end]) || msg[end] == '.') {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func isKeyByte(b byte) bool {
+	return b == '_' || b == '.' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }
 
 // Validate checks every value and returns the first problem as one line.
@@ -183,6 +225,9 @@ func (c Config) Validate() error {
 	if o.Momentum < 0 || o.Momentum >= 1 {
 		bad("optim.momentum must be in [0,1), got %g", o.Momentum)
 	}
+	if o.Nesterov && o.Name == "adamw" {
+		bad("optim.nesterov is an sgd option, but optim.name is adamw")
+	}
 	if o.Nesterov && o.Momentum == 0 {
 		bad("optim.nesterov needs optim.momentum > 0")
 	}
@@ -207,6 +252,9 @@ func (c Config) Validate() error {
 	if err := c.Schedule.validate(c.Run.Epochs); err != nil {
 		errs = append(errs, err.Error())
 	}
+	if c.Schedule.Name == "cosine" && c.Schedule.MinLR > o.LR {
+		bad("schedule.min_lr %g is above optim.lr %g: the cosine schedule would raise the rate", c.Schedule.MinLR, o.LR)
+	}
 	if c.Predict.BatchSize < 0 {
 		bad("predict.batch_size must be >= 0, got %d", c.Predict.BatchSize)
 	}
@@ -221,6 +269,31 @@ func (c Config) Validate() error {
 		return errors.New(errs[0])
 	}
 	return nil
+}
+
+// CheckPaths checks what Validate cannot without the file system, so that a
+// run does not fail only after training: predict.images exists (unless
+// synthetic data will be generated under data.root and it lies there) and
+// predict.out's directory exists and is writable.
+func (c Config) CheckPaths() error {
+	if c.Predict.Images == "" {
+		return nil
+	}
+	if !(c.Synthetic.Enabled && isUnder(c.Predict.Images, c.Data.Root)) {
+		if _, err := os.Stat(c.Predict.Images); err != nil {
+			return fmt.Errorf("config: predict.images: %w", err)
+		}
+	}
+	if err := atomicfile.CheckDir(filepath.Dir(c.Predict.Out)); err != nil {
+		return fmt.Errorf("config: predict.out %s: %w", c.Predict.Out, err)
+	}
+	return nil
+}
+
+// isUnder reports whether path is dir or inside it (lexically).
+func isUnder(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func (s ScheduleConfig) validate(epochs int) error {
@@ -248,6 +321,9 @@ func (s ScheduleConfig) validate(epochs int) error {
 	}
 	if !(s.MinLR >= 0) {
 		return fmt.Errorf("schedule.min_lr must be >= 0, got %g", s.MinLR)
+	}
+	if s.MinLR != 0 && s.Name != "cosine" {
+		return fmt.Errorf("schedule.min_lr is for the cosine schedule, not %q", s.Name)
 	}
 	if !(s.WarmupEpochs >= 0) || s.WarmupEpochs > float64(epochs) {
 		return fmt.Errorf("schedule.warmup_epochs must be in [0, run.epochs=%d], got %g", epochs, s.WarmupEpochs)

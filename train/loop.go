@@ -48,10 +48,9 @@ func (f fed) free() {
 }
 
 // feed uploads the batches of ch to the device one step ahead: while step N
-// runs, batch N+1 is copied over. The first skip batches (trained before a
-// mid-epoch checkpoint) pass through without an upload. The channel closes
-// after ch does, or when ctx is cancelled.
-func (r *runner) feed(ctx context.Context, ch <-chan dataset.Batch, skip int) <-chan fed {
+// runs, batch N+1 is copied over. The channel closes after ch does, or when
+// ctx is cancelled.
+func (r *runner) feed(ctx context.Context, ch <-chan dataset.Batch) <-chan fed {
 	out := make(chan fed, 1)
 	go func() {
 		defer close(out)
@@ -60,7 +59,7 @@ func (r *runner) feed(ctx context.Context, ch <-chan dataset.Batch, skip int) <-
 				r.trainLoader.Release(b)
 			}
 		}()
-		for i := 0; ; i++ {
+		for {
 			var b dataset.Batch
 			var ok bool
 			select {
@@ -72,11 +71,9 @@ func (r *runner) feed(ctx context.Context, ch <-chan dataset.Batch, skip int) <-
 				return
 			}
 			f := fed{b: b}
-			if i >= skip {
-				f.images, f.labels, f.err = uploadBatch(r.steps.be, b, r.crop)
-				r.trainLoader.Release(b)
-				f.b.Images, f.b.Pixels = nil, nil // released: Release(f.b) is now a no-op
-			}
+			f.images, f.labels, f.err = uploadBatch(r.steps.be, b, r.crop)
+			r.trainLoader.Release(b)
+			f.b.Images, f.b.Pixels = nil, nil // released: Release(f.b) is now a no-op
 			select {
 			case out <- f:
 			case <-ctx.Done():
@@ -154,14 +151,15 @@ type pendingStep struct {
 	size, step, epoch, batch int
 }
 
-// trainEpoch trains epoch (0-based) from micro-batch st.Batch on. The
+// trainEpoch trains epoch (0-based) from micro-batch st.Batch (sample
+// st.Consumed of the epoch's order) on. The
 // position in the run (step, batch, accumulation) is updated after every
 // micro-batch; the loss and top-1 sums every metricsEvery micro-batches and
 // before returning, so the state is whole whenever it can be saved.
 func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) {
 	cfg, st := r.cfg, r.st
 	ectx, cancel := context.WithCancel(ctx)
-	feed := r.feed(ectx, r.trainLoader.Epoch(ectx, epoch), st.Batch)
+	feed := r.feed(ectx, r.trainLoader.EpochFrom(ectx, epoch, st.Consumed))
 	var pending []pendingStep
 	defer func() {
 		cancel()
@@ -187,16 +185,11 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 	read := func() error { return r.readMetrics(&pending, bar, epoch, every) }
 
 	f, ok := <-feed
-	for idx := 0; ok; idx++ {
+	for idx := st.Batch; ok; idx++ {
 		var next fed
 		nextOK := true
-		if k > 1 && idx >= st.Batch {
+		if k > 1 {
 			next, nextOK = <-feed // read ahead: the last micro-batch of the epoch always ends a group
-		}
-		if idx < st.Batch { // resuming mid-epoch: these batches were trained before the checkpoint
-			r.trainLoader.Release(f.b)
-			f, ok = <-feed
-			continue
 		}
 		if ctx.Err() != nil {
 			f.free()
@@ -215,6 +208,9 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) 
 			return 0, err
 		}
 		pending = append(pending, p)
+		if r.hk.trained != nil {
+			r.hk.trained(epoch, f.b.Indices)
+		}
 		if len(pending) >= every {
 			if err := read(); err != nil {
 				next.free()
@@ -283,7 +279,7 @@ func (r *runner) step(f fed, epoch, idx int, applyStep, frozen bool) (pendingSte
 	} else {
 		st.AccumExamples = examples
 	}
-	st.Batch = idx + 1
+	st.Batch, st.Consumed = idx+1, f.b.End
 	return pendingStep{loss: loss, correct: correct, size: f.b.Size, step: stepNo, epoch: epoch + 1, batch: idx + 1}, nil
 }
 

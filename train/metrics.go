@@ -243,6 +243,20 @@ func writeCurves(path string, history []EpochRecord) error {
 	})
 }
 
+// valSummary is the validation part of a log line: loss, top-1 and (with
+// more than 5 classes) top-5, or "no validation set" when there were no
+// validation images (data.val_ratio 0), whose metrics would be NaN.
+func valSummary(val predict.Metrics, classes int) string {
+	if val.N == 0 {
+		return "no validation set"
+	}
+	s := fmt.Sprintf("val loss %.4f, top-1 %.4f", val.Loss, val.Top1)
+	if classes > 5 {
+		s += fmt.Sprintf(", top-5 %.4f", val.Top5)
+	}
+	return s
+}
+
 // record builds the EpochRecord of an epoch from its validation metrics.
 func record(epoch, step int, lr, trainLoss, trainTop1 float64, val predict.Metrics, classes int) EpochRecord {
 	r := EpochRecord{Epoch: epoch, Step: step, LR: Float(lr), TrainLoss: Float(trainLoss), TrainTop1: Float(trainTop1),

@@ -100,6 +100,7 @@ func loadOwnCheckpoint(cfg Config, dir string, store *model.Store, log io.Writer
 		return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained %s: no tensors under %s", dir, scope)
 	}
 	fmt.Fprintf(log, "initialised %d tensors from %s (%s, %s)%s\n", n, dir, info.Arch, info.Layout, headNote(skipHead, info.NumClasses, cfg.Data.NumClasses))
+	warnPretrainedSteps(cfg, dir, info, log)
 	return info.Preprocessing, nil
 }
 

@@ -4,12 +4,14 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/gomlx/gomlx/ml/model"
@@ -51,9 +53,13 @@ type Result struct {
 // metrics of the remaining epochs depend on, so that a resumed run continues
 // exactly.
 type state struct {
-	Epoch        int  `json:"epoch"`         // epochs completed (trained, evaluated, saved)
-	Step         int  `json:"step"`          // optimizer steps completed
-	Batch        int  `json:"batch"`         // micro-batches of epoch Epoch+1 already trained (mid-epoch checkpoint)
+	Epoch int `json:"epoch"` // epochs completed (trained, evaluated, saved)
+	Step  int `json:"step"`  // optimizer steps completed
+	Batch int `json:"batch"` // micro-batches of epoch Epoch+1 already trained (mid-epoch checkpoint)
+	// Consumed is how far into epoch Epoch+1's sample order training got
+	// (the End of its last batch): a resume continues there, even with
+	// another run.batch_size.
+	Consumed     int  `json:"consumed"`
 	EpochTrained bool `json:"epoch_trained"` // the training pass of epoch Epoch+1 is complete, its evaluation pending
 	// Running sums of the partial epoch.
 	LossSum       float64 `json:"loss_sum"`
@@ -71,20 +77,23 @@ type state struct {
 
 // hooks let tests observe and steer a run.
 type hooks struct {
-	afterStep  func(step int)   // called after each optimizer step or accumulation micro-step
-	readEvery  int              // overrides metricsEvery
-	beforeSave func(dir string) // called before each checkpoint save
+	afterStep  func(step int)                 // called after each optimizer step or accumulation micro-step
+	trained    func(epoch int, indices []int) // called with the training samples of each micro-batch
+	beforeSave func(dir string)               // called before each checkpoint save
+	readEvery  int                            // overrides metricsEvery
+	saver      checkpoint.Saver               // fault-test seams of the checkpoint writes
 }
 
 // Run trains as cfg says, writing everything into the run directory
 // cfg.Run.Dir/cfg.Run.Name:
 //
-//	config.yaml, model.json, split.json, metrics.csv, metrics.jsonl,
+//	train.lock, config.yaml, model.json, split.json, metrics.csv, metrics.jsonl,
 //	curves.png, confusion.csv, confusion.png, ckpt-NNNNNNNN/ (every epoch,
 //	the last run.keep_last kept), best/ (best validation top-1),
 //	interrupted/ (mid-epoch, after a cancellation)
 //
-// and resumes from its newest checkpoint when one exists (run.resume). Progress
+// and resumes from its newest intact checkpoint when one exists (run.resume);
+// another Run on the same directory meanwhile fails (see lockRunDir). Progress
 // goes to log. Cancelling ctx saves a mid-epoch checkpoint and returns an
 // error wrapping context.Canceled; re-running continues exactly where it
 // stopped. A non-finite loss stops the run with an error naming the step;
@@ -107,8 +116,28 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	runDir := filepath.Join(cfg.Run.Dir, cfg.Run.Name)
+	fresh := !fileExists(runDir)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: run directory: %w", err)
+	}
+	unlock, err := lockRunDir(runDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		unlock()
+		// A new run that fails before its first checkpoint (no usable image,
+		// a bad backend, a non-finite first loss) leaves nothing behind.
+		if err != nil && fresh && !hasCheckpoint(runDir) {
+			os.RemoveAll(runDir)
+		}
+	}()
+	recovered, err := checkpoint.Recover(runDir)
+	for _, r := range recovered {
+		fmt.Fprintf(log, "left by an interrupted save: %s\n", r)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
 
 	// Checkpoint to resume from, and the architecture it fixes.
@@ -131,7 +160,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
-	trainSet, valSet, err := loadSplit(cfg, runDir, log)
+	trainSet, valSet, err := loadSplit(cfg, runDir, resumeDir != "", log)
 	if err != nil {
 		return nil, err
 	}
@@ -153,8 +182,11 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	var st state
 	switch {
 	case resumeDir != "":
-		if err := checkpoint.Load(resumeDir, store, &st); err != nil {
-			return nil, fmt.Errorf("train: resuming: %w", err)
+		if resumeDir, err = loadResume(runDir, store, &st, log); err != nil {
+			return nil, err
+		}
+		if st.Batch > 0 && st.Consumed == 0 { // a checkpoint of an older version: exact if the batch size is unchanged
+			st.Consumed = st.Batch * cfg.Run.BatchSize
 		}
 		fmt.Fprintf(log, "resuming from %s (epoch %d, step %d%s)\n", resumeDir, st.Epoch, st.Step, midEpochNote(st))
 	case cfg.Model.Pretrained != "":
@@ -169,6 +201,9 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
 	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: cfg.Model.Layout, NumClasses: cfg.Data.NumClasses,
 		Scope: modelScope, Preprocessing: prep}
+	if info.Preprocess, err = recordedSteps(cfg); err != nil {
+		return nil, err
+	}
 	if err := checkpoint.WriteModelInfo(runDir, info); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -187,10 +222,14 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	evalOpts := loaderOpts
 	evalOpts.Shuffle, evalOpts.DropLast, evalOpts.Pixels = false, false, false
 	evalOpts.OnBad = nil
+	trainT, evalT, err := transforms(cfg, prep.Crop, prep.Resize, norm)
+	if err != nil {
+		return nil, err
+	}
 	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, st: &st, crop: prep.Crop,
 		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
-		trainLoader: dataset.NewLoader(trainSet, dataset.TrainTransform(cfg.Data.Augment, prep.Crop, norm), loaderOpts),
-		valLoader:   dataset.NewLoader(valSet, dataset.EvalTransform(prep.Resize, prep.Crop, norm), evalOpts)}
+		trainLoader: dataset.NewLoader(trainSet, trainT, loaderOpts),
+		valLoader:   dataset.NewLoader(valSet, evalT, evalOpts)}
 	if len(st.History) > 0 {
 		if err := r.writeReports(nil); err != nil {
 			return nil, err
@@ -268,10 +307,13 @@ epochs:
 				if err != nil {
 					return nil, fmt.Errorf("train: evaluating: %w", err)
 				}
-				fmt.Fprintf(r.log, "run.max_steps=%d reached in epoch %d: val loss %.4f, val top-1 %.4f; saved %s\n",
-					cfg.Run.MaxSteps, epoch+1, val.Loss, val.Top1, filepath.Join(r.runDir, interruptedDir))
+				fmt.Fprintf(r.log, "run.max_steps=%d reached in epoch %d: %s; saved %s\n",
+					cfg.Run.MaxSteps, epoch+1, valSummary(val, r.classes), filepath.Join(r.runDir, interruptedDir))
 				res.Val = val
 				break epochs
+			}
+			if st.Seen == 0 {
+				return nil, fmt.Errorf("train: epoch %d has no usable training image (all %d unreadable, see the warnings above): nothing saved", epoch+1, r.trainLoader.Len())
 			}
 			st.EpochTrained = true
 		}
@@ -295,17 +337,15 @@ epochs:
 		rec.Seconds = Float(st.Seconds)
 		rec.ImgPerSec = Float(float64(st.Seen) / math.Max(st.TrainSeconds, 1e-9))
 		st.History = append(st.History, rec)
-		top5 := ""
-		if rec.ValTop5 != nil {
-			top5 = fmt.Sprintf(", top-5 %.4f", float64(*rec.ValTop5))
-		}
-		fmt.Fprintf(r.log, "epoch %d/%d: lr %.4g, train loss %.4f, top-1 %.4f | val loss %.4f, top-1 %.4f%s | %d images, %.1f img/s\n",
-			epoch+1, cfg.Run.Epochs, st.LR, trainLoss, trainTop1, val.Loss, val.Top1, top5, st.Seen, float64(rec.ImgPerSec))
+		fmt.Fprintf(r.log, "epoch %d/%d: lr %.4g, train loss %.4f, top-1 %.4f | %s | %d images, %.1f img/s\n",
+			epoch+1, cfg.Run.Epochs, st.LR, trainLoss, trainTop1, valSummary(val, r.classes), st.Seen, float64(rec.ImgPerSec))
 
 		// Checkpoints.
-		st.Epoch, st.Batch, st.EpochTrained = epoch+1, 0, false
+		st.Epoch, st.Batch, st.Consumed, st.EpochTrained = epoch+1, 0, 0, false
 		st.LossSum, st.Correct, st.Seen, st.AccumExamples, st.Seconds, st.TrainSeconds = 0, 0, 0, 0, 0, 0
-		isBest := st.BestEpoch == 0 || val.N == 0 || val.Top1 >= st.BestTop1
+		// Only a validated epoch can be the best one: without validation
+		// images (data.val_ratio 0, or all unreadable) there is no best/.
+		isBest := val.N > 0 && (st.BestEpoch == 0 || val.Top1 >= st.BestTop1)
 		if isBest {
 			st.BestTop1, st.BestEpoch = val.Top1, st.Epoch
 		}
@@ -332,7 +372,7 @@ epochs:
 func (r *runner) checkpointEpoch(isBest bool) error {
 	// The interrupted checkpoint is older than the one about to be saved:
 	// remove it first, so that it never hides a newer one on resume.
-	if err := os.RemoveAll(filepath.Join(r.runDir, interruptedDir)); err != nil {
+	if err := r.hk.saver.Remove(filepath.Join(r.runDir, interruptedDir)); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	if err := r.save(filepath.Join(r.runDir, checkpoint.Name(r.st.Epoch))); err != nil {
@@ -343,7 +383,7 @@ func (r *runner) checkpointEpoch(isBest bool) error {
 			return err
 		}
 	}
-	if err := checkpoint.Prune(r.runDir, r.cfg.Run.KeepLast); err != nil {
+	if err := r.hk.saver.Prune(r.runDir, r.cfg.Run.KeepLast); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
@@ -354,7 +394,7 @@ func (r *runner) save(dir string) error {
 	if r.hk.beforeSave != nil {
 		r.hk.beforeSave(dir)
 	}
-	if err := checkpoint.Save(dir, r.store, r.st); err != nil {
+	if err := r.hk.saver.Save(dir, r.store, r.st); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
@@ -417,6 +457,34 @@ func findResume(cfg Config, runDir string, log io.Writer) (string, error) {
 	return latest, nil
 }
 
+// loadResume loads the newest intact checkpoint a run can continue from
+// (interrupted, then the numbered ones, newest first) into store and st,
+// warning about each damaged one it passes over, and returns its directory.
+func loadResume(runDir string, store *model.Store, st *state, log io.Writer) (string, error) {
+	candidates, err := checkpoint.List(runDir)
+	if err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	slices.Reverse(candidates)
+	if interrupted := filepath.Join(runDir, interruptedDir); checkpoint.Exists(interrupted) {
+		candidates = append([]string{interrupted}, candidates...)
+	}
+	for _, dir := range candidates {
+		err := checkpoint.Load(dir, store, st)
+		if err == nil {
+			if !checkpoint.Verified(dir) {
+				fmt.Fprintf(log, "warning: %s has no %s (written by an older version): loaded without verifying it\n", dir, checkpoint.ManifestFile)
+			}
+			return dir, nil
+		}
+		if !errors.Is(err, checkpoint.ErrDamaged) {
+			return "", fmt.Errorf("train: resuming: %w", err)
+		}
+		fmt.Fprintf(log, "warning: %v; resuming from an older checkpoint\n", err)
+	}
+	return "", fmt.Errorf("train: cannot resume: every checkpoint of %s is damaged (see the warnings above); start over with -set run.resume=false", runDir)
+}
+
 // archFromCheckpoint takes the architecture, class count and preprocessing
 // of a resumed run from its model.json, warning where the config differs.
 func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, resnet.Preprocessing, bool) {
@@ -450,6 +518,7 @@ func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, resne
 		warn("data.eval.resize_shorter", cfg.Data.Eval.ResizeShorter, p.Resize)
 		cfg.Data.Eval.ResizeShorter = p.Resize
 	}
+	cfg = stepsFromCheckpoint(cfg, info, warn)
 	return cfg, p, true
 }
 
@@ -463,22 +532,55 @@ func midEpochNote(st state) string {
 	return ""
 }
 
-// loadSplit reads the list file and returns the train/validation split,
-// reusing runDir/split.json when it exists so a resumed run (and predict)
-// sees the same split.
-func loadSplit(cfg Config, runDir string, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
+// loadSplit reads the list file and returns the train/validation split.
+// When resuming, the run's split.json is reused, so the run (and predict)
+// keeps the split its checkpoints were trained on; it must have been made
+// from the same list contents, data.val_ratio and data.split_seed.
+func loadSplit(cfg Config, runDir string, resuming bool, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
 	listPath := filepath.Join(cfg.Data.Root, cfg.Data.TrainList)
 	if _, err := os.Stat(listPath); err != nil {
 		return nil, nil, fmt.Errorf("train: dataset not found: %s is missing; put the cat12 data (train_list.txt, cat_12_train/, cat_12_test/ from the PaddlePaddle AI Studio cat12 competition) in %s, or set data.root", listPath, cfg.Data.Root)
 	}
+	src, err := dataset.NewSplitSource(listPath, cfg.Data.Root, cfg.Data.ValRatio, cfg.Data.SplitSeed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
 	splitPath := filepath.Join(runDir, "split.json")
-	if _, err := os.Stat(splitPath); err == nil {
-		trainSet, valSet, err = dataset.LoadSplit(splitPath)
+	if resuming && fileExists(splitPath) {
+		saved, trainSet, valSet, err := dataset.LoadSplit(splitPath, cfg.Data.Root)
 		if err != nil {
 			return nil, nil, fmt.Errorf("train: %w", err)
 		}
-		return trainSet, valSet, nil
+		if saved.ListSHA256 != "" { // version 1 files are checked against a fresh split below
+			if m := src.Mismatch(saved); m != "" {
+				return nil, nil, splitMismatch(runDir, listPath, m)
+			}
+			return trainSet, valSet, nil
+		}
+		newTrain, newVal, err := makeSplit(cfg, listPath, src, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !sameNames(trainSet, newTrain) || !sameNames(valSet, newVal) {
+			return nil, nil, splitMismatch(runDir, listPath, "the list file, data.val_ratio or data.split_seed changed")
+		}
+		if err := dataset.SaveSplit(splitPath, src, newTrain, newVal); err != nil {
+			return nil, nil, fmt.Errorf("train: %w", err)
+		}
+		return newTrain, newVal, nil
 	}
+	trainSet, valSet, err = makeSplit(cfg, listPath, src, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := dataset.SaveSplit(splitPath, src, trainSet, valSet); err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	return trainSet, valSet, nil
+}
+
+// makeSplit reads the list and splits it.
+func makeSplit(cfg Config, listPath string, src dataset.SplitSource, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
 	samples, warnings, err := dataset.ReadList(listPath, cfg.Data.Root, cfg.Data.NumClasses)
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
@@ -486,14 +588,31 @@ func loadSplit(cfg Config, runDir string, log io.Writer) (trainSet, valSet []dat
 	for _, w := range warnings {
 		fmt.Fprintf(log, "warning: %s\n", w)
 	}
-	trainSet, valSet = dataset.Split(samples, cfg.Data.ValRatio, cfg.Data.SplitSeed)
+	trainSet, valSet = dataset.Split(samples, src.ValRatio, src.Seed)
 	if len(trainSet) == 0 {
 		return nil, nil, fmt.Errorf("train: %s: no training images after the split", listPath)
 	}
-	if err := dataset.SaveSplit(splitPath, trainSet, valSet); err != nil {
-		return nil, nil, fmt.Errorf("train: %w", err)
-	}
 	return trainSet, valSet, nil
+}
+
+func splitMismatch(runDir, listPath, what string) error {
+	return fmt.Errorf("train: cannot resume %s: its split.json, made from %s, does not match: %s. "+
+		"Restore the data or settings, start over with -set run.resume=false (removes the run's checkpoints), or choose another run.name",
+		runDir, listPath, what)
+}
+
+// sameNames reports whether two sample lists name the same images with the
+// same labels in the same order.
+func sameNames(a, b []dataset.Sample) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Label != b[i].Label {
+			return false
+		}
+	}
+	return true
 }
 
 func writeResolvedConfig(runDir string, cfg Config) error {
@@ -507,4 +626,14 @@ func writeResolvedConfig(runDir string, cfg Config) error {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// hasCheckpoint reports whether runDir holds any checkpoint: numbered, best
+// or mid-epoch.
+func hasCheckpoint(runDir string) bool {
+	if l, err := checkpoint.List(runDir); err != nil || len(l) > 0 {
+		return true // unreadable: keep it
+	}
+	return checkpoint.Exists(filepath.Join(runDir, checkpoint.Best)) ||
+		checkpoint.Exists(filepath.Join(runDir, interruptedDir))
 }

@@ -1,7 +1,10 @@
 package weights
 
 import (
+	"encoding/json"
 	"os"
+	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -48,7 +51,36 @@ func FuzzParsePth(f *testing.F) {
 func FuzzParseLabels(f *testing.F) {
 	f.Add([]byte(`{"0":"tench","1":"goldfish"}`))
 	f.Add([]byte(`["a","b"]`))
+	f.Add([]byte(`{"1":"b","0":"a","2":"c"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = parseLabels(data)
+		labels, err := parseLabels(data)
+		if err != nil {
+			return
+		}
+		// Accepted labels read back the same as a JSON list and as a {"0": name} object.
+		list, err := json.Marshal(labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := map[string]string{}
+		for i, l := range labels {
+			obj[strconv.Itoa(i)] = l
+		}
+		objJSON, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, enc := range [][]byte{list, objJSON} {
+			again, err := parseLabels(enc)
+			if err != nil {
+				t.Fatalf("%s: %v", enc, err)
+			}
+			if len(labels) == 0 && len(again) == 0 {
+				continue
+			}
+			if !reflect.DeepEqual(labels, again) {
+				t.Fatalf("%s read back as %q, want %q", enc, again, labels)
+			}
+		}
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/internal/safetensors"
 	"github.com/gocls/gocls/models/resnet"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -61,7 +62,11 @@ func DefaultCacheDir() string {
 //   - a .pth / .pt file (torchvision / timm state dict, torchvision layout);
 //   - a .safetensors file (torchvision / timm / Hugging Face names, or this
 //     project's own variable paths);
-//   - a TensorFlow.js directory or its model.json (Keras names, Keras layout).
+//   - a TensorFlow.js directory or its model.json (Keras names, Keras layout);
+//   - a checkpoint of this project: a run directory (its best checkpoint, else
+//     the latest), a checkpoint directory, or its model.safetensors (metadata
+//     format=gocls); the network's tensors only, described by the run's
+//     model.json when present.
 //
 // The architecture is inferred from the tensors; unknown or mismatched
 // tensors give one error listing them all.
@@ -83,6 +88,15 @@ func Open(spec, cacheDir string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %w", err)
 	}
+	if fi.IsDir() {
+		dir, err := checkpoint.Resolve(spec, -1)
+		if err == nil {
+			return openCheckpointDir(dir)
+		}
+		if _, infoErr := checkpoint.ReadModelInfo(spec); infoErr == nil {
+			return nil, fmt.Errorf("weights: %w", err) // one of our runs, without a checkpoint yet
+		}
+	}
 	switch ext := strings.ToLower(filepath.Ext(spec)); {
 	case fi.IsDir() || ext == ".json":
 		return openTFJS(spec)
@@ -96,6 +110,9 @@ func Open(spec, cacheDir string) (*Set, error) {
 		raw, meta, err := safetensors.ReadFile(spec)
 		if err != nil {
 			return nil, fmt.Errorf("weights: %w", err)
+		}
+		if meta["format"] == goclsFormat {
+			return newCheckpointSet(spec, filepath.Dir(spec), raw)
 		}
 		return newSafetensorsSet(spec, raw, meta)
 	default:

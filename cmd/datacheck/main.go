@@ -5,7 +5,8 @@
 //	datacheck -list FILE [-root DIR] [-classes N] [-report report.json] [-plot classes.png]
 //
 // Exit status: 0 when every listed file is usable, 1 when any is not (or the
-// list cannot be read, or an output cannot be written), 2 for bad flags.
+// list cannot be read or has no entries, as training requires, or an output
+// cannot be written), 2 for bad flags.
 package main
 
 import (

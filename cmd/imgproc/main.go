@@ -9,8 +9,12 @@
 // channel on colour input (like OpenCV on a 3-channel Mat); thresholds,
 // gradients, components and the frequency-domain ops convert colour input
 // to gray with OpenCV's weights first. cvtcolor writes channel 0 (H or L)
-// to the PNG's red, 1 to green and 2 to blue. Exit status: 0 success,
-// 1 failure (unreadable input, write error), 2 usage error. Run
+// to the PNG's red, 1 to green and 2 to blue. The operations that are also
+// training preprocessing steps (preprocess.Ops) take as flags the keys of a
+// data.preprocess step, with the same defaults and checks. Every op takes
+// -max-pixels N (default 100000000, <0: no limit): an input whose header
+// declares more pixels is refused before it is decoded. Exit status: 0 success,
+// 1 failure (unreadable or too large input, write error), 2 usage error. Run
 // `imgproc help` for the ops.
 package main
 
@@ -24,17 +28,16 @@ import (
 	_ "image/jpeg"
 	"image/png"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 
+	"github.com/gocls/gocls/dataset"
 	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/preprocess"
 )
@@ -50,24 +53,24 @@ type opSpec struct {
 }
 
 var ops = map[string]opSpec{
-	"gray":        {"IN OUT.png", opGray},
-	"cvtcolor":    {"-code hsv|hls|lab|bgr|gray IN OUT.png", opCvtColor},
-	"threshold":   {"-thresh 127 -maxval 255 -type binary|binary_inv|trunc|tozero|tozero_inv IN OUT.png", opThreshold},
+	"gray":        stepSpec("gray"),
+	"cvtcolor":    stepSpec("cvtcolor"),
+	"threshold":   stepSpec("threshold"),
 	"otsu":        {"IN OUT.png   (prints {\"threshold\": T})", autoThreshold(func(g *image.Gray) float64 { return float64(preprocess.Otsu(g)) })},
 	"iterative":   {"IN OUT.png   (prints {\"threshold\": T})", autoThreshold(preprocess.IterativeThreshold)},
 	"maxentropy":  {"IN OUT.png   (prints {\"threshold\": T})", autoThreshold(func(g *image.Gray) float64 { return float64(preprocess.MaxEntropyThreshold(g)) })},
-	"adaptive":    {"-method mean|gaussian -block 7 -c 2 [-type binary|binary_inv] [-maxval 255] IN OUT.png", opAdaptive},
-	"blur":        {"-ksize 5 IN OUT.png", opBlur},
-	"gaussian":    {"-ksize 7 [-sigma 0] [-sigma-y 0] IN OUT.png", opGaussian},
-	"median":      {"-ksize 5 IN OUT.png", opMedian},
-	"bilateral":   {"-d 7 -sigma-color 75 -sigma-space 75 IN OUT.png", opBilateral},
-	"filter2d":    {"-kernel '0,-1,0;-1,5,-1;0,-1,0' IN OUT.png", opFilter2D},
-	"sobel":       {"-dx 1 -dy 0 -ksize 5 IN OUT.npy   (OUT.png: |result| saturated)", opSobel},
-	"laplacian":   {"[-ksize 1] IN OUT.npy   (OUT.png: |result| saturated)", opLaplacian},
+	"adaptive":    stepSpec("adaptive"),
+	"blur":        stepSpec("blur"),
+	"gaussian":    stepSpec("gaussian"),
+	"median":      stepSpec("median"),
+	"bilateral":   stepSpec("bilateral"),
+	"filter2d":    stepSpec("filter2d"),
+	"sobel":       stepSpec("sobel"),
+	"laplacian":   stepSpec("laplacian"),
 	"addweighted": {"-with IN2 -alpha 0.5 -beta 0.5 [-gamma 0] IN OUT.png", opAddWeighted},
-	"morph":       {"-op erode|dilate|open|close|gradient|tophat|blackhat -shape rect|ellipse|cross -ksize 5 [-iterations 1] IN OUT.png", opMorph},
+	"morph":       stepSpec("morph"),
 	"components":  {"-connectivity 4|8 IN OUT.png   (Otsu-binarised; prints {\"count\": N, \"largest_area\": A})", opComponents},
-	"fft":         {"-filter lowpass|highpass|bandpass -kind ideal|gaussian|butterworth -radius R [-radius2 R2] [-order 2] [-scale auto|clip|minmax] IN OUT.png|OUT.npy", opFFT},
+	"fft":         stepSpec("fft"),
 	"spectrum":    {"IN OUT.png   (log(1+|F|), shifted, min-max scaled; OUT.npy: unscaled)", opSpectrum},
 	"phase":       {"IN OUT.npy   (shifted phase in radians; OUT.png: min-max scaled)", opPhase},
 	"swap":        {"-with IN2 IN OUT.png   (amplitude of IN, phase of IN2; min-max scaled, or OUT.npy)", opSwap},
@@ -115,6 +118,7 @@ func runErr(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintf(stderr, "usage: imgproc %s %s\n", args[0], spec.usage) }
+	fs.Int("max-pixels", dataset.DefaultMaxPixels, "refuse images whose header declares more pixels (<0: no limit)")
 	do := spec.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -127,7 +131,7 @@ func runErr(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %s: want IN OUT, got %d arguments", errUsage, args[0], fs.NArg())
 	}
 	in, out := fs.Arg(0), fs.Arg(1)
-	img, err := decode(in)
+	img, err := decode(in, maxPixels(fs))
 	if err != nil {
 		return err
 	}
@@ -148,12 +152,30 @@ func (e usageErr) Error() string { return e.msg }
 
 func badFlag(format string, a ...any) error { return usageErr{fmt.Sprintf(format, a...)} }
 
-func decode(path string) (image.Image, error) {
+// maxPixels is the value of the -max-pixels flag that runErr gives every op.
+func maxPixels(fs *flag.FlagSet) int {
+	return fs.Lookup("max-pixels").Value.(flag.Getter).Get().(int)
+}
+
+// decode reads an image, first checking the size its header declares
+// against maxPixels (dataset.DecodeOptions' limit), so that a small file
+// declaring a huge image is refused before its pixels are allocated.
+func decode(path string, maxPixels int) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("imgproc: %w", err)
 	}
 	defer f.Close()
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("imgproc: %s: decoding image: %w", path, err)
+	}
+	if err := (dataset.DecodeOptions{MaxPixels: maxPixels}).CheckSize(cfg.Width, cfg.Height); err != nil {
+		return nil, fmt.Errorf("imgproc: %s: %w (see -max-pixels)", path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("imgproc: %w", err)
+	}
 	img, _, err := image.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("imgproc: %s: decoding image: %w", path, err)
@@ -227,52 +249,7 @@ func printJSON(w io.Writer, kv ...any) error {
 	return err
 }
 
-// perChannel applies a gray op to gray input, or to each channel of colour input.
-func perChannel(img image.Image, op func(*image.Gray) *image.Gray) image.Image {
-	if !isColour(img) {
-		return op(preprocess.ToGray(img))
-	}
-	return preprocess.PerChannel(preprocess.ToRGBA(img), op)
-}
-
 type action = func(in image.Image, out string, stdout io.Writer) error
-
-func opGray(fs *flag.FlagSet) action {
-	return func(in image.Image, out string, _ io.Writer) error { return writePNG(out, preprocess.ToGray(in)) }
-}
-
-func opCvtColor(fs *flag.FlagSet) action {
-	code := fs.String("code", "hsv", "target: hsv, hls, lab, bgr (swap R and B) or gray")
-	return func(in image.Image, out string, _ io.Writer) error {
-		rgba := preprocess.ToRGBA(in)
-		switch *code {
-		case "hsv":
-			return writePNG(out, preprocess.HSV(rgba))
-		case "hls":
-			return writePNG(out, preprocess.HLS(rgba))
-		case "lab":
-			return writePNG(out, preprocess.Lab(rgba))
-		case "bgr", "rgb":
-			return writePNG(out, preprocess.SwapRB(rgba))
-		case "gray":
-			return writePNG(out, preprocess.Gray(rgba))
-		}
-		return badFlag("unknown -code %q (want hsv, hls, lab, bgr or gray)", *code)
-	}
-}
-
-func opThreshold(fs *flag.FlagSet) action {
-	t := fs.Float64("thresh", 127, "threshold")
-	mv := fs.Float64("maxval", 255, "value for pixels that pass")
-	typ := fs.String("type", "binary", "binary, binary_inv, trunc, tozero or tozero_inv")
-	return func(in image.Image, out string, _ io.Writer) error {
-		tt, err := preprocess.ParseThresholdType(*typ)
-		if err != nil {
-			return badFlag("%v", err)
-		}
-		return writePNG(out, preprocess.Threshold(preprocess.ToGray(in), *t, *mv, tt))
-	}
-}
 
 func autoThreshold(find func(*image.Gray) float64) func(fs *flag.FlagSet) action {
 	return func(fs *flag.FlagSet) action {
@@ -287,158 +264,6 @@ func autoThreshold(find func(*image.Gray) float64) func(fs *flag.FlagSet) action
 	}
 }
 
-func opAdaptive(fs *flag.FlagSet) action {
-	method := fs.String("method", "mean", "mean or gaussian")
-	block := fs.Int("block", 7, "odd block size >= 3")
-	c := fs.Float64("c", 2, "constant subtracted from the local mean")
-	typ := fs.String("type", "binary", "binary or binary_inv")
-	mv := fs.Float64("maxval", 255, "value for pixels that pass")
-	return func(in image.Image, out string, _ io.Writer) error {
-		m, err := preprocess.ParseAdaptiveMethod(*method)
-		if err != nil {
-			return badFlag("%v", err)
-		}
-		if *block < 3 || *block%2 == 0 {
-			return badFlag("-block must be odd and >= 3, got %d", *block)
-		}
-		if *typ != "binary" && *typ != "binary_inv" {
-			return badFlag("-type must be binary or binary_inv, got %q", *typ)
-		}
-		return writePNG(out, preprocess.AdaptiveThreshold(preprocess.ToGray(in), *mv, m, *typ == "binary_inv", *block, *c))
-	}
-}
-
-// maxKsize bounds window sizes so a typo cannot exhaust memory.
-const maxKsize = 1001
-
-func checkOdd(name string, k int) error {
-	if k < 1 || k%2 == 0 {
-		return badFlag("-%s must be odd and >= 1, got %d", name, k)
-	}
-	if k > maxKsize {
-		return badFlag("-%s must be <= %d, got %d", name, maxKsize, k)
-	}
-	return nil
-}
-
-func opBlur(fs *flag.FlagSet) action {
-	k := fs.Int("ksize", 5, "box size")
-	return func(in image.Image, out string, _ io.Writer) error {
-		if *k < 1 || *k > maxKsize {
-			return badFlag("-ksize must be in [1, %d], got %d", maxKsize, *k)
-		}
-		return writePNG(out, perChannel(in, func(g *image.Gray) *image.Gray { return preprocess.Blur(g, *k, *k) }))
-	}
-}
-
-func opGaussian(fs *flag.FlagSet) action {
-	k := fs.Int("ksize", 7, "odd kernel size (0: from sigma)")
-	s := fs.Float64("sigma", 0, "sigma X (0: from ksize)")
-	sy := fs.Float64("sigma-y", 0, "sigma Y (0: same as sigma)")
-	return func(in image.Image, out string, _ io.Writer) error {
-		if *k < 0 || (*k > 0 && *k%2 == 0) || (*k == 0 && *s <= 0) {
-			return badFlag("-ksize must be odd (or 0 with -sigma > 0), got %d", *k)
-		}
-		if *s < 0 || *sy < 0 || *s > 160 || *sy > 160 || *k > maxKsize {
-			return badFlag("need 0 <= sigmas <= 160 and -ksize <= %d", maxKsize)
-		}
-		return writePNG(out, perChannel(in, func(g *image.Gray) *image.Gray { return preprocess.GaussianBlur(g, *k, *s, *sy) }))
-	}
-}
-
-func opMedian(fs *flag.FlagSet) action {
-	k := fs.Int("ksize", 5, "odd aperture size")
-	return func(in image.Image, out string, _ io.Writer) error {
-		if err := checkOdd("ksize", *k); err != nil {
-			return err
-		}
-		return writePNG(out, perChannel(in, func(g *image.Gray) *image.Gray { return preprocess.MedianBlur(g, *k) }))
-	}
-}
-
-func opBilateral(fs *flag.FlagSet) action {
-	d := fs.Int("d", 7, "neighbourhood diameter (<= 0: from sigma-space)")
-	sc := fs.Float64("sigma-color", 75, "colour sigma")
-	ss := fs.Float64("sigma-space", 75, "space sigma")
-	return func(in image.Image, out string, _ io.Writer) error {
-		if *d > 99 || (*d <= 0 && math.Round(*ss*1.5) > 49) {
-			return badFlag("-d must be <= 99 (or -sigma-space <= 33 with -d 0), got -d %d", *d)
-		}
-		if isColour(in) {
-			return writePNG(out, preprocess.BilateralFilterRGBA(preprocess.ToRGBA(in), *d, *sc, *ss))
-		}
-		return writePNG(out, preprocess.BilateralFilter(preprocess.ToGray(in), *d, *sc, *ss))
-	}
-}
-
-func parseKernel(s string) (*preprocess.Plane, error) {
-	var rows [][]float64
-	for _, r := range strings.Split(s, ";") {
-		var row []float64
-		for _, f := range strings.Split(r, ",") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil {
-				return nil, badFlag("bad -kernel value %q", f)
-			}
-			row = append(row, v)
-		}
-		if len(rows) > 0 && len(row) != len(rows[0]) {
-			return nil, badFlag("-kernel rows have different lengths")
-		}
-		rows = append(rows, row)
-	}
-	k := preprocess.NewPlane(len(rows[0]), len(rows))
-	for y, r := range rows {
-		copy(k.Pix[y*k.W:], r)
-	}
-	return k, nil
-}
-
-func opFilter2D(fs *flag.FlagSet) action {
-	ks := fs.String("kernel", "0,-1,0;-1,5,-1;0,-1,0", "rows separated by ';', values by ','")
-	return func(in image.Image, out string, _ io.Writer) error {
-		k, err := parseKernel(*ks)
-		if err != nil {
-			return err
-		}
-		return writePNG(out, perChannel(in, func(g *image.Gray) *image.Gray { return preprocess.Filter2D(g, k) }))
-	}
-}
-
-func absSat(p *preprocess.Plane) *image.Gray { return preprocess.ConvertScaleAbs(p, 1, 0) }
-
-func opSobel(fs *flag.FlagSet) action {
-	dx := fs.Int("dx", 1, "x derivative order")
-	dy := fs.Int("dy", 0, "y derivative order")
-	k := fs.Int("ksize", 3, "1, 3, 5, 7 (-1: Scharr)")
-	return func(in image.Image, out string, _ io.Writer) error {
-		if *k != -1 && *k != 1 && *k != 3 && *k != 5 && *k != 7 {
-			return badFlag("-ksize must be 1, 3, 5, 7 or -1, got %d", *k)
-		}
-		lim := max(*k, 3)
-		if *k == -1 {
-			lim = 2
-		}
-		if *dx < 0 || *dy < 0 || *dx+*dy == 0 || *dx >= lim || *dy >= lim || (*k == -1 && *dx+*dy != 1) {
-			return badFlag("bad derivative orders -dx %d -dy %d for -ksize %d", *dx, *dy, *k)
-		}
-		return writeFloat(out, preprocess.Sobel(preprocess.ToGray(in), *dx, *dy, *k), absSat)
-	}
-}
-
-func opLaplacian(fs *flag.FlagSet) action {
-	k := fs.Int("ksize", 1, "odd aperture size")
-	return func(in image.Image, out string, _ io.Writer) error {
-		if err := checkOdd("ksize", *k); err != nil {
-			return err
-		}
-		if *k > 31 {
-			return badFlag("-ksize must be <= 31, got %d", *k)
-		}
-		return writeFloat(out, preprocess.Laplacian(preprocess.ToGray(in), *k), absSat)
-	}
-}
-
 func opAddWeighted(fs *flag.FlagSet) action {
 	with := fs.String("with", "", "second image (same size)")
 	a := fs.Float64("alpha", 0.5, "weight of IN")
@@ -448,7 +273,7 @@ func opAddWeighted(fs *flag.FlagSet) action {
 		if *with == "" {
 			return badFlag("-with IN2 is required")
 		}
-		in2, err := decode(*with)
+		in2, err := decode(*with, maxPixels(fs))
 		if err != nil {
 			return err
 		}
@@ -467,31 +292,6 @@ func opAddWeighted(fs *flag.FlagSet) action {
 	}
 }
 
-func opMorph(fs *flag.FlagSet) action {
-	op := fs.String("op", "open", "erode, dilate, open, close, gradient, tophat or blackhat")
-	shape := fs.String("shape", "rect", "rect, ellipse or cross")
-	k := fs.Int("ksize", 5, "structuring element size")
-	it := fs.Int("iterations", 1, "iterations of each erode/dilate")
-	return func(in image.Image, out string, _ io.Writer) error {
-		mo, err := preprocess.ParseMorphOp(*op)
-		if err != nil {
-			return badFlag("%v", err)
-		}
-		sh, err := preprocess.ParseShape(*shape)
-		if err != nil {
-			return badFlag("%v", err)
-		}
-		if *k < 1 || *k > 1001 {
-			return badFlag("-ksize must be in [1, 1001], got %d", *k)
-		}
-		if *it < 0 {
-			return badFlag("-iterations must be >= 0, got %d", *it)
-		}
-		se := preprocess.StructuringElement(sh, *k, *k)
-		return writePNG(out, perChannel(in, func(g *image.Gray) *image.Gray { return preprocess.MorphologyEx(g, mo, se, *it) }))
-	}
-}
-
 func opComponents(fs *flag.FlagSet) action {
 	conn := fs.Int("connectivity", 8, "4 or 8")
 	return func(in image.Image, out string, stdout io.Writer) error {
@@ -505,42 +305,6 @@ func opComponents(fs *flag.FlagSet) action {
 			return err
 		}
 		return printJSON(stdout, "count", c.Count, "largest_area", c.Stats[c.Largest()].Area)
-	}
-}
-
-func opFFT(fs *flag.FlagSet) action {
-	pass := fs.String("filter", "lowpass", "lowpass, highpass or bandpass")
-	kind := fs.String("kind", "gaussian", "ideal, gaussian or butterworth")
-	r := fs.Float64("radius", 30, "cutoff radius in frequency samples (inner radius for bandpass)")
-	r2 := fs.Float64("radius2", 0, "outer radius for bandpass")
-	order := fs.Int("order", 2, "Butterworth order")
-	scale := fs.String("scale", "auto", "PNG scaling: clip (round, clamp to 0..255), minmax, or auto (clip for lowpass, minmax otherwise)")
-	return func(in image.Image, out string, _ io.Writer) error {
-		f, err := preprocess.ParseFreqFilter(*pass, *kind, *r, *r2)
-		if err != nil {
-			return badFlag("%v", err)
-		}
-		if *order < 1 {
-			return badFlag("-order must be >= 1, got %d", *order)
-		}
-		f.Order = *order
-		mode := *scale
-		if mode == "auto" {
-			mode = "minmax"
-			if f.Pass == preprocess.LowPass {
-				mode = "clip"
-			}
-		}
-		var conv func(*preprocess.Plane) *image.Gray
-		switch mode {
-		case "clip":
-			conv = (*preprocess.Plane).ToGray8
-		case "minmax":
-			conv = (*preprocess.Plane).Normalize
-		default:
-			return badFlag("-scale must be auto, clip or minmax, got %q", *scale)
-		}
-		return writeFloat(out, preprocess.FrequencyFilter(preprocess.ToGray(in), f), conv)
 	}
 }
 
@@ -564,7 +328,7 @@ func opSwap(fs *flag.FlagSet) action {
 		if *with == "" {
 			return badFlag("-with IN2 is required")
 		}
-		in2, err := decode(*with)
+		in2, err := decode(*with, maxPixels(fs))
 		if err != nil {
 			return err
 		}

@@ -42,7 +42,7 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-const usage = `usage: predict (-checkpoint DIR | -pretrained SPEC) (-images DIR|LIST | -labels LIST | IMG...) [flags]
+const usage = `usage: predict (-checkpoint DIR | -pretrained SPEC) (-images DIR|LIST|IMG | -labels LIST | IMG...) [flags]
 
 `
 
@@ -54,7 +54,7 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer, termi
 	fs.IntVar(&o.Step, "step", -1, "checkpoint of this epoch (-1: best, else the latest)")
 	fs.StringVar(&o.Pretrained, "pretrained", "", `pretrained weights instead of a checkpoint: "imagenet", a .pth, .safetensors or TF.js model`)
 	fs.StringVar(&o.CacheDir, "cache", "", "weights cache directory (default $GOCLS_CACHE or ~/.cache/gocls)")
-	fs.StringVar(&o.Images, "images", "", `folder of images, or a list file ("NAME" or "NAME<TAB>label" lines)`)
+	fs.StringVar(&o.Images, "images", "", `folder of images, one image file, or a list file ("NAME" or "NAME<TAB>label" lines)`)
 	fs.StringVar(&o.Root, "root", "", "directory the list's names are relative to (default: the list's directory)")
 	fs.StringVar(&o.Out, "out", "", `output file (default result.csv; with -labels none; with -format jsonl stdout)`)
 	fs.StringVar(&o.Format, "format", "csv", "csv (result.csv) or jsonl (one JSON object per image)")

@@ -64,6 +64,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		sets = append(sets, "run.backend="+*backendName)
 	}
 	cfg, err := train.LoadConfig(*configPath, sets)
+	if err == nil {
+		err = cfg.CheckPaths()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "train:", err)
 		return 2
@@ -95,8 +98,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "done: %d epochs, %d steps, best val top-1 %.4f (epoch %d), run directory %s\n",
-		res.Epochs, res.Steps, res.BestTop1, res.BestEpoch, res.RunDir)
+	best := fmt.Sprintf("best val top-1 %.4f (epoch %d)", res.BestTop1, res.BestEpoch)
+	if res.BestEpoch == 0 {
+		best = "no validated epoch, so no best/"
+	}
+	fmt.Fprintf(stdout, "done: %d epochs, %d steps, %s, run directory %s\n", res.Epochs, res.Steps, best, res.RunDir)
 	if res.Predictions != "" {
 		fmt.Fprintf(stdout, "predictions: %s\n", res.Predictions)
 	}

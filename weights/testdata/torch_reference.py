@@ -15,7 +15,11 @@ Outputs:
             mean subtracted) so the Go test can compare on identical inputs.
   --probs   raw float32 [N,1000] softmax probabilities (for max |dprob| over
             every class).
-The last two are large and are never committed (default: the gocls cache).
+  --decoded directory of NNN.png: each photo as PIL decodes it (RGB, before
+            resizing), so that the Go test can run its own resize, crop and
+            normalisation on PIL's pixels (dataset/testdata's resize goldens
+            check the resize alone).
+The last three are large and are never committed (default: the gocls cache).
 
 Usage: /usr/bin/python3 weights/testdata/torch_reference.py [-n 64]
 """
@@ -132,10 +136,13 @@ def build(w):
     return m.eval()
 
 
-def preprocess(path):
+def decode(path):
     img = Image.open(path)
     img.seek(0)
-    img = img.convert("RGB")
+    return img.convert("RGB")
+
+
+def preprocess(img):
     img = TF.resize(img, 256, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
     img = TF.center_crop(img, 224)
     x = np.asarray(img, dtype=np.float32)[:, :, ::-1] - MEANS_BGR  # RGB->BGR, caffe means
@@ -152,6 +159,7 @@ def main():
     ap.add_argument("--golden", default=os.path.join(here, "imagenet_reference.json"))
     ap.add_argument("--inputs", default=os.path.join(cache_dir(), "imagenet_reference_inputs.f32"))
     ap.add_argument("--probs", default=os.path.join(cache_dir(), "imagenet_reference_probs.f32"))
+    ap.add_argument("--decoded", default=os.path.join(cache_dir(), "imagenet_reference_decoded"))
     a = ap.parse_args()
 
     torch.set_num_threads(2)
@@ -160,7 +168,8 @@ def main():
     lines = [l.split("\t")[0] for l in open(os.path.join(a.data, "train_list.txt")).read().split("\n") if l.strip()]
     step = len(lines) / a.n
     files = [lines[int(i * step)] for i in range(a.n)]  # evenly spread: every class
-    xs = np.stack([preprocess(os.path.join(a.data, f)) for f in files])
+    imgs = [decode(os.path.join(a.data, f)) for f in files]
+    xs = np.stack([preprocess(img) for img in imgs])
     probs = []
     with torch.no_grad():
         for i in range(0, len(xs), 8):
@@ -180,6 +189,11 @@ def main():
     os.replace(a.inputs + ".tmp", a.inputs)
     probs.astype("<f4").tofile(a.probs + ".tmp")
     os.replace(a.probs + ".tmp", a.probs)
+    os.makedirs(a.decoded, exist_ok=True)
+    for i, img in enumerate(imgs):
+        path = os.path.join(a.decoded, "%03d.png" % i)
+        img.save(path + ".tmp", format="PNG", compress_level=1)
+        os.replace(path + ".tmp", path)
     top1 = probs.argmax(1)
     cats = int(((top1 >= 281) & (top1 <= 287)).sum())
     print("images %d, top-1 in ImageNet cats 281-287: %d" % (len(files), cats))

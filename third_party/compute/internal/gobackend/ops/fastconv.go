@@ -79,11 +79,13 @@ func fastEnabled() bool {
 // sgemmKernel is the micro-kernel in use, named by sgemmKernelName.
 var sgemmKernel = sgemmKernels()[sgemmKernelName]
 
-// useKernel switches fastConv to the named micro-kernel; false if this CPU lacks it.
+// useKernel switches fastConv to the named micro-kernel and the epilogues that go with it; false if
+// this CPU lacks it.
 func useKernel(name string) bool {
 	k, ok := sgemmKernels()[name]
 	if ok {
 		sgemmKernel, sgemmKernelName = k, name
+		epilogueAsm, maskAsm = asmEpilogues(name)
 	}
 	return ok
 }

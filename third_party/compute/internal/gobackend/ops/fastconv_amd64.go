@@ -44,14 +44,6 @@ func sgemmKernels() map[string]func(k int, a, b, c *float32, ldc int, accumulate
 //go:noescape
 func epilogueAVX512(dst, a, b, res *float32, n int, relu bool)
 
-// epilogueAsm is epilogueAVX512 where the CPU has AVX-512 (and the AVX-512 micro-kernel is in use).
-var epilogueAsm = func() func(dst, a, b, res *float32, n int, relu bool) {
-	if cpu.X86.HasAVX512F {
-		return epilogueAVX512
-	}
-	return nil
-}()
-
 // sgemmKernelAVX512DirectA is sgemmKernelAVX512 reading A in place with row stride lda
 // (fastconv_amd64.s).
 //
@@ -72,10 +64,14 @@ func sgemmKernelDirectA() func(k int, a *float32, lda int, b, c *float32, ldc in
 //go:noescape
 func maskAVX512(dst, mask *float32, n int)
 
-// maskAsm is maskAVX512 where the CPU has AVX-512.
-var maskAsm = func() func(dst, mask *float32, n int) {
-	if cpu.X86.HasAVX512F {
-		return maskAVX512
+// epilogueAsm and maskAsm are the AVX-512 epilogues while the AVX-512 micro-kernel is in use (see
+// useKernel), nil otherwise (the Go loops run): GOMLX_FASTCONV_KERNEL=avx2 then runs no AVX-512 at all.
+var epilogueAsm, maskAsm = asmEpilogues(sgemmKernelName)
+
+// asmEpilogues returns the assembly epilogues that go with the named micro-kernel (nil where none).
+func asmEpilogues(kernel string) (func(dst, a, b, res *float32, n int, relu bool), func(dst, mask *float32, n int)) {
+	if kernel == "avx512" {
+		return epilogueAVX512, maskAVX512
 	}
-	return nil
-}()
+	return nil, nil
+}

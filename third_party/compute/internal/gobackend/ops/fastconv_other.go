@@ -12,13 +12,18 @@ func sgemmKernels() map[string]func(k int, a, b, c *float32, ldc int, accumulate
 	return map[string]func(k int, a, b, c *float32, ldc int, accumulate bool){"go": sgemmKernelGo}
 }
 
-// epilogueAsm has no assembly version on this architecture.
-var epilogueAsm func(dst, a, b, res *float32, n int, relu bool)
-
 // sgemmKernelDirectA has no assembly version on this architecture: fastConv packs A.
 func sgemmKernelDirectA() func(k int, a *float32, lda int, b, c *float32, ldc int, accumulate bool) {
 	return nil
 }
 
-// maskAsm has no assembly version on this architecture.
-var maskAsm func(dst, mask *float32, n int)
+// epilogueAsm and maskAsm have no assembly version on this architecture.
+var (
+	epilogueAsm func(dst, a, b, res *float32, n int, relu bool)
+	maskAsm     func(dst, mask *float32, n int)
+)
+
+// asmEpilogues has no assembly epilogues to return on this architecture.
+func asmEpilogues(string) (func(dst, a, b, res *float32, n int, relu bool), func(dst, mask *float32, n int)) {
+	return nil, nil
+}

@@ -150,12 +150,52 @@ func randFloat32s(rng *rand.Rand, n int) []float32 {
 	return s
 }
 
-// TestFastConvMatchesNaive checks fastConv, with both micro-kernels and 1 to 3 workers, against naiveConv.
+// kernelVariants lists fastConv's micro-kernels by GOMLX_FASTCONV_KERNEL name, with what only that
+// variant runs.
+var kernelVariants = []struct{ name, covers string }{
+	{"avx512", "the AVX-512 micro-kernel, its DirectA form (1x1 convolutions read in place) and the AVX-512 epilogues"},
+	{"avx2", "the AVX2+FMA micro-kernel"},
+	{"go", "the portable Go micro-kernel"},
+}
+
+// forEachKernel runs f as one subtest per micro-kernel variant, switched in as GOMLX_FASTCONV_KERNEL
+// switches it (with its epilogues); a variant this CPU lacks is skipped, naming what goes untested.
+func forEachKernel(t *testing.T, f func(t *testing.T)) {
+	for _, v := range kernelVariants {
+		t.Run(v.name, func(t *testing.T) {
+			saved := sgemmKernelName
+			if !useKernel(v.name) {
+				t.Skipf("this CPU lacks %s: not tested on this machine", v.covers)
+			}
+			t.Cleanup(func() { useKernel(saved) })
+			f(t)
+		})
+	}
+}
+
+// TestKernelVariantsListed keeps kernelVariants complete, so that forEachKernel reaches every
+// micro-kernel this CPU has, and checks that the portable Go one is always among them.
+func TestKernelVariantsListed(t *testing.T) {
+	listed := map[string]bool{}
+	for _, v := range kernelVariants {
+		listed[v.name] = true
+	}
+	for name := range sgemmKernels() {
+		if !listed[name] {
+			t.Errorf("micro-kernel %q is missing from kernelVariants", name)
+		}
+	}
+	if sgemmKernels()["go"] == nil {
+		t.Error("the Go micro-kernel is not available")
+	}
+}
+
+// TestFastConvMatchesNaive checks fastConv, with every micro-kernel and 1 to 3 workers, against naiveConv.
 func TestFastConvMatchesNaive(t *testing.T) {
-	for _, c := range fcCases() {
-		for kname := range sgemmKernels() {
+	forEachKernel(t, func(t *testing.T) {
+		for _, c := range fcCases() {
 			for _, workers := range []int{1, 3} {
-				t.Run(fmt.Sprintf("%s/%s/w%d", c.name, kname, workers), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/w%d", c.name, workers), func(t *testing.T) {
 					params, inShape, kShape, outShape := c.build(t)
 					plan, ok := newFastConvPlan(params, inShape, kShape, outShape)
 					if !ok {
@@ -167,10 +207,7 @@ func TestFastConvMatchesNaive(t *testing.T) {
 					rng := rand.New(rand.NewPCG(1, uint64(len(c.name))))
 					in, kern := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
 					out := randFloat32s(rng, outShape.Size()) // garbage: must be fully overwritten
-					saved := sgemmKernelName
-					useKernel(kname)
 					plan.run(in, kern, out, workers)
-					useKernel(saved)
 					want := naiveConv(c, in, kern, outShape)
 					for i, w := range want {
 						if d := math.Abs(float64(out[i]) - w); d > 1e-4*(1+math.Abs(w)) {
@@ -180,7 +217,7 @@ func TestFastConvMatchesNaive(t *testing.T) {
 				})
 			}
 		}
-	}
+	})
 }
 
 // TestFastConvDeclines lists what fastConv leaves to the upstream executor.
@@ -201,9 +238,7 @@ func TestFastConvDeclines(t *testing.T) {
 // TestSgemmKernels checks every micro-kernel this CPU runs against a plain triple loop, overwriting and
 // accumulating, with a C row stride wider than the tile.
 func TestSgemmKernels(t *testing.T) {
-	for name, kernel := range sgemmKernels() {
-		t.Run(name, func(t *testing.T) { testSgemmKernel(t, kernel) })
-	}
+	forEachKernel(t, func(t *testing.T) { testSgemmKernel(t, sgemmKernel) })
 }
 
 func testSgemmKernel(t *testing.T, sgemmKernel func(int, *float32, *float32, *float32, int, bool)) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -18,6 +19,10 @@ import (
 // checks that the pass fused them (or not, where another node also reads the convolution), and
 // compares the result with a float64 computation of the unfused ops.
 func TestConvBNFusion(t *testing.T) {
+	forEachKernel(t, testConvBNFusion)
+}
+
+func testConvBNFusion(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		relu, convIsUsed bool
@@ -77,8 +82,11 @@ func TestConvBNFusion(t *testing.T) {
 			for _, v := range vals {
 				args = append(args, testBuffer(t, backend, vec, v))
 			}
+			wantAsm := epi != nil && epilogueAsm != nil && n%16 == 0
+			asmCalls := countAsmEpilogues(t)
 			out, err := exec.Execute(args, nil, 0)
 			must(t, err)
+			ran := checkEpilogueRan(t, asmCalls, wantAsm)
 			got := out[0].(*gobackend.Buffer).Flat.([]float32)
 			_, _, _, outShape := c.build(t)
 			ref := naiveConv(c, xs, ks, outShape)
@@ -89,7 +97,7 @@ func TestConvBNFusion(t *testing.T) {
 					want = max(want, 0)
 				}
 				if math.Abs(float64(got[i])-want) > 1e-4*(1+math.Abs(want)) {
-					t.Fatalf("element %d: got %g, want %g", i, got[i], want)
+					t.Fatalf("element %d (%s epilogue): got %g, want %g", i, ran, got[i], want)
 				}
 			}
 			if tc.convIsUsed {
@@ -124,16 +132,22 @@ func must(t *testing.T, err error) {
 
 // TestConvBNFusionResidual fuses batch norm, residual addition and ReLU, as a ResNet bottleneck's last
 // convolution has them, also when the residual is itself a fused convolution (the downsampling branch):
-// Max(Add(BN1(conv1(x)), BN2(conv2(x))), 0), or with a plain residual input.
+// Max(Add(BN1(conv1(x)), BN2(conv2(x))), 0), or with a plain residual input; with 40 output channels
+// (the Go epilogue) and 64 (the AVX-512 one where the kernel in use has it), read in place or packed.
 func TestConvBNFusionResidual(t *testing.T) {
+	forEachKernel(t, testConvBNFusionResidual)
+}
+
+func testConvBNFusionResidual(t *testing.T) {
 	for _, tc := range []struct {
 		twoConvs bool
-		conv     int // fcCases index: 2 (33 channels, Go epilogue), 3 (64 channels, assembly epilogue)
-	}{{false, 2}, {true, 2}, {false, 3}, {true, 3}} {
+		conv     string // an fcCases name
+	}{{false, "1x1_in_place_odd_cout"}, {true, "1x1_in_place_odd_cout"}, {false, "3x3_s2_p1"}, {true, "3x3_s2_p1"},
+		{true, "1x1_in_place_partial_panel"}} {
 		twoConvs := tc.twoConvs
-		t.Run(fmt.Sprint("two_convs=", twoConvs, "/case", tc.conv), func(t *testing.T) {
+		t.Run(fmt.Sprint("two_convs=", twoConvs, "/", tc.conv), func(t *testing.T) {
 			backend, f := testFunction(t)
-			c := fcCases()[tc.conv]
+			c := fcCaseNamed(t, tc.conv)
 			inShape, kShape := shapes.Make(dtypes.Float32, c.inDims...), shapes.Make(dtypes.Float32, c.kDims...)
 			_, _, _, outShape := c.build(t)
 			n := c.kDims[3]
@@ -191,8 +205,10 @@ func TestConvBNFusionResidual(t *testing.T) {
 			must(t, f.Return([]compute.Value{y}, nil))
 			exec, err := f.RawBuilder.Compile()
 			must(t, err)
+			asmCalls := countAsmEpilogues(t)
 			out, err := exec.Execute(args, nil, 0)
 			must(t, err)
+			ran := checkEpilogueRan(t, asmCalls, epilogueAsm != nil && n%16 == 0)
 			got := out[0].(*gobackend.Buffer).Flat.([]float32)
 
 			bnRef := func(br branch) []float64 {
@@ -215,7 +231,7 @@ func TestConvBNFusionResidual(t *testing.T) {
 			for i := range want {
 				w := max(want[i]+res[i], 0)
 				if math.Abs(float64(got[i])-w) > 1e-4*(1+math.Abs(w)) {
-					t.Fatalf("element %d: got %g, want %g", i, got[i], w)
+					t.Fatalf("element %d (%s epilogue): got %g, want %g", i, ran, got[i], w)
 				}
 			}
 			// Both convolutions carry a fused batch norm; exactly one absorbed the addition and ReLU.
@@ -242,8 +258,13 @@ func TestConvBNFusionResidual(t *testing.T) {
 }
 
 // TestReLUMaskFusion fuses a ReLU gradient, Where(y > 0, conv, 0), into the convolution, with mask
-// values that are positive, zero, negative and NaN, for 33 (Go epilogue) and 64 (assembly) channels.
+// values that are positive, zero, negative and NaN, for 33 (Go epilogue) and 64 (AVX-512 where the kernel
+// in use has it) channels.
 func TestReLUMaskFusion(t *testing.T) {
+	forEachKernel(t, testReLUMaskFusion)
+}
+
+func testReLUMaskFusion(t *testing.T) {
 	// Also through the residue classes of an input-dilated convolution (a strided convolution's input
 	// gradient) and the split reduction.
 	for _, name := range []string{"3x3_p1", "3x3_s2_p1", "input_grad_3x3_s2", "split_k_forward"} {
@@ -279,9 +300,11 @@ func TestReLUMaskFusion(t *testing.T) {
 					ys[i] = float32(math.NaN())
 				}
 			}
+			asmCalls := countAsmEpilogues(t)
 			out, err := exec.Execute([]compute.Buffer{testBuffer(t, backend, inShape, xs), testBuffer(t, backend, kShape, ks),
 				testBuffer(t, backend, outShape, ys)}, nil, 0)
 			must(t, err)
+			ran := checkEpilogueRan(t, asmCalls, maskAsm != nil && outShape.Dimensions[3]%16 == 0)
 			got := out[0].(*gobackend.Buffer).Flat.([]float32)
 			for i, v := range naiveConv(c, xs, ks, outShape) {
 				want := 0.0
@@ -289,9 +312,45 @@ func TestReLUMaskFusion(t *testing.T) {
 					want = v
 				}
 				if math.Abs(float64(got[i])-want) > 1e-4*(1+math.Abs(want)) {
-					t.Fatalf("element %d (mask %g): got %g, want %g", i, ys[i], got[i], want)
+					t.Fatalf("element %d (mask %g, %s epilogue): got %g, want %g", i, ys[i], ran, got[i], want)
 				}
 			}
 		})
 	}
+}
+
+// countAsmEpilogues counts, for the rest of the test, the calls of the assembly epilogues in use (none
+// where the micro-kernel in use has none).
+func countAsmEpilogues(t *testing.T) *atomic.Int64 {
+	calls := new(atomic.Int64)
+	epi, mask := epilogueAsm, maskAsm
+	if epi != nil {
+		epilogueAsm = func(dst, a, b, res *float32, n int, relu bool) {
+			calls.Add(1)
+			epi(dst, a, b, res, n, relu)
+		}
+	}
+	if mask != nil {
+		maskAsm = func(dst, m *float32, n int) {
+			calls.Add(1)
+			mask(dst, m, n)
+		}
+	}
+	t.Cleanup(func() { epilogueAsm, maskAsm = epi, mask })
+	return calls
+}
+
+// checkEpilogueRan fails unless the assembly epilogue ran exactly when wantAsm, and names the epilogue
+// that ran.
+func checkEpilogueRan(t *testing.T, asmCalls *atomic.Int64, wantAsm bool) string {
+	t.Helper()
+	ran, other := "Go", "AVX-512 assembly"
+	if asmCalls.Load() > 0 {
+		ran, other = other, ran
+	}
+	if (asmCalls.Load() > 0) != wantAsm {
+		t.Fatalf("the %s epilogue ran, want the %s one", ran, other)
+	}
+	t.Logf("%s epilogue (%s micro-kernel)", ran, sgemmKernelName)
+	return ran
 }
