@@ -18,8 +18,11 @@ import (
 // positions in the loader's sample slice. End is the position in the
 // epoch's order (see Order) just after the batch's last sample: the epoch
 // continues from there (EpochFrom), whatever the batch size.
+// With LoaderOptions.Pixels, Pixels holds the images instead: [Size, H, W,
+// 3] uint8 RGB, not normalised.
 type Batch struct {
 	Images  []float32
+	Pixels  []uint8
 	Labels  []int32
 	Names   []string
 	Indices []int
@@ -32,13 +35,14 @@ type Batch struct {
 // BatchSize defaults to 32, Workers to GOMAXPROCS, Prefetch (batches prepared
 // ahead of the consumer) to 2. Shuffle permutes the samples each epoch with a
 // permutation that is a pure function of (Seed, epoch). DropLast drops a final
-// partial batch. Decode sets the decoding options. OnBad, when set, is called
+// partial batch. Pixels makes batches carry Pixels instead of Images (see
+// pixels.go). Decode sets the decoding options. OnBad, when set, is called
 // (from a single goroutine, in sample order) for each file that cannot be
 // used; the file is skipped and the batch filled from the following samples.
 type LoaderOptions struct {
 	BatchSize, Workers, Prefetch int
 	Seed                         int64
-	Shuffle, DropLast            bool
+	Shuffle, DropLast, Pixels    bool
 	Decode                       DecodeOptions
 	OnBad                        func(path string, err error)
 }
@@ -54,6 +58,7 @@ type Loader struct {
 	t       Transform
 	o       LoaderOptions
 	pool    sync.Pool // *[]float32 batch image buffers
+	pixPool sync.Pool // *[]uint8 batch pixel buffers
 }
 
 // NewLoader returns a loader over samples (not copied; do not modify them
@@ -67,6 +72,9 @@ func NewLoader(samples []Sample, t Transform, o LoaderOptions) *Loader {
 	}
 	if o.Prefetch <= 0 {
 		o.Prefetch = 2
+	}
+	if o.Pixels {
+		t = t.unnormalized()
 	}
 	return &Loader{samples: samples, t: t, o: o}
 }
@@ -110,6 +118,10 @@ func (l *Loader) Release(b Batch) {
 	if cap(b.Images) > 0 {
 		imgs := b.Images[:0]
 		l.pool.Put(&imgs)
+	}
+	if cap(b.Pixels) > 0 {
+		pix := b.Pixels[:0]
+		l.pixPool.Put(&pix)
 	}
 }
 
@@ -260,13 +272,21 @@ func (l *Loader) EpochFrom(ctx context.Context, epoch, start int) <-chan Batch {
 				}
 				continue
 			}
-			if cur.Images == nil {
-				cur.Images = l.batchBuffer(bs * sampleLen)
+			if cur.Labels == nil {
+				if l.o.Pixels {
+					cur.Pixels = l.pixelBuffer(bs * sampleLen)
+				} else {
+					cur.Images = l.batchBuffer(bs * sampleLen)
+				}
 				cur.Labels = make([]int32, 0, bs)
 				cur.Names = make([]string, 0, bs)
 				cur.Indices = make([]int, 0, bs)
 			}
-			copy(cur.Images[cur.Size*sampleLen:], r.buf)
+			if l.o.Pixels {
+				quantize(cur.Pixels[cur.Size*sampleLen:(cur.Size+1)*sampleLen], r.buf)
+			} else {
+				copy(cur.Images[cur.Size*sampleLen:], r.buf)
+			}
 			buf := r.buf
 			bufPool.Put(&buf)
 			s := l.samples[idx]
@@ -283,7 +303,8 @@ func (l *Loader) EpochFrom(ctx context.Context, epoch, start int) <-chan Batch {
 			return
 		}
 		if cur.Size > 0 && !l.o.DropLast {
-			cur.Images = cur.Images[:cur.Size*sampleLen]
+			cur.Images = cur.Images[:min(len(cur.Images), cur.Size*sampleLen)]
+			cur.Pixels = cur.Pixels[:min(len(cur.Pixels), cur.Size*sampleLen)]
 			emit()
 		}
 	}()

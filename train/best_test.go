@@ -20,8 +20,8 @@ func TestBestIsHighestValTop1(t *testing.T) {
 	cfg.Data.Root = tinyData(t, 4)
 	cfg.Data.NumClasses = 4
 	cfg.Data.ValRatio = 0.4
-	cfg.Run.Epochs = 7
-	cfg.Run.KeepLast = 7 // every epoch's checkpoint stays, to compare with best/
+	cfg.Run.Epochs = 8
+	cfg.Run.KeepLast = 8 // every epoch's checkpoint stays, to compare with best/
 	cfg.Optim.LR = 0.5
 	res := mustRun(t, cfg, hooks{})
 	runDir := filepath.Join(cfg.Run.Dir, cfg.Run.Name)

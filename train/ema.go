@@ -54,7 +54,7 @@ func newEMA(be compute.Backend, store *model.Store, forward forwardFn, cfg Optim
 		}
 		return AddScalar(weight, 0)
 	})
-	e.eval = &steps{store: store, evalExec: model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
+	e.eval = &steps{be: be, store: store, evalExec: model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
 		store.SetTraining(images.Graph(), false)
 		return forward(store.Scope(emaScope), images)
 	})}

@@ -8,6 +8,8 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
+
+	"github.com/gocls/gocls/dataset"
 )
 
 // MixupConfig mixes the images of a training batch and their targets as
@@ -115,10 +117,23 @@ func gammaSample(rng *rand.Rand, a float64) float64 {
 	}
 }
 
+// mixer mixes the training batches in the graph; norm normalises uint8
+// pixel batches first (the loader's Pixels), so that the mixing happens on
+// the network's inputs, as timm's.
+type mixer struct {
+	norm dataset.Normalize
+}
+
+func (m *mixer) images(images, mix *Node) *Node {
+	if images.DType() == dtypes.Uint8 {
+		images = normalizeNode(images, m.norm)
+	}
+	return mixImages(images, mix)
+}
+
 // mixImages mixes images [batch, H, W, C] with their mirror along the batch
 // as mix (mixParams.values) says: lam*x + (1-lam)*flip(x), or flip(x) pasted
-// into the cutmix box. Mixing before normalisation is the same as after:
-// both are affine per channel and the weights sum to 1.
+// into the cutmix box.
 func mixImages(images, mix *Node) *Node {
 	g := images.Graph()
 	dt := images.DType()

@@ -34,9 +34,10 @@ func forwardWithPrecision(net *resnet.Model, precision string) forwardFn {
 // backward, optimizer update), with gradient accumulation a micro-step that
 // only adds its gradients to /optimizer/accum, and inference.
 type steps struct {
+	be        compute.Backend
 	store     *model.Store
-	trainExec *model.Exec // (images, labels, hyper[4]) -> (mean loss, logits)
-	accumExec *model.Exec // (images, labels) -> (mean loss, logits); nil without accumulation
+	trainExec *model.Exec // (images, labels, hyper[4]) -> (mean loss, top-1 count)
+	accumExec *model.Exec // (images, labels) -> (mean loss, top-1 count); nil without accumulation
 	evalExec  *model.Exec // images -> logits
 }
 
@@ -65,20 +66,21 @@ func (in stepInputs) tensor() *tensors.Tensor {
 
 // newSteps builds the graphs (compiled lazily on first use). With accumulate,
 // the training step adds the gradients stored by accumulation micro-steps.
-// With mixup, the training step mixes its batch as stepInputs.Mix says and
-// trains on the mixed soft targets.
-func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *optimizer, smoothing float64, accumulate, mixup bool) *steps {
-	s := &steps{store: store}
+// With mixup (non-nil), the training step mixes its batch as stepInputs.Mix
+// says and trains on the mixed soft targets.
+func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *optimizer, smoothing float64, accumulate bool, mixup *mixer) *steps {
+	s := &steps{be: be, store: store}
 	// gradients returns the trainable parameters under modelScope that the
-	// graph uses and the gradients of the summed loss.
-	gradients := func(images, labels, mix *Node) (params []*model.Variable, grads []*Node, meanLoss, logits *Node) {
+	// graph uses, the gradients of the summed loss, the mean loss and how
+	// many examples rank their label first.
+	gradients := func(images, labels, mix *Node) (params []*model.Variable, grads []*Node, meanLoss, correct *Node) {
 		g := images.Graph()
 		store.SetTraining(g, true)
 		scope := store.Scope(modelScope)
 		if mix != nil {
-			images = mixImages(images, mix)
+			images = mixup.images(images, mix)
 		}
-		logits = forward(scope, images)
+		logits := forward(scope, images)
 		var losses *Node
 		if mix != nil {
 			losses = softCrossEntropy(logits, mixTarget(labels, mix, logits.Shape().Dimensions[1], smoothing, logits.DType()))
@@ -95,15 +97,15 @@ func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *op
 			nodes[i] = v.NodeValue(g)
 		}
 		grads = Gradient(ReduceAllSum(losses), nodes...)
-		return params, grads, ReduceAllMean(losses), logits
+		return params, grads, ReduceAllMean(losses), top1CountNode(logits, labels)
 	}
 	s.trainExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels, in *Node) (*Node, *Node) {
 		g := images.Graph()
 		var mix *Node
-		if mixup {
+		if mixup != nil {
 			mix = Slice(in, AxisRange(4, 10))
 		}
-		params, grads, loss, logits := gradients(images, labels, mix)
+		params, grads, loss, correct := gradients(images, labels, mix)
 		invCount := Slice(in, AxisElem(3))
 		invCount = Reshape(invCount)
 		for i, v := range params {
@@ -117,17 +119,17 @@ func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *op
 		}
 		h := hyper{LR: Reshape(Slice(in, AxisElem(0))), BackboneLR: Reshape(Slice(in, AxisElem(1))), BackboneOn: Reshape(Slice(in, AxisElem(2)))}
 		opt.apply(store, g, params, opt.clip(params, grads, h), h)
-		return loss, logits
+		return loss, correct
 	})
 	if accumulate {
 		s.accumExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels *Node) (*Node, *Node) {
 			g := images.Graph()
-			params, grads, loss, logits := gradients(images, labels, nil)
+			params, grads, loss, correct := gradients(images, labels, nil)
 			for i, v := range params {
 				acc := slot(store, "accum", v)
 				acc.SetNodeValue(Add(acc.NodeValue(g), grads[i]))
 			}
-			return loss, logits
+			return loss, correct
 		})
 	}
 	s.evalExec = model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
@@ -138,19 +140,29 @@ func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *op
 }
 
 // train runs one optimizer step on a batch (plus any accumulated gradients)
-// and returns its mean loss and logits [Size*classes].
-func (s *steps) train(images *tensors.Tensor, labels *tensors.Tensor, in stepInputs) (loss float64, logits []float32, err error) {
+// and returns its mean loss (float32) and top-1 count (int32), left on the
+// device until read. images and labels may be tensors or donated buffers
+// (graph.DonateTensorBuffer).
+func (s *steps) train(images, labels any, in stepInputs) (loss, correct *tensors.Tensor, err error) {
 	defer recoverErr(&err)
 	out := s.trainExec.MustCall(images, labels, in.tensor())
-	return float64(tensors.ToScalar[float32](out[0])), tensors.MustCopyFlatData[float32](out[1]), nil
+	return out[0], out[1], nil
 }
 
 // accumulate adds a batch's gradients to the accumulation buffers and
-// returns its mean loss and logits.
-func (s *steps) accumulate(images *tensors.Tensor, labels *tensors.Tensor) (loss float64, logits []float32, err error) {
+// returns its mean loss and top-1 count, as train.
+func (s *steps) accumulate(images, labels any) (loss, correct *tensors.Tensor, err error) {
 	defer recoverErr(&err)
 	out := s.accumExec.MustCall(images, labels)
-	return float64(tensors.ToScalar[float32](out[0])), tensors.MustCopyFlatData[float32](out[1]), nil
+	return out[0], out[1], nil
+}
+
+// top1CountNode counts the rows of logits [batch, classes] whose largest
+// value (the first one on ties, as top1Count) is at labels [batch]: an int32
+// scalar.
+func top1CountNode(logits, labels *Node) *Node {
+	hit := Equal(ArgMax(logits, -1, dtypes.Int32), ConvertDType(labels, dtypes.Int32))
+	return ReduceAllSum(ConvertDType(hit, dtypes.Int32))
 }
 
 // logits runs the network in inference mode: [Size, NumClasses] row-major.

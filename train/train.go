@@ -80,6 +80,7 @@ type hooks struct {
 	afterStep  func(step int)                 // called after each optimizer step or accumulation micro-step
 	trained    func(epoch int, indices []int) // called with the training samples of each micro-batch
 	beforeSave func(dir string)               // called before each checkpoint save
+	readEvery  int                            // overrides metricsEvery
 	saver      checkpoint.Saver               // fault-test seams of the checkpoint writes
 }
 
@@ -169,6 +170,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	fmt.Fprintf(log, "backend: %s\n", be) // names the PJRT plugin file and version on xla
 	net, err := resnet.New(cfg.Model.Arch, cfg.Data.NumClasses, cfg.Model.Layout)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -214,17 +216,22 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 
 	// Optimizer and graphs.
 	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
-	steps := newSteps(be, store, forwardWithPrecision(net, cfg.Run.Precision), opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1, cfg.Mixup.enabled())
+	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
+	forward := normalizePixels(forwardWithPrecision(net, cfg.Run.Precision), norm) // training batches are uint8 pixels
+	var mix *mixer
+	if cfg.Mixup.enabled() {
+		mix = &mixer{norm: norm}
+	}
+	steps := newSteps(be, store, forward, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1, mix)
 	var avg *ema
 	if cfg.Optim.EMADecay > 0 {
-		avg = newEMA(be, store, forwardWithPrecision(net, cfg.Run.Precision), cfg.Optim)
+		avg = newEMA(be, store, forward, cfg.Optim)
 	}
-	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
 	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
-		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(),
+		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(), Pixels: true,
 		OnBad: func(path string, err error) { fmt.Fprintf(log, "skipping unreadable image: %v\n", err) }}
 	evalOpts := loaderOpts
-	evalOpts.Shuffle, evalOpts.DropLast = false, false
+	evalOpts.Shuffle, evalOpts.DropLast, evalOpts.Pixels = false, false, false
 	evalOpts.OnBad = nil
 	trainT, evalT, err := transforms(cfg, prep.Crop, prep.Resize, norm)
 	if err != nil {
@@ -375,117 +382,6 @@ epochs:
 		res.LastLoss = float64(st.History[n-1].TrainLoss)
 	}
 	return res, nil
-}
-
-type stopReason int
-
-const (
-	stopEpochEnd stopReason = iota
-	stopCancelled
-	stopMaxSteps
-)
-
-// trainEpoch trains epoch (0-based) from micro-batch st.Batch on, updating
-// the state after every micro-batch.
-func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) {
-	cfg, st := r.cfg, r.st
-	ectx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch := r.trainLoader.EpochFrom(ectx, epoch, st.Consumed)
-	k := cfg.Optim.AccumSteps
-	nb := r.trainLoader.NumBatches()
-	total := r.trainLoader.Len()
-	if n := nb * cfg.Run.BatchSize; n < total {
-		total = n
-	}
-	bar := newProgress(r.bar, r.log, epoch+1, cfg.Run.Epochs, total, st.Seen)
-	defer bar.done()
-	frozen := epoch < cfg.Model.FreezeBackboneEpochs
-
-	b, ok := <-ch
-	for idx := st.Batch; ok; idx++ {
-		var next dataset.Batch
-		nextOK := true
-		if k > 1 {
-			next, nextOK = <-ch // read ahead: the last micro-batch of the epoch always ends a group
-		}
-		if ctx.Err() != nil {
-			r.trainLoader.Release(b)
-			return stopCancelled, nil
-		}
-		if cfg.Run.MaxSteps > 0 && st.Step >= cfg.Run.MaxSteps && st.AccumExamples == 0 {
-			r.trainLoader.Release(b)
-			return stopMaxSteps, nil
-		}
-		last := !nextOK
-		if last && ctx.Err() != nil {
-			r.trainLoader.Release(b)
-			return stopCancelled, nil // the epoch did not end: the loader was cancelled
-		}
-		images, labels := batchTensors(b, r.crop)
-		examples := st.AccumExamples + b.Size
-		applyStep := k == 1 || (idx+1)%k == 0 || last
-		var loss float64
-		var logits []float32
-		var err error
-		if applyStep {
-			groupStart := idx - idx%k
-			lr := cfg.Schedule.LearningRate(float64(epoch)+float64(groupStart)/float64(max(nb, 1)), cfg.Run.Epochs, cfg.Optim.LR)
-			in := stepInputs{LR: lr, BackboneLR: lr * cfg.Optim.BackboneLRMult, BackboneOn: !frozen, Examples: examples}
-			if frozen {
-				in.BackboneLR = 0
-			}
-			if cfg.Mixup.enabled() {
-				p := cfg.Mixup.draw(mixRNG(cfg.Run.Seed, epoch, idx), r.crop, r.crop)
-				in.Mix = &p
-			}
-			loss, logits, err = r.steps.train(images, labels, in)
-			st.LR = lr
-		} else {
-			loss, logits, err = r.steps.accumulate(images, labels)
-		}
-		correct := top1Count(logits, b.Labels[:b.Size], r.classes)
-		r.trainLoader.Release(b)
-		if r.hk.trained != nil {
-			r.hk.trained(epoch, b.Indices)
-		}
-		stepNo := st.Step + 1
-		if err != nil {
-			return 0, fmt.Errorf("train: step %d (epoch %d, batch %d): %w", stepNo, epoch+1, idx+1, err)
-		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return 0, fmt.Errorf("train: loss is %v at step %d (epoch %d, batch %d): stopping; the last good checkpoint is kept in %s (lower optim.lr?)",
-				loss, stepNo, epoch+1, idx+1, r.runDir)
-		}
-		if applyStep {
-			st.Step++
-			st.AccumExamples = 0
-			if r.ema != nil {
-				if err := r.ema.update(st.Step); err != nil {
-					return 0, fmt.Errorf("train: step %d: %w", st.Step, err)
-				}
-			}
-		} else {
-			st.AccumExamples = examples
-		}
-		st.LossSum += loss * float64(b.Size)
-		st.Correct += correct
-		st.Seen += b.Size
-		st.Batch, st.Consumed = idx+1, b.End
-		bar.add(b.Size, epoch+1, cfg.Run.Epochs, st.LossSum/float64(st.Seen))
-		if r.hk.afterStep != nil {
-			r.hk.afterStep(st.Step)
-		}
-		if k > 1 {
-			b, ok = next, nextOK
-		} else {
-			b, ok = <-ch
-		}
-	}
-	if ctx.Err() != nil {
-		return stopCancelled, nil
-	}
-	return stopEpochEnd, nil
 }
 
 // evalSteps returns the graphs that evaluation runs: the network's, or with

@@ -11,7 +11,13 @@
 // Usage:
 //
 //	bench -model resnet50 -size 224 -batch 8 -mode train|infer [-steps N] [-warmup N] [-backend B]
-//	      [-conv auto|native|gather] [-cpuprofile file]
+//	      [-precision float32|bfloat16] [-conv auto|native|gather] [-cpuprofile file]
+//	      [-data DIR [-epochs N] [-workers N]]
+//
+// -data DIR also trains on a dataset in the list-file layout (DIR/train_list.txt, as cat12 or one made by
+// internal/synth) with the real loader and training loop (train.Run, with -model, -size as the crop, -batch,
+// -precision, -backend) and adds the last epoch's training img/s and its ratio to the model-only img/s:
+// "loop_img_per_s", "loop_over_model". The run's log goes to stderr.
 //
 // -backend is opened like the trainer does (internal/backend): "go" by default, the pure-Go backend,
 // run with ops_sequential (compute v0.1.6 can deadlock running ops in parallel); "go:OPTIONS",
@@ -59,7 +65,9 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // config holds the parsed flags.
 type config struct {
 	model, mode, backend, conv, layout, cpuProfile string
-	size, batch, steps, warmup, classes            int
+	precision, data                                string
+	size, batch, steps, warmup, classes, epochs    int
+	workers                                        int
 	learningRate                                   float64
 }
 
@@ -71,6 +79,7 @@ type result struct {
 	Mode         string    `json:"mode"`
 	Backend      string    `json:"backend"`
 	Conv         string    `json:"conv"`
+	Precision    string    `json:"precision"`
 	ImgPerS      float64   `json:"img_per_s"`
 	StepMsMedian float64   `json:"step_ms_median"`
 	StepMsMean   float64   `json:"step_ms_mean"`
@@ -82,6 +91,11 @@ type result struct {
 	GOMAXPROCS   int       `json:"gomaxprocs"`
 	GoVersion    string    `json:"go_version"`
 	StepsMs      []float64 `json:"steps_ms"`
+	// With -data: the training img/s of the real loader and loop (last
+	// epoch) and its ratio to the model-only img/s above.
+	Data          string  `json:"data,omitempty"`
+	LoopImgPerS   float64 `json:"loop_img_per_s,omitempty"`
+	LoopOverModel float64 `json:"loop_over_model,omitempty"`
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -96,9 +110,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.warmup, "warmup", 2, "untimed steps before timing (the first one compiles)")
 	fs.StringVar(&c.backend, "backend", "go", "backend: go (ops_sequential), go:OPTIONS, xla:cpu, onnxruntime (build tag onnx)")
 	fs.StringVar(&c.conv, "conv", "auto", "convolution implementation: auto, native or gather")
+	fs.StringVar(&c.precision, "precision", "float32", "activations: float32, or bfloat16 (convolutions in bfloat16, float32 master weights, batch norm and loss)")
 	fs.StringVar(&c.layout, "layout", string(resnet.LayoutTorchvision), "weight layout: v1.5 (torchvision) or v1 (keras)")
 	fs.IntVar(&c.classes, "classes", 1000, "number of classes")
 	fs.Float64Var(&c.learningRate, "lr", 1e-3, "SGD learning rate of the train step")
+	fs.StringVar(&c.data, "data", "", "also train on this list-file dataset (DIR/train_list.txt) with the real loader and loop, and report its img/s")
+	fs.IntVar(&c.epochs, "epochs", 2, "with -data: epochs to train (the last one is timed)")
+	fs.IntVar(&c.workers, "workers", 0, "with -data: loader workers (0: GOMAXPROCS)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -109,9 +127,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case c.mode != "train" && c.mode != "infer":
 		return c, fmt.Errorf("bench: -mode %q: want train or infer", c.mode)
+	case c.precision != "float32" && c.precision != "bfloat16":
+		return c, fmt.Errorf("bench: -precision %q: want float32 or bfloat16", c.precision)
+	case c.data != "" && (c.mode != "train" || c.epochs < 2):
+		return c, fmt.Errorf("bench: -data needs -mode train and -epochs >= 2")
 	case c.size < 32 || c.batch < 1 || c.steps < 1 || c.warmup < 0:
 		return c, fmt.Errorf("bench: need -size >= 32, -batch >= 1, -steps >= 1, -warmup >= 0 (got %d, %d, %d, %d)",
 			c.size, c.batch, c.steps, c.warmup)
+	}
+	if c.data != "" {
+		classes, err := listClasses(c.data)
+		if err != nil {
+			return c, err
+		}
+		c.classes = classes
 	}
 	return c, nil
 }
@@ -124,6 +153,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		var res result
 		res, err = bench(c)
+		if err == nil && c.data != "" {
+			res.Data = c.data
+			res.LoopImgPerS, err = loopBench(c, stderr)
+			res.LoopImgPerS = round(res.LoopImgPerS, 3)
+			res.LoopOverModel = round(res.LoopImgPerS/res.ImgPerS, 3)
+		}
 		if err == nil {
 			line, _ := json.Marshal(res)
 			fmt.Fprintln(stdout, string(line))
@@ -180,7 +215,11 @@ func bench(c config) (res result, err error) {
 		}
 		store.SetTraining(g, training)
 		modelScope := scope.In("model")
-		logits := m.Logits(modelScope, images)
+		input := images
+		if c.precision == "bfloat16" {
+			input = ConvertDType(images, dtypes.BFloat16)
+		}
+		logits := m.Logits(modelScope, input)
 		if !training {
 			return logits
 		}
@@ -247,7 +286,7 @@ func bench(c config) (res result, err error) {
 	total := time.Since(t0).Seconds()
 
 	res = result{
-		Model: c.model, Size: c.size, Batch: c.batch, Mode: c.mode, Backend: backend.String(), Conv: convUsed.String(),
+		Model: c.model, Size: c.size, Batch: c.batch, Mode: c.mode, Backend: backend.String(), Conv: convUsed.String(), Precision: c.precision,
 		ImgPerS: round(float64(c.batch*c.steps)/total, 3), StepMsMean: round(total*1e3/float64(c.steps), 1),
 		StepMsMedian: round(median(stepsMs), 1), StepMsMin: round(slices.Min(stepsMs), 1),
 		PeakMemMB: round(peakMemMB(), 1), Steps: c.steps, Warmup: c.warmup, CompileS: round(res.CompileS, 2),

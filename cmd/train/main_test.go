@@ -104,6 +104,7 @@ predict:
 	code = run([]string{"-config", cfgPath, "-quiet", "-set", "run.epochs=3"}, &resumed, &errOut)
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", resumed.String(), errOut.String())
 	require.Contains(t, resumed.String(), "resuming from")
+	require.Contains(t, resumed.String(), "backend: ", "the backend opened is printed (on xla: the plugin file and PJRT version)")
 	require.Contains(t, resumed.String(), "done: 3 epochs")
 	b, err := os.ReadFile(result)
 	require.NoError(t, err)

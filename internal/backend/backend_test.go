@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/go-xla/pjrt"
 	"github.com/stretchr/testify/require"
 )
 
@@ -17,29 +16,10 @@ func TestNewGo(t *testing.T) {
 	}
 }
 
-func TestNewErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		plugin string // skip when this PJRT plugin is installed
-		want   []string
-	}{
-		{"tpu9", "", []string{`backend "tpu9" unknown`, "go"}},
-		{"xla:cuda", "cuda", []string{"pjrt_c_api_cuda_plugin.so", "PJRT_PLUGIN_LIBRARY_PATH", "pjrt_installer"}},
-		{"xla:cpu", "cpu", []string{"pjrt_c_api_cpu_plugin.so", "PJRT_PLUGIN_LIBRARY_PATH"}},
-		{"xla:/nonexistent/libpjrt.so", "", []string{"/nonexistent/libpjrt.so"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, ok := pjrt.AvailablePlugins()[tc.plugin]; tc.plugin != "" && ok {
-				t.Skipf("plugin %s is installed here", tc.plugin)
-			}
-			_, err := New(tc.name)
-			require.Error(t, err)
-			for _, w := range tc.want {
-				require.Contains(t, err.Error(), w)
-			}
-			require.NotContains(t, err.Error(), "\n")
-		})
-	}
+func TestNewUnknown(t *testing.T) {
+	_, err := New("tpu9")
+	require.ErrorContains(t, err, `backend "tpu9" unknown`)
+	require.ErrorContains(t, err, "go")
 }
 
 // TestNewGoOpsSequential checks the ops_sequential promise of New: a plain "go" backend runs ops one
