@@ -36,7 +36,7 @@ func forwardWithPrecision(net *resnet.Model, precision string) forwardFn {
 type steps struct {
 	be        compute.Backend
 	store     *model.Store
-	trainExec *model.Exec // (images, labels, hyper[4]) -> (mean loss, top-1 count)
+	trainExec *model.Exec // (images, labels, hyper[10]: stepInputs.tensor) -> (mean loss, top-1 count)
 	accumExec *model.Exec // (images, labels) -> (mean loss, top-1 count); nil without accumulation
 	evalExec  *model.Exec // images -> logits
 }
