@@ -205,22 +205,12 @@ func convertRow(cs ColorSpace, rows *[4][]uint8, out []uint8) {
 			out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = rows[0][i], rows[1][i], rows[2][i], 255
 		}
 	case YCbCr:
-		yy := rows[0]
+		yy, cb, cr := rows[0], rows[1], rows[2]
 		if useSIMD {
-			n := yccToRGBA(yy, rows[1], rows[2], out)
-			yy, rows[1], rows[2], out = yy[n:], rows[1][n:], rows[2][n:], out[4*n:]
+			n := yccToRGBA(yy, cb, cr, out)
+			yy, cb, cr, out = yy[n:], cb[n:], cr[n:], out[4*n:]
 		}
-		cb, cr := rows[1][:len(yy)], rows[2][:len(yy)]
-		out = out[:4*len(yy)]
-		for i := range yy {
-			y := int32(yy[i])
-			b, r := cb[i], cr[i]
-			o := out[4*i : 4*i+4 : 4*i+4]
-			o[0] = clamp8(y + crR[r])
-			o[1] = clamp8(y + (cbG[b]+crG[r])>>16)
-			o[2] = clamp8(y + cbB[b])
-			o[3] = 255
-		}
+		yccToRGBAScalar(yy, cb, cr, out)
 	case CMYK:
 		c, m, ye, k := rows[0], rows[1], rows[2], rows[3]
 		for i := range c {
@@ -242,5 +232,20 @@ func convertRow(cs ColorSpace, rows *[4][]uint8, out []uint8) {
 			out[4*i+2] = mul255(uint32(ye), kk)
 			out[4*i+3] = 255
 		}
+	}
+}
+
+// yccToRGBAScalar converts with jdcolor.c's tables.
+func yccToRGBAScalar(yy, cb, cr []uint8, out []uint8) {
+	cb, cr = cb[:len(yy)], cr[:len(yy)]
+	out = out[:4*len(yy)]
+	for i := range yy {
+		y := int32(yy[i])
+		b, r := cb[i], cr[i]
+		o := out[4*i : 4*i+4 : 4*i+4]
+		o[0] = clamp8(y + crR[r])
+		o[1] = clamp8(y + (cbG[b]+crG[r])>>16)
+		o[2] = clamp8(y + cbB[b])
+		o[3] = 255
 	}
 }

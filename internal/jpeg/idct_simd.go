@@ -99,25 +99,45 @@ func transpose8(v *[8]vec) {
 	}
 }
 
-// yccToRGBA converts 8 pixels at a time with jdcolor.c's fixed-point
-// formulas (computed, not looked up: the same integers), writing opaque
-// RGBA; it returns how many pixels it did. The inputs need 8 bytes of
-// capacity past the last pixel handled.
+// yccToRGBA converts 16 pixels at a time with jdcolor.c's fixed-point
+// formulas, in 16-bit lanes, writing opaque RGBA; it returns how many pixels
+// it did.
+//
+// jdcolor.c computes (c*x + 2^15) >> 16 in 32 bits for x = cb-128 or cr-128
+// and c = round(k * 2^16). With c = m*2^16 + c' (c' fitting in int16) that
+// is m*x + ((c'*x + 2^15) >> 16), and the last term is the high half of the
+// 32-bit product c'*x plus one when its low half, read as signed, is
+// negative (the low half is then at least 2^15): the same integers.
 func yccToRGBA(yy, cb, cr []uint8, out []uint8) int {
-	k := archsimd.BroadcastInt32x8
-	c128, half := k(128), k(1<<15)
-	lo, hi := k(0), k(255)
-	alpha := k(-1 << 24)
-	n := len(yy) &^ 7
-	for i := 0; i < n; i += 8 {
-		y := archsimd.LoadUint8x16Slice(yy[i : i+16]).ExtendLo8ToUint32().AsInt32x8()
-		b := archsimd.LoadUint8x16Slice(cb[i : i+16]).ExtendLo8ToUint32().AsInt32x8().Sub(c128)
-		r := archsimd.LoadUint8x16Slice(cr[i : i+16]).ExtendLo8ToUint32().AsInt32x8().Sub(c128)
-		rv := y.Add(r.Mul(k(91881)).Add(half).ShiftAllRight(16)).Max(lo).Min(hi)
-		gv := y.Add(b.Mul(k(-22554)).Add(half).Add(r.Mul(k(-46802))).ShiftAllRight(16)).Max(lo).Min(hi)
-		bv := y.Add(b.Mul(k(116130)).Add(half).ShiftAllRight(16)).Max(lo).Min(hi)
-		px := rv.Or(gv.ShiftAllLeft(8)).Or(bv.ShiftAllLeft(16)).Or(alpha)
-		px.AsUint8x32().Store((*[32]uint8)(out[4*i:]))
+	k := archsimd.BroadcastInt16x16
+	c128, lo, hi := k(128), k(0), k(255)
+	alpha := k(-256) // 0xFF00: B in the low byte, alpha in the high one
+	roundHalf := func(x archsimd.Int16x16, c int16) archsimd.Int16x16 {
+		kc := k(c)
+		return x.MulHigh(kc).Sub(x.Mul(kc).ShiftAllRight(15))
+	}
+	// G's two products are summed before the shift: -22554*b - 46802*r =
+	// -2^16*r + (-22554*b + 18734*r), the bracket by VPMADDWD on (b, r) pairs.
+	gk := archsimd.BroadcastInt32x8(int32(uint16(18734))<<16 | int32(uint16(0xFFFF&-22554))).AsInt16x16()
+	half := archsimd.BroadcastInt32x8(1 << 15)
+	load := func(s []uint8) archsimd.Int16x16 {
+		return archsimd.LoadUint8x16Slice(s).ExtendToUint16().AsInt16x16()
+	}
+	n := len(yy) &^ 15
+	for i := 0; i < n; i += 16 {
+		y := load(yy[i : i+16])
+		b := load(cb[i : i+16]).Sub(c128)
+		r := load(cr[i : i+16]).Sub(c128)
+		rv := y.Add(r).Add(roundHalf(r, 26345)).Max(lo).Min(hi)         // 91881 = 2^16 + 26345
+		bv := y.Add(b.Add(b)).Add(roundHalf(b, -14942)).Max(lo).Min(hi) // 116130 = 2*2^16 - 14942
+		gl := b.InterleaveLoGrouped(r).DotProductPairs(gk).Add(half).ShiftAllRight(16)
+		gh := b.InterleaveHiGrouped(r).DotProductPairs(gk).Add(half).ShiftAllRight(16)
+		gv := y.Sub(r).Add(gl.SaturateToInt16ConcatGrouped(gh)).Max(lo).Min(hi)
+		rg, ba := rv.Or(gv.ShiftAllLeft(8)), bv.Or(alpha)
+		// Pixels 0-3 and 8-11, then 4-7 and 12-15.
+		p0, p1 := rg.InterleaveLoGrouped(ba), rg.InterleaveHiGrouped(ba)
+		p0.Select128FromPair(0, 2, p1).AsUint8x32().Store((*[32]uint8)(out[4*i:]))
+		p0.Select128FromPair(1, 3, p1).AsUint8x32().Store((*[32]uint8)(out[4*i+32:]))
 	}
 	return n
 }
