@@ -146,3 +146,35 @@ func yccToRGBA(yy, cb, cr []uint8, out []uint8) int {
 	}
 	return n
 }
+
+// fancyPairsSIMD is fancyPairs' main loop, 16 pairs at a time: out[2i] =
+// (3*s[i+1] + s[i] + even) >> shift and out[2i+1] = (3*s[i+1] + s[i+2] +
+// odd) >> shift. It returns how many pairs it wrote. The sums are below
+// 2^12, so 16-bit lanes hold them, and each result is a byte: one lane holds
+// a pair, even in its low byte.
+func fancyPairsSIMD(out []uint8, s []int16, even, odd int16, shift uint) int {
+	ke, ko := archsimd.BroadcastInt16x16(even), archsimd.BroadcastInt16x16(odd)
+	n := 0
+	for ; 2*n+32 <= len(out) && n+18 <= len(s); n += 16 {
+		l := archsimd.LoadInt16x16Slice(s[n : n+16])
+		c := archsimd.LoadInt16x16Slice(s[n+1 : n+17])
+		r := archsimd.LoadInt16x16Slice(s[n+2 : n+18])
+		c3 := c.Add(c).Add(c)
+		e := c3.Add(l).Add(ke).ShiftAllRight(uint64(shift))
+		o := c3.Add(r).Add(ko).ShiftAllRight(uint64(shift))
+		e.Or(o.ShiftAllLeft(8)).AsUint8x32().Store((*[32]uint8)(out[2*n:]))
+	}
+	return n
+}
+
+// columnSumsSIMD sets inner[k] = 3*near[k] + far[k], 16 at a time; it
+// returns how many it did.
+func columnSumsSIMD(inner []int16, near, far []uint8) int {
+	n := 0
+	for ; n+16 <= len(inner); n += 16 {
+		a := archsimd.LoadUint8x16Slice(near[n : n+16]).ExtendToUint16().AsInt16x16()
+		b := archsimd.LoadUint8x16Slice(far[n : n+16]).ExtendToUint16().AsInt16x16()
+		a.Add(a).Add(a).Add(b).StoreSlice(inner[n : n+16])
+	}
+	return n
+}
