@@ -84,15 +84,20 @@
 //	pure Go, image/jpeg fork (old)     486-548    3.53-3.66    0.85-0.9
 //	-tags libjpeg (libjpeg-turbo 2.1)  979-1040   1.78-1.89    1.6-1.75
 //
-// and with internal/jpeg, 2026-11-29, both measured back to back, load
-// average 3.4-5.9 (other sessions):
+// and with internal/jpeg, 2026-11-29 22:28 UTC, both measured back to back
+// on the same machine (lscpu: AMD EPYC, Zen 5, AVX-512), load average 5-9
+// (other sessions), PIL with one torch thread per worker, persistent
+// workers and an uncounted warm-up epoch:
 //
-//	PIL 9.4 + torchvision DataLoader   111.8      8.97         1
-//	pure Go (default build)            745.3      2.59         6.7 (wall), 3.5 (CPU)
+//	PIL 9.4 + torchvision DataLoader   67.6       7.56         1
+//	pure Go (default build)            345.6      2.39         5.1 (wall), 3.2 (CPU)
 //
-// (Debian's python3-torch 1.13 now costs PIL+torchvision 9 CPU ms per image
-// where the 22 Nov figures show 3.1-3.3; against those the pure-Go pipeline is
-// about 1.2x.)
+// (PIL+torchvision now costs 7.3-7.6 CPU ms per image here where the 22 Nov
+// figures show 3.1-3.3, with or without those settings: one process alone
+// spends 6.3 CPU ms per image on decode 4.3, crop+resize 1.3, ToTensor 0.4,
+// Normalize 0.2, so the difference is not the DataLoader; the loaded
+// machine is the likely cause. Against the 22 Nov PIL figures the
+// pure-Go pipeline is about 1.3x by CPU time.)
 //
 //	go test ./dataset -run XXX -bench PipelineCat12 -benchtime 2x -cpu 2
 //	go test -tags libjpeg ./dataset -run XXX -bench PipelineCat12 -benchtime 3x

@@ -77,11 +77,12 @@ type state struct {
 
 // hooks let tests observe and steer a run.
 type hooks struct {
-	afterStep  func(step int)                 // called after each optimizer step or accumulation micro-step
-	trained    func(epoch int, indices []int) // called with the training samples of each micro-batch
-	beforeSave func(dir string)               // called before each checkpoint save
-	readEvery  int                            // overrides metricsEvery
-	saver      checkpoint.Saver               // fault-test seams of the checkpoint writes
+	afterStep  func(step int)                            // called after each optimizer step or accumulation micro-step
+	trained    func(epoch int, indices []int)            // called with the training samples of each micro-batch
+	beforeSave func(dir string)                          // called before each checkpoint save
+	readEvery  int                                       // overrides metricsEvery
+	valTop1    func(epoch int, measured float64) float64 // replaces an epoch's validation top-1
+	saver      checkpoint.Saver                          // fault-test seams of the checkpoint writes
 }
 
 // Run trains as cfg says, writing everything into the run directory
@@ -348,6 +349,9 @@ epochs:
 				return nil, fmt.Errorf("train: interrupted evaluating epoch %d: %w", epoch+1, ctx.Err())
 			}
 			return nil, fmt.Errorf("train: evaluating epoch %d: %w", epoch+1, err)
+		}
+		if r.hk.valTop1 != nil {
+			val.Top1 = r.hk.valTop1(epoch+1, val.Top1)
 		}
 		st.Seconds += time.Since(start).Seconds()
 		trainLoss := st.LossSum / math.Max(1, float64(st.Seen))

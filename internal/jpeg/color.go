@@ -127,14 +127,14 @@ func (d *decoder) upsampleRow(c *component, method, cy int, near []uint8, y, x0,
 // fancyH is h2v1_fancy_upsample for output columns x0..x0+len(out)-1:
 // 3/4 of the nearer sample plus 1/4 of the further one, the edge samples
 // standing in for their missing neighbours.
-func fancyH(out []uint8, x0 int, in []uint8, w int, buf *[]int32) {
+func fancyH(out []uint8, x0 int, in []uint8, w int, buf *[]int16) {
 	s := edgeExtended(x0/2, (x0+len(out)-1)/2+2, w, buf, in, nil)
 	fancyPairs(out, x0, s, 1, 2, 2)
 }
 
 // fancyHV is h2v2_fancy_upsample for one output row: column sums
 // 3*nearer row + further row, then 3/4-1/4 horizontally, in 1/16 units.
-func fancyHV(out []uint8, x0 int, near, far []uint8, buf *[]int32) {
+func fancyHV(out []uint8, x0 int, near, far []uint8, buf *[]int16) {
 	s := edgeExtended(x0/2, (x0+len(out)-1)/2+2, len(near), buf, near, far)
 	fancyPairs(out, x0, s, 8, 7, 4)
 }
@@ -142,47 +142,55 @@ func fancyHV(out []uint8, x0 int, near, far []uint8, buf *[]int32) {
 // fancyPairs writes out[i] for x = x0+i from s (s[j] is column x/2-x0/2-1+j):
 // (3*s[cx] + s[cx-1] + even) >> shift for even x, with s[cx+1] and odd
 // for odd x.
-func fancyPairs(out []uint8, x0 int, s []int32, even, odd int32, shift uint) {
+func fancyPairs(out []uint8, x0 int, s []int16, even, odd int16, shift uint) {
 	i, j := 0, 1
 	if x0&1 == 1 && len(out) > 0 {
-		out[0] = uint8((3*s[1] + s[2] + odd) >> shift)
+		out[0] = uint8((3*int32(s[1]) + int32(s[2]) + int32(odd)) >> shift)
 		i, j = 1, 2
 	}
+	if useSIMD {
+		n := fancyPairsSIMD(out[i:], s[j-1:], even, odd, shift)
+		i, j = i+2*n, j+n
+	}
 	for ; i+1 < len(out); i, j = i+2, j+1 {
-		v := 3 * s[j]
-		out[i] = uint8((v + s[j-1] + even) >> shift)
-		out[i+1] = uint8((v + s[j+1] + odd) >> shift)
+		v := 3 * int32(s[j])
+		out[i] = uint8((v + int32(s[j-1]) + int32(even)) >> shift)
+		out[i+1] = uint8((v + int32(s[j+1]) + int32(odd)) >> shift)
 	}
 	if i < len(out) {
-		out[i] = uint8((3*s[j] + s[j-1] + even) >> shift)
+		out[i] = uint8((3*int32(s[j]) + int32(s[j-1]) + int32(even)) >> shift)
 	}
 }
 
 // edgeExtended returns, for cx = lo-1 .. hi-1 clamped to [0, w-1],
 // near[cx] (far nil) or 3*near[cx]+far[cx], in a reused buffer.
-func edgeExtended(lo, hi, w int, buf *[]int32, near, far []uint8) []int32 {
+func edgeExtended(lo, hi, w int, buf *[]int16, near, far []uint8) []int16 {
 	n := hi - lo + 1
 	if cap(*buf) < n {
-		*buf = make([]int32, n)
+		*buf = make([]int16, n)
 	}
 	s := (*buf)[:n]
-	at := func(cx int) int32 {
+	at := func(cx int) int16 {
 		if far == nil {
-			return int32(near[cx])
+			return int16(near[cx])
 		}
-		return 3*int32(near[cx]) + int32(far[cx])
+		return 3*int16(near[cx]) + int16(far[cx])
 	}
 	s[0] = at(max(lo-1, 0))
 	end := min(hi, w)
 	inner := s[1 : 1+max(end-lo, 0)]
 	if far == nil {
 		for k, v := range near[lo:end] {
-			inner[k] = int32(v)
+			inner[k] = int16(v)
 		}
 	} else {
+		k := 0
+		if useSIMD {
+			k = columnSumsSIMD(inner, near[lo:end], far[lo:end])
+		}
 		f := far[lo:end]
-		for k, v := range near[lo:end] {
-			inner[k] = 3*int32(v) + int32(f[k])
+		for ; k < len(inner); k++ {
+			inner[k] = 3*int16(near[lo+k]) + int16(f[k])
 		}
 	}
 	for i := 1 + len(inner); i < n; i++ {
@@ -205,22 +213,12 @@ func convertRow(cs ColorSpace, rows *[4][]uint8, out []uint8) {
 			out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = rows[0][i], rows[1][i], rows[2][i], 255
 		}
 	case YCbCr:
-		yy := rows[0]
+		yy, cb, cr := rows[0], rows[1], rows[2]
 		if useSIMD {
-			n := yccToRGBA(yy, rows[1], rows[2], out)
-			yy, rows[1], rows[2], out = yy[n:], rows[1][n:], rows[2][n:], out[4*n:]
+			n := yccToRGBA(yy, cb, cr, out)
+			yy, cb, cr, out = yy[n:], cb[n:], cr[n:], out[4*n:]
 		}
-		cb, cr := rows[1][:len(yy)], rows[2][:len(yy)]
-		out = out[:4*len(yy)]
-		for i := range yy {
-			y := int32(yy[i])
-			b, r := cb[i], cr[i]
-			o := out[4*i : 4*i+4 : 4*i+4]
-			o[0] = clamp8(y + crR[r])
-			o[1] = clamp8(y + (cbG[b]+crG[r])>>16)
-			o[2] = clamp8(y + cbB[b])
-			o[3] = 255
-		}
+		yccToRGBAScalar(yy, cb, cr, out)
 	case CMYK:
 		c, m, ye, k := rows[0], rows[1], rows[2], rows[3]
 		for i := range c {
@@ -242,5 +240,20 @@ func convertRow(cs ColorSpace, rows *[4][]uint8, out []uint8) {
 			out[4*i+2] = mul255(uint32(ye), kk)
 			out[4*i+3] = 255
 		}
+	}
+}
+
+// yccToRGBAScalar converts with jdcolor.c's tables.
+func yccToRGBAScalar(yy, cb, cr []uint8, out []uint8) {
+	cb, cr = cb[:len(yy)], cr[:len(yy)]
+	out = out[:4*len(yy)]
+	for i := range yy {
+		y := int32(yy[i])
+		b, r := cb[i], cr[i]
+		o := out[4*i : 4*i+4 : 4*i+4]
+		o[0] = clamp8(y + crR[r])
+		o[1] = clamp8(y + (cbG[b]+crG[r])>>16)
+		o[2] = clamp8(y + cbB[b])
+		o[3] = 255
 	}
 }

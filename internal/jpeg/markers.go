@@ -71,7 +71,7 @@ type decoder struct {
 	adobeTransform  int
 	eobrun          int32
 	bits            bitReader
-	sums            []int32 // upsampling scratch
+	sums            []int16 // upsampling scratch
 	rowBufs         [4][]uint8
 	streamed        bool      // blocks are inverse transformed as they are decoded
 	blk             [64]int16 // the block being decoded when streamed

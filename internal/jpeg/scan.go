@@ -348,12 +348,14 @@ func (d *decoder) huffSequential(c *component, b *[64]int16) error {
 	for k := 1; k < 64; k++ {
 		if n < 32 {
 			if p := br.pos; !br.atEnd && p+8 <= len(br.data) {
-				// fill's fast path, inlined: 4 bytes without 0xFF.
-				w := uint64(binary.BigEndian.Uint32(br.data[p:]))
-				if x := ^w & 0xFFFFFFFF; (x-0x01010101)&^x&0x80808080 == 0 {
-					acc |= w << (32 - n)
-					n += 32
-					br.pos = p + 4
+				// fill's fast path, inlined: as many whole bytes as fit,
+				// when none of the next 8 is 0xFF.
+				w := binary.BigEndian.Uint64(br.data[p:])
+				if x := ^w; (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
+					k := (64 - n) >> 3
+					acc |= w >> (64 - 8*k) << (64 - 8*k - n)
+					n += 8 * k
+					br.pos = p + int(k)
 					goto filled
 				}
 			}
