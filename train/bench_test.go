@@ -26,7 +26,7 @@ func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Te
 	require.NoError(b, err)
 	store := model.NewStore()
 	require.NoError(b, store.SetRNGStateFromSeed(1))
-	s := newSteps(be, store, net.Logits, newOptimizer(DefaultConfig().Optim, false), 0, false)
+	s := newSteps(be, store, net.Logits, newOptimizer(DefaultConfig().Optim, false), 0, false, nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	img := make([]float32, batch*size*size*3)
 	for i := range img {

@@ -22,6 +22,7 @@ type Config struct {
 	Data      dataset.Config  `yaml:"data"`
 	Model     ModelConfig     `yaml:"model"`
 	Optim     OptimConfig     `yaml:"optim"`
+	Mixup     MixupConfig     `yaml:"mixup"`
 	Schedule  ScheduleConfig  `yaml:"schedule"`
 	Predict   PredictConfig   `yaml:"predict"`
 }
@@ -78,6 +79,14 @@ type OptimConfig struct {
 	BackboneLRMult float64    `yaml:"backbone_lr_mult"` // learning-rate multiplier of everything but fc (default 1)
 	AccumSteps     int        `yaml:"accum_steps"`      // micro-batches per optimizer step (default 1)
 	LabelSmoothing float64    `yaml:"label_smoothing"`  // target = (1-e)*onehot + e/classes (default 0)
+	// ClipGradNorm scales the gradients of a step down so that their global
+	// L2 norm is at most this (torch.nn.utils.clip_grad_norm_; default 0: off).
+	ClipGradNorm float64 `yaml:"clip_grad_norm"`
+	// EMADecay keeps an exponential moving average of the network's weights
+	// and BatchNorm statistics (timm ModelEmaV3), on which evaluation, best/
+	// and predict run (default 0: off).
+	EMADecay  float64 `yaml:"ema_decay"`
+	EMAWarmup bool    `yaml:"ema_warmup"` // ModelEmaV3 warm-up: decay min(ema_decay, 1-(1+t)^(-2/3)) at update t (default false)
 }
 
 // ScheduleConfig selects the learning-rate schedule. Positions are measured in
@@ -111,6 +120,7 @@ func DefaultConfig() Config {
 		Model: ModelConfig{Arch: "resnet50", Layout: resnet.LayoutTorchvision},
 		Optim: OptimConfig{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8,
 			BackboneLRMult: 1, AccumSteps: 1},
+		Mixup:    MixupConfig{Prob: 1, SwitchProb: 0.5, Mode: "batch"},
 		Schedule: ScheduleConfig{Name: "constant"},
 		Predict:  PredictConfig{Out: "result.csv"},
 	}
@@ -248,6 +258,18 @@ func (c Config) Validate() error {
 	}
 	if o.LabelSmoothing < 0 || o.LabelSmoothing >= 1 {
 		bad("optim.label_smoothing must be in [0,1), got %g", o.LabelSmoothing)
+	}
+	if !(o.ClipGradNorm >= 0) {
+		bad("optim.clip_grad_norm must be >= 0 (0: off), got %g", o.ClipGradNorm)
+	}
+	if o.EMADecay < 0 || o.EMADecay >= 1 {
+		bad("optim.ema_decay must be in [0,1) (0: off), got %g", o.EMADecay)
+	}
+	if o.EMAWarmup && o.EMADecay == 0 {
+		bad("optim.ema_warmup needs optim.ema_decay > 0")
+	}
+	if err := c.Mixup.validate(o.AccumSteps); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if err := c.Schedule.validate(c.Run.Epochs); err != nil {
 		errs = append(errs, err.Error())

@@ -265,6 +265,10 @@ func (r *runner) step(f fed, epoch, idx int, applyStep, frozen bool) (pendingSte
 		if frozen {
 			in.BackboneLR = 0
 		}
+		if cfg.Mixup.enabled() {
+			p := cfg.Mixup.draw(mixRNG(cfg.Run.Seed, epoch, idx), r.crop, r.crop)
+			in.Mix = &p
+		}
 		loss, correct, err = r.steps.train(images, labels, in)
 		st.LR = lr
 	} else {
@@ -276,6 +280,11 @@ func (r *runner) step(f fed, epoch, idx int, applyStep, frozen bool) (pendingSte
 	if applyStep {
 		st.Step++
 		st.AccumExamples = 0
+		if r.ema != nil {
+			if err := r.ema.update(st.Step); err != nil {
+				return fail(err)
+			}
+		}
 	} else {
 		st.AccumExamples = examples
 	}

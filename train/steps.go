@@ -36,7 +36,7 @@ func forwardWithPrecision(net *resnet.Model, precision string) forwardFn {
 type steps struct {
 	be        compute.Backend
 	store     *model.Store
-	trainExec *model.Exec // (images, labels, hyper[4]) -> (mean loss, top-1 count)
+	trainExec *model.Exec // (images, labels, hyper[10]: stepInputs.tensor) -> (mean loss, top-1 count)
 	accumExec *model.Exec // (images, labels) -> (mean loss, top-1 count); nil without accumulation
 	evalExec  *model.Exec // images -> logits
 }
@@ -48,6 +48,7 @@ type stepInputs struct {
 	// Examples is the number of examples whose gradients the step applies:
 	// the batch plus those accumulated since the last step.
 	Examples int
+	Mix      *mixParams // the batch's mixup/cutmix draw (nil: none)
 }
 
 func (in stepInputs) tensor() *tensors.Tensor {
@@ -55,22 +56,37 @@ func (in stepInputs) tensor() *tensors.Tensor {
 	if in.BackboneOn {
 		on = 1
 	}
-	return tensors.FromFlatDataAndDimensions([]float32{float32(in.LR), float32(in.BackboneLR), on, 1 / float32(in.Examples)}, 4)
+	mix := noMix
+	if in.Mix != nil {
+		mix = *in.Mix
+	}
+	values := append([]float32{float32(in.LR), float32(in.BackboneLR), on, 1 / float32(in.Examples)}, mix.values()...)
+	return tensors.FromFlatDataAndDimensions(values, len(values))
 }
 
 // newSteps builds the graphs (compiled lazily on first use). With accumulate,
 // the training step adds the gradients stored by accumulation micro-steps.
-func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *optimizer, smoothing float64, accumulate bool) *steps {
+// With mixup (non-nil), the training step mixes its batch as stepInputs.Mix
+// says and trains on the mixed soft targets.
+func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *optimizer, smoothing float64, accumulate bool, mixup *mixer) *steps {
 	s := &steps{be: be, store: store}
 	// gradients returns the trainable parameters under modelScope that the
 	// graph uses, the gradients of the summed loss, the mean loss and how
 	// many examples rank their label first.
-	gradients := func(images, labels *Node) (params []*model.Variable, grads []*Node, meanLoss, correct *Node) {
+	gradients := func(images, labels, mix *Node) (params []*model.Variable, grads []*Node, meanLoss, correct *Node) {
 		g := images.Graph()
 		store.SetTraining(g, true)
 		scope := store.Scope(modelScope)
+		if mix != nil {
+			images = mixup.images(images, mix)
+		}
 		logits := forward(scope, images)
-		losses := crossEntropy(logits, labels, smoothing)
+		var losses *Node
+		if mix != nil {
+			losses = softCrossEntropy(logits, mixTarget(labels, mix, logits.Shape().Dimensions[1], smoothing, logits.DType()))
+		} else {
+			losses = crossEntropy(logits, labels, smoothing)
+		}
 		for v := range scope.IterVariables() {
 			if v.Trainable && v.InUseByGraph(g) {
 				params = append(params, v)
@@ -85,7 +101,11 @@ func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *op
 	}
 	s.trainExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels, in *Node) (*Node, *Node) {
 		g := images.Graph()
-		params, grads, loss, correct := gradients(images, labels)
+		var mix *Node
+		if mixup != nil {
+			mix = Slice(in, AxisRange(4, 10))
+		}
+		params, grads, loss, correct := gradients(images, labels, mix)
 		invCount := Slice(in, AxisElem(3))
 		invCount = Reshape(invCount)
 		for i, v := range params {
@@ -98,13 +118,13 @@ func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *op
 			grads[i] = Mul(grad, ConvertDType(invCount, grad.DType()))
 		}
 		h := hyper{LR: Reshape(Slice(in, AxisElem(0))), BackboneLR: Reshape(Slice(in, AxisElem(1))), BackboneOn: Reshape(Slice(in, AxisElem(2)))}
-		opt.apply(store, g, params, grads, h)
+		opt.apply(store, g, params, opt.clip(params, grads, h), h)
 		return loss, correct
 	})
 	if accumulate {
 		s.accumExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels *Node) (*Node, *Node) {
 			g := images.Graph()
-			params, grads, loss, correct := gradients(images, labels)
+			params, grads, loss, correct := gradients(images, labels, nil)
 			for i, v := range params {
 				acc := slot(store, "accum", v)
 				acc.SetNodeValue(Add(acc.NodeValue(g), grads[i]))

@@ -114,7 +114,7 @@ func TestGradientAccumulation(t *testing.T) {
 	in := stepInputs{LR: 0.1, BackboneLR: 0.05, BackboneOn: true, Examples: 4}
 
 	whole := linearStore(t)
-	ws := newSteps(be, whole, linearForward, newOptimizer(cfg, false), 0.1, false)
+	ws := newSteps(be, whole, linearForward, newOptimizer(cfg, false), 0.1, false, nil)
 	for _, first := range []int{0, 4} {
 		images, labels := linearBatch(first, 4)
 		_, _, err := ws.train(images, labels, in)
@@ -122,7 +122,7 @@ func TestGradientAccumulation(t *testing.T) {
 	}
 
 	acc := linearStore(t)
-	as := newSteps(be, acc, linearForward, newOptimizer(cfg, false), 0.1, true)
+	as := newSteps(be, acc, linearForward, newOptimizer(cfg, false), 0.1, true, nil)
 	for _, split := range [][2]int{{0, 2}, {4, 3}} { // [first, size of the first micro-batch]
 		first, n1 := split[0], split[1]
 		images, labels := linearBatch(first, n1)

@@ -202,6 +202,9 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
 	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: cfg.Model.Layout, NumClasses: cfg.Data.NumClasses,
 		Scope: modelScope, Preprocessing: prep}
+	if cfg.Optim.EMADecay > 0 {
+		info.Scope = emaScope // evaluation, best/ and predict use the averaged weights
+	}
 	if info.Preprocess, err = recordedSteps(cfg); err != nil {
 		return nil, err
 	}
@@ -216,7 +219,15 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
 	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
 	forward := normalizePixels(forwardWithPrecision(net, cfg.Run.Precision), norm) // training batches are uint8 pixels
-	steps := newSteps(be, store, forward, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1)
+	var mix *mixer
+	if cfg.Mixup.enabled() {
+		mix = &mixer{norm: norm}
+	}
+	steps := newSteps(be, store, forward, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1, mix)
+	var avg *ema
+	if cfg.Optim.EMADecay > 0 {
+		avg = newEMA(be, store, forward, cfg.Optim)
+	}
 	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
 		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(), Pixels: true,
 		OnBad: func(path string, err error) { fmt.Fprintf(log, "skipping unreadable image: %v\n", err) }}
@@ -227,7 +238,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, st: &st, crop: prep.Crop,
+	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, ema: avg, st: &st, crop: prep.Crop,
 		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
 		trainLoader: dataset.NewLoader(trainSet, trainT, loaderOpts),
 		valLoader:   dataset.NewLoader(valSet, evalT, evalOpts)}
@@ -270,6 +281,7 @@ type runner struct {
 	hk                     hooks
 	store                  *model.Store
 	steps                  *steps
+	ema                    *ema // nil without optim.ema_decay
 	st                     *state
 	crop, classes          int
 	bar                    bool
@@ -279,6 +291,13 @@ type runner struct {
 func (r *runner) loop(ctx context.Context) (*Result, error) {
 	cfg, st := r.cfg, r.st
 	res := &Result{RunDir: r.runDir}
+	if r.ema != nil && st.Step > 0 {
+		// Resumed from a checkpoint without an average: start it from the
+		// weights, before evaluation can run on it.
+		if err := r.ema.ensure(); err != nil {
+			return nil, fmt.Errorf("train: ema: %w", err)
+		}
+	}
 epochs:
 	for epoch := st.Epoch; epoch < cfg.Run.Epochs; epoch++ {
 		start := time.Now()
@@ -304,7 +323,7 @@ epochs:
 				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
 					return nil, err
 				}
-				val, err := evaluate(ctx, r.steps, r.valLoader, r.crop, r.classes)
+				val, err := evaluate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
 				if err != nil {
 					return nil, fmt.Errorf("train: evaluating: %w", err)
 				}
@@ -320,7 +339,7 @@ epochs:
 		}
 
 		// Evaluation.
-		val, err := evaluate(ctx, r.steps, r.valLoader, r.crop, r.classes)
+		val, err := evaluate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
 		if err != nil {
 			if ctx.Err() != nil {
 				st.Seconds += time.Since(start).Seconds()
@@ -367,6 +386,15 @@ epochs:
 		res.LastLoss = float64(st.History[n-1].TrainLoss)
 	}
 	return res, nil
+}
+
+// evalSteps returns the graphs that evaluation runs: the network's, or with
+// optim.ema_decay its moving average's.
+func (r *runner) evalSteps() *steps {
+	if r.ema == nil {
+		return r.steps
+	}
+	return r.ema.eval
 }
 
 // checkpointEpoch writes the end-of-epoch checkpoints: ckpt-<epoch>, best

@@ -20,13 +20,17 @@ import (
 
 // resumeConfig exercises every piece of state a resume must restore:
 // momentum, gradient accumulation across a cut, a warm-up + cosine schedule
-// (position inside the epoch), label smoothing and augmentation.
+// (position inside the epoch), label smoothing, augmentation, the weight
+// average (whose warm-up depends on the step count) and gradient clipping.
 func resumeConfig(t *testing.T) Config {
 	cfg := tinyConfig(t)
 	cfg.Run.Epochs = 3
 	cfg.Optim.AccumSteps = 2 // 3 micro-batches per epoch: groups {0,1}, {2}
 	cfg.Optim.Nesterov = true
 	cfg.Optim.LabelSmoothing = 0.1
+	cfg.Optim.EMADecay = 0.9
+	cfg.Optim.EMAWarmup = true
+	cfg.Optim.ClipGradNorm = 2
 	cfg.Schedule = ScheduleConfig{Name: "cosine", WarmupEpochs: 0.5, WarmupLR: 0.001, MinLR: 0.0001}
 	return cfg
 }
@@ -43,6 +47,7 @@ func TestResumeEquivalence(t *testing.T) {
 	require.Equal(t, 6, straight.Steps) // 2 optimizer steps per epoch
 	require.Len(t, straight.History, 3)
 	want := loadVars(t, filepath.Join(straight.RunDir, checkpoint.Name(3)))
+	require.Contains(t, want, emaScope+"/fc/weights") // the average is part of the compared state
 
 	t.Run("epoch boundary", func(t *testing.T) {
 		cfg := resumeConfig(t)

@@ -1,0 +1,70 @@
+package train
+
+import (
+	"sort"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// clipEps is torch.nn.utils.clip_grad_norm_'s guard against a zero norm.
+const clipEps = 1e-6
+
+// clip returns grads scaled by min(1, max/(norm+1e-6)), norm being the L2
+// norm of all of them together (torch.nn.utils.clip_grad_norm_ with
+// optim.clip_grad_norm as max_norm); unchanged when clipping is off. While
+// the backbone is frozen its gradients are left out of the norm, as torch
+// leaves out parameters with requires_grad=False.
+func (o *optimizer) clip(params []*model.Variable, grads []*Node, h hyper) []*Node {
+	if o.cfg.ClipGradNorm <= 0 || len(grads) == 0 {
+		return grads
+	}
+	// The norm sums in path order: the store's variable order differs
+	// between a fresh and a resumed run, and a resume must give the same
+	// floats.
+	order := make([]int, len(params))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return params[order[a]].Path() < params[order[b]].Path() })
+	sorted := make([]*Node, len(grads))
+	weights := make([]*Node, len(grads))
+	for k, i := range order {
+		sorted[k] = grads[i]
+		if o.freezing && !isHead(params[i].Path()) {
+			weights[k] = h.BackboneOn
+		}
+	}
+	scaled := clipGlobalNorm(sorted, weights, o.cfg.ClipGradNorm)
+	out := make([]*Node, len(grads))
+	for k, i := range order {
+		out[i] = scaled[k]
+	}
+	return out
+}
+
+// clipGlobalNorm scales grads by min(1, maxNorm/(norm+1e-6)) where norm² is
+// the sum of weights[i]*sum(grads[i]²) (a nil weights or a nil entry
+// counts 1).
+func clipGlobalNorm(grads, weights []*Node, maxNorm float64) []*Node {
+	dt := grads[0].DType()
+	var sumSq *Node
+	for i, gr := range grads {
+		sq := ReduceAllSum(Square(ConvertDType(gr, dt)))
+		if weights != nil && weights[i] != nil {
+			sq = Mul(sq, ConvertDType(weights[i], dt))
+		}
+		if sumSq == nil {
+			sumSq = sq
+		} else {
+			sumSq = Add(sumSq, sq)
+		}
+	}
+	norm := Sqrt(sumSq)
+	scale := MinScalar(Div(Scalar(norm.Graph(), dt, maxNorm), AddScalar(norm, clipEps)), 1.0)
+	out := make([]*Node, len(grads))
+	for i, gr := range grads {
+		out[i] = Mul(gr, ConvertDType(scale, gr.DType()))
+	}
+	return out
+}

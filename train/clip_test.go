@@ -1,0 +1,119 @@
+package train
+
+import (
+	"math"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gocls/gocls/internal/backend"
+)
+
+// refClip is torch.nn.utils.clip_grad_norm_ in float64 over the gradients
+// that count (a frozen backbone has none in torch).
+func refClip(grads [][]float64, counts []bool, maxNorm float64) [][]float64 {
+	sum := 0.0
+	for i, g := range grads {
+		if counts[i] {
+			for _, x := range g {
+				sum += x * x
+			}
+		}
+	}
+	scale := math.Min(1, maxNorm/(math.Sqrt(sum)+1e-6))
+	out := make([][]float64, len(grads))
+	for i, g := range grads {
+		for _, x := range g {
+			out[i] = append(out[i], x*scale)
+		}
+	}
+	return out
+}
+
+// TestClipGradNorm checks optimizer.clip against refClip: a norm above the
+// limit is scaled down to it, one below is untouched, clipping off changes
+// nothing, and a frozen backbone's gradients stay out of the norm.
+func TestClipGradNorm(t *testing.T) {
+	grads := [][]float64{{3, -4}, {1, 2}, {0.5, -0.25}, {2}}
+	for _, tc := range []struct {
+		name       string
+		maxNorm    float64
+		freezing   bool
+		backboneOn bool
+	}{
+		{"scaled", 1, false, true},
+		{"under the limit", 100, false, true},
+		{"off", 0, false, true},
+		{"frozen backbone", 1, true, false},
+		{"unfrozen with freezing", 1, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be, err := backend.New("go")
+			require.NoError(t, err)
+			store := model.NewStore()
+			vars := make([]*model.Variable, len(optParams))
+			for i, p := range optParams {
+				vars[i], err = store.CreateVariable(p.path, tensors.FromFlatDataAndDimensions(f32(p.init), len(p.init)))
+				require.NoError(t, err)
+			}
+			opt := newOptimizer(OptimConfig{ClipGradNorm: tc.maxNorm}, tc.freezing)
+			exec := model.MustNewExec(be, store, func(_ *model.Scope, inputs []*Node) []*Node {
+				on := inputs[len(vars)]
+				out := opt.clip(vars, inputs[:len(vars)], hyper{BackboneOn: on})
+				if tc.maxNorm == 0 {
+					// Off: the very same nodes come back (copied, so that
+					// the graph's outputs are not its parameters).
+					for i := range out {
+						require.Same(t, inputs[i], out[i])
+						out[i] = AddScalar(out[i], 0)
+					}
+				}
+				return out
+			})
+			args := []any{}
+			for _, gr := range grads {
+				args = append(args, tensors.FromFlatDataAndDimensions(f32(gr), len(gr)))
+			}
+			on := float32(0)
+			if tc.backboneOn {
+				on = 1
+			}
+			args = append(args, tensors.FromScalar(on))
+			outs, err := exec.Call(args...)
+			require.NoError(t, err)
+			counts := make([]bool, len(grads))
+			for i, p := range optParams {
+				counts[i] = isHead(p.path) || !tc.freezing || tc.backboneOn
+			}
+			want := grads
+			if tc.maxNorm > 0 {
+				want = refClip(grads, counts, tc.maxNorm)
+			}
+			for i := range grads {
+				got := tensors.MustCopyFlatData[float32](outs[i])
+				for j := range got {
+					require.InDelta(t, want[i][j], float64(got[j]), 1e-6, "param %d elem %d", i, j)
+				}
+			}
+		})
+	}
+}
+
+// TestClipGradNormTraining: in a real run, a limit no gradient reaches
+// changes nothing (bit-identical history), and a tiny one changes the
+// training.
+func TestClipGradNormTraining(t *testing.T) {
+	off := mustRun(t, tinyConfig(t), hooks{})
+	loose := tinyConfig(t)
+	loose.Optim.ClipGradNorm = 1e9
+	requireSameHistory(t, off.History, mustRun(t, loose, hooks{}).History)
+	tight := tinyConfig(t)
+	tight.Optim.ClipGradNorm = 1e-3
+	clipped := mustRun(t, tight, hooks{})
+	for i := range off.History {
+		require.NotEqual(t, off.History[i].TrainLoss, clipped.History[i].TrainLoss, "epoch %d", i+1)
+	}
+}
