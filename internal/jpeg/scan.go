@@ -174,14 +174,7 @@ func (d *decoder) checkTables() error {
 // decodeScan decodes the entropy-coded data of the current scan into the
 // components' coefficients.
 func (d *decoder) decodeScan() error {
-	d.bits.reset(d.data, d.pos)
-	d.eobrun = 0
-	for i := 0; i < d.nscan; i++ {
-		d.comps[d.scan[i]].dcPred = 0
-	}
-	if d.arithmetic {
-		d.arith.reset(d)
-	}
+	d.resetEntropy()
 	// A sequential file with one scan for all components is inverse
 	// transformed block by block as it is decoded; the others keep all
 	// coefficients until the end.
@@ -245,14 +238,7 @@ func (d *decoder) restart() error {
 		return fmt.Errorf("missing restart marker (found 0x%02X)", m)
 	}
 	d.pos = p + 2
-	d.bits.reset(d.data, d.pos)
-	d.eobrun = 0
-	for i := 0; i < d.nscan; i++ {
-		d.comps[d.scan[i]].dcPred = 0
-	}
-	if d.arithmetic {
-		d.arith.reset(d)
-	}
+	d.resetEntropy()
 	return nil
 }
 
@@ -540,5 +526,19 @@ func refineOne(br *bitReader, z *int16, p1, m1 int16) {
 		} else {
 			*z += m1
 		}
+	}
+}
+
+// resetEntropy restarts the entropy decoder at d.pos, as the start of a scan
+// and every restart marker require: empty bit buffer, no pending EOB run, DC
+// predictions (and the arithmetic decoder's statistics) reset.
+func (d *decoder) resetEntropy() {
+	d.bits.reset(d.data, d.pos)
+	d.eobrun = 0
+	for i := 0; i < d.nscan; i++ {
+		d.comps[d.scan[i]].dcPred = 0
+	}
+	if d.arithmetic {
+		d.arith.reset(d)
 	}
 }
