@@ -72,10 +72,16 @@ func benchPipeline(b *testing.B, t Transform) {
 	}
 	l := NewLoader(s, t, LoaderOptions{BatchSize: 32, Workers: runtime.GOMAXPROCS(0), Shuffle: true, Seed: 1})
 	b.SetBytes(totalBytes(b, s))
+	n, cpu := runEpochs(b, l)
+	b.ReportMetric(cpu.Seconds()*1000/float64(n), "cpu-ms/img")
+}
+
+// runEpochs runs b.N epochs of l, timed from here, reports img/s (wall) and
+// returns the images loaded and the process CPU time they took.
+func runEpochs(b *testing.B, l *Loader) (n int, cpu time.Duration) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
-	n := 0
 	for i := 0; i < b.N; i++ {
 		for batch := range l.Epoch(context.Background(), i) {
 			n += batch.Size
@@ -83,7 +89,7 @@ func benchPipeline(b *testing.B, t Transform) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "img/s")
-	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(n), "cpu-ms/img")
+	return n, cpuTime() - cpu0
 }
 
 // cpuTime is the process's user+system CPU time: on a shared machine it is a

@@ -1,7 +1,6 @@
 package dataset
 
 import (
-	"context"
 	"fmt"
 	"image"
 	"math/rand/v2"
@@ -48,18 +47,8 @@ func generated500x375(b *testing.B, n int) []Sample {
 func benchWorkers(b *testing.B, s []Sample, workers int) {
 	t := TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize())
 	l := NewLoader(s, t, LoaderOptions{BatchSize: 32, Workers: workers, Shuffle: true, Seed: 1})
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	n := 0
-	for i := 0; i < b.N; i++ {
-		for batch := range l.Epoch(context.Background(), i) {
-			n += batch.Size
-			l.Release(batch)
-		}
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "img/s")
-	b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "img/s/core")
+	n, cpu := runEpochs(b, l)
+	b.ReportMetric(float64(n)/cpu.Seconds(), "img/s/core")
 }
 
 // BenchmarkPipeline500x375 is the training pipeline on generated cat12-size
