@@ -65,10 +65,10 @@ type Transform struct {
 	h, w          int
 	train         bool
 	aug           AugmentConfig
-	auto          *autoAugment // TrivialAugmentWide or RandAugment; nil: off
-	resizeShorter int          // eval: shorter side target
+	resizeShorter int // eval: shorter side target
 	norm          Normalize
 	pre           preprocess.Step // run on the decoded image first (nil: none); see WithSteps
+	auto          *autoAugment    // TrainTransform: TrivialAugmentWide or RandAugment (nil: off)
 }
 
 // Size returns the output height and width.
@@ -83,7 +83,7 @@ func (t Transform) Len() int { return t.h * t.w * 3 }
 // Pillow's antialiased bilinear resize, exactly) or, when a.RandomResizedCrop is false, resize
 // of the shorter side to crop followed by a random crop with a.Padding of zero
 // padding (a.RandomCrop) or a centre crop; horizontal flip with probability
-// a.HFlip; TrivialAugmentWide or RandAugment (a.AutoAugment, torchvision's
+// a.HFlip; TrivialAugmentWide or RandAugment (a.AutoAugment: torchvision's,
 // on the 8-bit crop); rotation by U(-a.Rotation, a.Rotation) degrees
 // (bilinear, zero fill); colour jitter (a.Jitter, torchvision semantics, random order);
 // normalisation n. All randomness comes from the rng passed to Apply.
