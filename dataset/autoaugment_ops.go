@@ -63,11 +63,7 @@ func applyOp(op autoOp, mag float64, img, tmp pixels, cols []int) bool {
 		applyLUT(img, &lut, &lut, &lut)
 		return false
 	case opSharpness:
-		smooth(tmp, img)
-		a := float32(1 + mag)
-		for i, v := range img.pix {
-			tmp.pix[i] = blend8(tmp.pix[i], v, a)
-		}
+		sharpen(tmp, img, float32(1+mag))
 	case opPosterize:
 		var lut [256]uint8
 		mask := ^uint8(1<<(8-int(mag)) - 1)
@@ -88,11 +84,13 @@ func applyOp(op autoOp, mag float64, img, tmp pixels, cols []int) bool {
 		return false
 	case opAutoContrast:
 		h := histograms(img)
-		applyLUT(img, autoContrastLUT(&h[0]), autoContrastLUT(&h[1]), autoContrastLUT(&h[2]))
+		r, g, b := autoContrastLUT(&h[0]), autoContrastLUT(&h[1]), autoContrastLUT(&h[2])
+		applyLUT(img, &r, &g, &b)
 		return false
 	case opEqualize:
 		h := histograms(img)
-		applyLUT(img, equalizeLUT(&h[0]), equalizeLUT(&h[1]), equalizeLUT(&h[2]))
+		r, g, b := equalizeLUT(&h[0]), equalizeLUT(&h[1]), equalizeLUT(&h[2])
+		applyLUT(img, &r, &g, &b)
 		return false
 	default: // opIdentity
 		return false
@@ -155,7 +153,7 @@ func transpose(dst, src pixels, to func(x, y int) (int, int)) {
 	for y := 0; y < src.h; y++ {
 		for x := 0; x < src.w; x++ {
 			tx, ty := to(x, y)
-			copy(dst.pix[(ty*dst.w+tx)*3:][:3], src.pix[(y*src.w+x)*3:][:3])
+			copyPixel(dst, tx, ty, src, x, y)
 		}
 	}
 }
@@ -204,7 +202,8 @@ func pilCoord(v float64) int {
 }
 
 func copyPixel(dst pixels, x, y int, src pixels, sx, sy int) {
-	copy(dst.pix[(y*dst.w+x)*3:][:3], src.pix[(sy*src.w+sx)*3:][:3])
+	d, s := (y*dst.w+x)*3, (sy*src.w+sx)*3
+	dst.pix[d], dst.pix[d+1], dst.pix[d+2] = src.pix[s], src.pix[s+1], src.pix[s+2]
 }
 
 // scaleAffine is Pillow's ImagingScaleAffine.
@@ -320,28 +319,34 @@ func grayMean(img pixels) uint8 {
 	return uint8(float64(sum)/float64(len(p)/3) + 0.5)
 }
 
-// smooth is Pillow's ImageFilter.SMOOTH (3x3 kernel 1 1 1 / 1 5 1 / 1 1 1,
-// divisor 13) into dst: float32 sums with a 0.5 rounding offset, truncated;
-// the border rows and columns are copied unfiltered. Images under 3x3 are
-// copied.
-func smooth(dst, src pixels) {
+// sharpen is ImageEnhance.Sharpness into dst: each value blended with
+// Pillow's ImageFilter.SMOOTH of the image (3x3 kernel 1 1 1 / 1 5 1 / 1 1 1,
+// divisor 13, float32 sums with a 0.5 rounding offset, truncated). The
+// filter leaves the border rows and columns (and images under 3x3) as they
+// are, and a value blended with itself is unchanged, so those are copied.
+func sharpen(dst, src pixels, alpha float32) {
 	copy(dst.pix, src.pix)
 	w, h := src.w, src.h
 	if w < 3 || h < 3 {
 		return
 	}
+	// The products v*(1/13) and v*(5/13), rounded to float32 as Pillow's
+	// kernel computes them, for every 8-bit v.
+	var p1, p5 [256]float32
 	k1, k5 := float32(1.0/13.0), float32(5.0/13.0)
-	p, stride := src.pix, w*3
-	row := func(i int, kc float32) float32 { // one kernel row at index i
-		return float32(float32(float32(p[i-3])*k1)+float32(float32(p[i])*kc)) + float32(float32(p[i+3])*k1)
+	for v := range p1 {
+		p1[v], p5[v] = float32(v)*k1, float32(v)*k5
 	}
+	stride := w * 3
 	for y := 1; y < h-1; y++ {
-		for i := y*stride + 3; i < (y+1)*stride-3; i++ {
-			ss := float32(0.5)
-			ss += row(i+stride, k1)
-			ss += row(i, k5)
-			ss += row(i-stride, k1)
-			dst.pix[i] = uint8(min(max(ss, 0), 255))
+		up, mid, down := src.pix[(y-1)*stride:y*stride], src.pix[y*stride:(y+1)*stride], src.pix[(y+1)*stride:(y+2)*stride]
+		out := dst.pix[y*stride : (y+1)*stride]
+		for i := 3; i < stride-3; i++ {
+			ss := float32(0.5) // Pillow sums the row below first
+			ss += p1[down[i-3]] + p1[down[i]] + p1[down[i+3]]
+			ss += p1[mid[i-3]] + p5[mid[i]] + p1[mid[i+3]]
+			ss += p1[up[i-3]] + p1[up[i]] + p1[up[i+3]]
+			out[i] = blend8(uint8(min(max(ss, 0), 255)), mid[i], alpha)
 		}
 	}
 }
@@ -365,17 +370,16 @@ func applyLUT(img pixels, r, g, b *[256]uint8) {
 	}
 }
 
-func identityLUT() *[256]uint8 {
-	var lut [256]uint8
+func identityLUT() (lut [256]uint8) {
 	for i := range lut {
 		lut[i] = uint8(i)
 	}
-	return &lut
+	return lut
 }
 
 // autoContrastLUT is ImageOps.autocontrast's table for one channel (cutoff 0):
 // the lowest and highest values present stretched to 0 and 255.
-func autoContrastLUT(h *[256]int) *[256]uint8 {
+func autoContrastLUT(h *[256]int) (lut [256]uint8) {
 	lo, hi := 0, 255
 	for lo < 255 && h[lo] == 0 {
 		lo++
@@ -386,17 +390,16 @@ func autoContrastLUT(h *[256]int) *[256]uint8 {
 	if hi <= lo {
 		return identityLUT()
 	}
-	var lut [256]uint8
 	scale := 255.0 / float64(hi-lo)
 	offset := float64(-lo) * scale
 	for i := range lut {
 		lut[i] = uint8(min(max(int(float64(float64(i)*scale)+offset), 0), 255))
 	}
-	return &lut
+	return lut
 }
 
 // equalizeLUT is ImageOps.equalize's table for one channel.
-func equalizeLUT(h *[256]int) *[256]uint8 {
+func equalizeLUT(h *[256]int) (lut [256]uint8) {
 	total, last, used := 0, 0, 0
 	for _, c := range h {
 		if c != 0 {
@@ -409,11 +412,10 @@ func equalizeLUT(h *[256]int) *[256]uint8 {
 	if used <= 1 || step == 0 {
 		return identityLUT()
 	}
-	var lut [256]uint8
 	n := step / 2
 	for i := range lut {
 		lut[i] = uint8(min(n/step, 255)) // Image.point clips the table to 8 bits
 		n += h[i]
 	}
-	return &lut
+	return lut
 }

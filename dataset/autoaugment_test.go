@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"image"
 	"math/rand/v2"
@@ -352,4 +353,48 @@ func TestAutoAugmentMatchesTorchvisionRandom(t *testing.T) {
 		require.True(t, slices.Equal(want, img.pix), "case %d: %v %v on %dx%d differs", i, j.op, j.mag, src.w, src.h)
 	}
 	t.Logf("%d random cases equal torchvision's pixels", len(jobs))
+}
+
+// BenchmarkPipelineAutoAugment is the training pipeline (decode +
+// RandomResizedCrop(224) + flip + normalisation, one worker) on generated
+// cat12-size JPEGs without and with TrivialAugmentWide and RandAugment.
+func BenchmarkPipelineAutoAugment(b *testing.B) {
+	s := generated500x375(b, 128)
+	for _, mode := range []string{"", AutoAugmentTrivialWide, AutoAugmentRand} {
+		b.Run("auto="+cmp.Or(mode, "off"), func(b *testing.B) {
+			a := DefaultConfig().Augment
+			a.AutoAugment = mode
+			tr := TrainTransform(a, 224, ImageNetNormalize())
+			l := NewLoader(s, tr, LoaderOptions{BatchSize: 32, Workers: 1, Shuffle: true, Seed: 1})
+			n, cpu := runEpochs(b, l)
+			b.ReportMetric(float64(n)/cpu.Seconds(), "img/s/core")
+		})
+	}
+}
+
+// BenchmarkAutoAugmentOps times each operation on a 224x224 crop at a
+// mid-range TrivialAugmentWide magnitude.
+func BenchmarkAutoAugmentOps(b *testing.B) {
+	src := photoLike(224, 224, 1)
+	in := pixels{nil, 224, 224}
+	for i := 0; i < len(src.Pix); i += 4 {
+		in.pix = append(in.pix, src.Pix[i:i+3]...)
+	}
+	space := trivialAugmentSpace()
+	for op := range numAutoOps {
+		mag := 0.0
+		if m := space[op].mags; m != nil {
+			mag = m[15]
+		}
+		b.Run(op.String(), func(b *testing.B) {
+			img := pixels{slices.Clone(in.pix), 224, 224}
+			tmp := pixels{make([]uint8, len(in.pix)), 224, 224}
+			cols := make([]int, 224)
+			b.ReportAllocs()
+			for b.Loop() {
+				copy(img.pix, in.pix)
+				applyOp(op, mag, img, tmp, cols)
+			}
+		})
+	}
 }
