@@ -7,7 +7,6 @@ import (
 	"image"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -271,16 +270,9 @@ func TestAutoAugmentOnImage(t *testing.T) {
 	}
 }
 
+// torchvisionOpScript applies _apply_op as each line of its input file says,
+// "SRC OUT OP MAGNITUDE", writing the raw RGB bytes of the result.
 const torchvisionOpScript = `
-import sys
-try:
-    import numpy as np
-    from PIL import Image
-    from torchvision.transforms import InterpolationMode
-    from torchvision.transforms.autoaugment import _apply_op
-except ImportError as e:
-    print(e)
-    sys.exit(3)
 for line in open(sys.argv[1]):
     src, out, op, mag = line.split()
     img = _apply_op(Image.open(src).convert("RGB"), op, float(mag), InterpolationMode.NEAREST, None)
@@ -292,12 +284,7 @@ for line in open(sys.argv[1]):
 // magnitudes from both spaces, and requires our pixels exactly. Skipped
 // without /usr/bin/python3 with PIL and torchvision, and under -short.
 func TestAutoAugmentMatchesTorchvisionRandom(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: runs Python")
-	}
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("/usr/bin/python3 not available")
-	}
+	skipWithoutPython(t)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(17, 5))
 	var srcs []pixels
@@ -336,11 +323,8 @@ func TestAutoAugmentMatchesTorchvisionRandom(t *testing.T) {
 			filepath.Join(dir, fmt.Sprintf("out%d.raw", i)), d.op, strconv.FormatFloat(d.mag, 'g', -1, 64)))
 	}
 	list := writeFile(t, dir, "cases.txt", []byte(strings.Join(lines, "\n")+"\n"))
-	out, err := exec.Command("/usr/bin/python3", "-c", torchvisionOpScript, list).CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
-		t.Skipf("/usr/bin/python3 lacks PIL or torchvision: %s", out)
-	}
-	require.NoError(t, err, string(out))
+	runPython(t, []string{"import numpy as np", "from PIL import Image", "from torchvision.transforms import InterpolationMode",
+		"from torchvision.transforms.autoaugment import _apply_op"}, torchvisionOpScript, list)
 	for i, j := range jobs {
 		want, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("out%d.raw", i)))
 		require.NoError(t, err)
