@@ -71,16 +71,13 @@ func TestAutoAugmentSpaces(t *testing.T) {
 	spaces := map[string][numAutoOps]opRange{}
 	for _, f := range lines {
 		name := f[0]
-		if name == "ra" {
-			name, f = f[0]+" "+f[1], append([]string{f[0] + " " + f[1]}, f[2:]...)
-		}
 		space, ok := spaces[name]
 		if !ok {
 			if name == "ta" {
 				space = trivialAugmentSpace()
 			} else {
 				var h, w int
-				_, err := fmt.Sscanf(name, "ra %dx%d", &h, &w)
+				_, err := fmt.Sscanf(name, "ra_%dx%d", &h, &w)
 				require.NoError(t, err)
 				space = randAugmentSpace(h, w)
 			}

@@ -6,7 +6,7 @@ python3-torchvision 0.14, python3-torch 1.13):
     /usr/bin/python3 make_golden.py
 Writes
   spaces.txt   the magnitude bins of TrivialAugmentWide._augmentation_space(31)
-               ("ta") and RandAugment._augmentation_space(31, (H, W)) ("ra HxW"),
+               ("ta") and RandAugment._augmentation_space(31, (H, W)) ("ra_HxW"),
                one op a line: SPACE OP SIGNED v0 ... v30 (or "-" for no bins)
   src_*.png    generated source images (no photos)
   out_*.png    per source and op, the results of torchvision's _apply_op for
@@ -56,7 +56,7 @@ def bins_text(mags):
 
 def write_spaces():
     lines = []
-    for name, space in [("ta", TA)] + [(f"ra {h}x{w}", RandAugment()._augmentation_space(31, (h, w)))
+    for name, space in [("ta", TA)] + [(f"ra_{h}x{w}", RandAugment()._augmentation_space(31, (h, w)))
                                        for h, w in [(224, 224), (160, 160), (18, 18), (11, 17), (384, 288)]]:
         for op, (mags, signed) in space.items():
             lines.append(f"{name} {op} {int(signed)} {bins_text(mags)}")
