@@ -379,3 +379,30 @@ func BenchmarkAutoAugmentOps(b *testing.B) {
 		})
 	}
 }
+
+// TestAutoAugmentLoader: with auto-augmentation the loader's batches do not
+// depend on the number of workers (each goroutine has its own scratch), and
+// each sample is Apply's output for the sample's RNG.
+func TestAutoAugmentLoader(t *testing.T) {
+	s := loaderFixture(t, 13, nil)
+	a := DefaultConfig().Augment
+	a.AutoAugment, a.RAMagnitude = AutoAugmentRand, 20
+	tr := TrainTransform(a, 12, Normalize{Scale: 255})
+	opts := LoaderOptions{BatchSize: 4, Workers: 1, Seed: 5, Shuffle: true, Pixels: true}
+	l := NewLoader(s, tr, opts)
+	ref := collect(t, l, 1)
+	for _, workers := range []int{3, 6} {
+		opts.Workers = workers
+		require.Equal(t, ref, collect(t, NewLoader(s, tr, opts), 1), "workers=%d", workers)
+	}
+	out, want := make([]float32, tr.Len()), make([]uint8, tr.Len())
+	for _, b := range ref {
+		for k, idx := range b.Indices {
+			img, _, err := DecodeFile(s[idx].Path, DecodeOptions{})
+			require.NoError(t, err)
+			tr.Apply(out, img, l.SampleRNG(1, idx))
+			quantize(want, out)
+			require.Equal(t, want, b.Pixels[k*len(want):(k+1)*len(want)], "sample %d", idx)
+		}
+	}
+}
