@@ -94,13 +94,13 @@ func randAugmentSpace(h, w int) [numAutoOps]opRange {
 	}
 }
 
-// linspace32 is torch.linspace(start, end, n) in float32 as torch 1.13's CPU
-// kernel computes it where that kernel is the AVX2 build: the first 2*8
-// values (when n >= 16) in two vectors of base + k*step, the rest one by one
-// as start + step*i (first half) or end - step*(n-1-i) (second half), which
-// the compiler contracted into fused multiply-adds. At a few bins this
-// differs by one float32 ulp from the plain formula; the magnitudes are
-// checked against torch's own values (TestAutoAugmentSpaces).
+// linspace32 is torch.linspace(start, end, n) in float32 as the CPU kernel
+// of torch 1.13 (Debian's python3-torch, AVX2 kernel) computes it: the first
+// 2*8 values (when n >= 16) in two vectors of base + k*step, the others one
+// by one as start + step*i (first half) or end - step*(n-1-i) (second half)
+// with a single rounding (the compiled kernel fuses the multiply-add). At a
+// few bins this differs by one float32 ulp from the plain formula;
+// TestAutoAugmentSpaces checks every bin against torch's values.
 func linspace32(start, end float64, n int) []float64 {
 	s, e := float32(start), float32(end)
 	step := (e - s) / float32(n-1)
