@@ -219,7 +219,9 @@ func (a *autoAugment) apply(buf []float32, rng *rand.Rand) {
 	}
 	defer a.scratch.Put(sc)
 	sc.ops = a.draw(rng, sc.ops[:0])
-	quantize(sc.img, buf)
+	for i, v := range buf[:len(sc.img)] {
+		sc.img[i] = uint8(v) // exact: whole numbers in [0,255]
+	}
 	img := pixels{sc.img, a.w, a.h}
 	tmp := pixels{sc.tmp, a.w, a.h}
 	for _, d := range sc.ops {

@@ -346,7 +346,11 @@ func sharpen(dst, src pixels, alpha float32) {
 			ss += p1[down[i-3]] + p1[down[i]] + p1[down[i+3]]
 			ss += p1[mid[i-3]] + p5[mid[i]] + p1[mid[i+3]]
 			ss += p1[up[i-3]] + p1[up[i]] + p1[up[i+3]]
-			out[i] = blend8(uint8(min(max(ss, 0), 255)), mid[i], alpha)
+			smooth := uint8(255) // ss >= 0.5: only the top needs clipping
+			if ss < 255 {
+				smooth = uint8(ss)
+			}
+			out[i] = blend8(smooth, mid[i], alpha)
 		}
 	}
 }

@@ -406,3 +406,25 @@ func TestAutoAugmentLoader(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAutoAugmentApply is the augmentation alone on a 224x224 crop (the
+// draws, the conversions and the ops), averaged over the random draws.
+func BenchmarkAutoAugmentApply(b *testing.B) {
+	src := photoLike(224, 224, 1)
+	crop := make([]float32, 224*224*3)
+	resampleRGBA(crop, src, resampleJob{box: src.Rect, fullW: 224, fullH: 224, outW: 224, outH: 224})
+	for _, mode := range []string{AutoAugmentTrivialWide, AutoAugmentRand} {
+		b.Run(mode, func(b *testing.B) {
+			a := DefaultConfig().Augment
+			a.AutoAugment = mode
+			aa := newAutoAugment(a, 224, 224)
+			buf := make([]float32, len(crop))
+			rng := rand.New(rand.NewPCG(1, 1))
+			b.ReportAllocs()
+			for b.Loop() {
+				copy(buf, crop)
+				aa.apply(buf, rng)
+			}
+		})
+	}
+}
