@@ -202,6 +202,31 @@ func TestAutoAugmentDraws(t *testing.T) {
 	require.Nil(t, newAutoAugment(AugmentConfig{}, 8, 8))
 }
 
+// TestAutoAugmentDrawsGolden pins the use of the RNG (which draws, in which
+// order) for both transforms, so that a change, which would break resuming
+// old runs reproducibly, is noticed. Update with -update.
+func TestAutoAugmentDrawsGolden(t *testing.T) {
+	var b strings.Builder
+	for _, a := range []AugmentConfig{{AutoAugment: AutoAugmentTrivialWide}, {AutoAugment: AutoAugmentRand, RANumOps: 2, RAMagnitude: 9}} {
+		aa := newAutoAugment(a, 224, 224)
+		for seed := range uint64(8) {
+			rng := rand.New(rand.NewPCG(seed, 9))
+			fmt.Fprintf(&b, "%s %d:", a.AutoAugment, seed)
+			for _, d := range aa.draw(rng, nil) {
+				fmt.Fprintf(&b, " %v %v", d.op, d.mag)
+			}
+			fmt.Fprintf(&b, " next %d\n", rng.IntN(1000))
+		}
+	}
+	path := filepath.Join(autoAugmentDir, "draws.golden")
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, string(want), b.String())
+}
+
 // TestAutoAugmentInTransform checks the place of the augmentation in the
 // training transform: after the crop and flip, on the 8-bit crop, drawing
 // from the sample's RNG right after the geometry, before normalisation.
@@ -211,9 +236,10 @@ func TestAutoAugmentInTransform(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			a := DefaultConfig().Augment
 			a.AutoAugment = mode
-			tr := TrainTransform(a, 40, ImageNetNormalize())
+			norm := Normalize{Mean: [3]float32{0.5, 0.4, 0.3}, Std: [3]float32{0.2, 0.3, 0.25}, Scale: 1}
+			tr := TrainTransform(a, 40, norm)
 			a.AutoAugment = ""
-			plain := TrainTransform(a, 40, ImageNetNormalize())
+			plain := TrainTransform(a, 40, norm)
 			changed := 0
 			for seed := uint64(0); seed < 30; seed++ {
 				got := make([]float32, tr.Len())
@@ -240,7 +266,7 @@ func TestAutoAugmentInTransform(t *testing.T) {
 				for i, v := range img.pix {
 					want[i] = float32(v)
 				}
-				ImageNetNormalize().apply(want)
+				norm.apply(want)
 				require.Equal(t, want, got, "seed %d", seed)
 			}
 			require.Greater(t, changed, 15, "the augmentation should change most crops")
@@ -345,7 +371,7 @@ func BenchmarkPipelineAutoAugment(b *testing.B) {
 		b.Run("auto="+cmp.Or(mode, "off"), func(b *testing.B) {
 			a := DefaultConfig().Augment
 			a.AutoAugment = mode
-			tr := TrainTransform(a, 224, ImageNetNormalize())
+			tr := TrainTransform(a, 224, Normalize{Mean: [3]float32{0.5, 0.4, 0.3}, Std: [3]float32{0.2, 0.3, 0.25}, Scale: 1})
 			l := NewLoader(s, tr, LoaderOptions{BatchSize: 32, Workers: 1, Shuffle: true, Seed: 1})
 			n, cpu := runEpochs(b, l)
 			b.ReportMetric(float64(n)/cpu.Seconds(), "img/s/core")
@@ -398,7 +424,9 @@ func TestAutoAugmentLoader(t *testing.T) {
 	out, want := make([]float32, tr.Len()), make([]uint8, tr.Len())
 	for _, b := range ref {
 		for k, idx := range b.Indices {
-			img, _, err := DecodeFile(s[idx].Path, DecodeOptions{})
+			data, err := os.ReadFile(s[idx].Path)
+			require.NoError(t, err)
+			img, _, err := DecodeBytes(data, DecodeOptions{})
 			require.NoError(t, err)
 			tr.Apply(out, img, l.SampleRNG(1, idx))
 			quantize(want, out)

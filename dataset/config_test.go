@@ -47,9 +47,9 @@ eval: {resize_shorter: 256, crop: 224}
 	require.NoError(t, dec.Decode(&cfg))
 	require.NoError(t, cfg.Validate())
 	require.Equal(t, 0.2, cfg.ValRatio)
+	require.Equal(t, [3]any{"ra", 3, 12}, [3]any{cfg.Augment.AutoAugment, cfg.Augment.RANumOps, cfg.Augment.RAMagnitude})
 	require.Equal(t, [2]float64{0.2, 1}, cfg.Augment.Scale)
 	require.Equal(t, 0.1, cfg.Augment.Jitter.Hue)
-	require.Equal(t, [3]any{"ra", 3, 12}, [3]any{cfg.Augment.AutoAugment, cfg.Augment.RANumOps, cfg.Augment.RAMagnitude})
 	require.Equal(t, []preprocess.StepConfig{{"op": "gaussian", "ksize": 5},
 		{"op": "filter2d", "kernel": []any{[]any{0, 1, 0}, []any{1, 1.5, 1}, []any{0, 1, 0}}}}, cfg.Preprocess)
 	require.Equal(t, color.NRGBA{0, 0, 0, 255}, cfg.DecodeOptions().Background)
