@@ -35,8 +35,9 @@
 // sample's augmentation RNG a pure function of (Seed, epoch, sample index), so
 // the batches do not depend on the number of workers or their scheduling and
 // a resumed run reproduces a straight one exactly. Split depends only on
-// (seed, labels, list order). testdata/train_transform.golden pins the
-// augmentation's use of the RNG (go test -run Golden -update rewrites it).
+// (seed, labels, list order). testdata/train_transform.golden and
+// testdata/autoaugment/draws.golden pin the augmentation's use of the RNG
+// (go test -run Golden -update rewrites them).
 //
 // # Decoding
 //

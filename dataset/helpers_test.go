@@ -7,7 +7,9 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -71,4 +73,29 @@ func decodeRawFile(path string) (image.Image, Info, error) {
 		return nil, Info{}, err
 	}
 	return decodeRaw(data, DecodeOptions{})
+}
+
+// skipWithoutPython skips under -short (the comparisons with Python are
+// slow) and without Debian's /usr/bin/python3.
+func skipWithoutPython(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: runs Python")
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("/usr/bin/python3 not available")
+	}
+}
+
+// runPython runs /usr/bin/python3 with args on a script of the given
+// imports then body; imports that fail skip the test, naming the module.
+func runPython(t *testing.T, imports []string, body string, args ...string) {
+	t.Helper()
+	script := "import sys\ntry:\n    " + strings.Join(imports, "\n    ") +
+		"\nexcept ImportError as e:\n    print(e)\n    sys.exit(3)\n" + body
+	out, err := exec.Command("/usr/bin/python3", append([]string{"-c", script}, args...)...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
+		t.Skipf("/usr/bin/python3 lacks a module: %s", out)
+	}
+	require.NoError(t, err, string(out))
 }
