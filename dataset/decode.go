@@ -10,7 +10,6 @@ import (
 	"image/draw"
 	_ "image/gif" // register decoders: formats are detected by content
 	_ "image/png"
-	"os"
 
 	"github.com/gocls/gocls/internal/jpeg"
 	_ "golang.org/x/image/bmp"
@@ -21,7 +20,7 @@ import (
 // DefaultMaxPixels is the default DecodeOptions.MaxPixels (100 megapixels).
 const DefaultMaxPixels = 100_000_000
 
-// DecodeOptions controls DecodeFile.
+// DecodeOptions controls decoding (DecodeBytes, the loader, Scan).
 //
 // Background is the colour that transparent pixels are composited over
 // (straight alpha: out = a*c + (1-a)*bg); its own alpha is ignored. The zero
@@ -75,32 +74,24 @@ type Info struct {
 	Orientation   int    `json:"orientation,omitempty"`
 }
 
-// DecodeFile reads an image of any supported format (detected by content:
-// JPEG incl. grey, CMYK and YCCK, PNG incl. palette, 16-bit, grey+alpha and RGBA,
-// GIF first frame, BMP, TIFF, WebP) and returns it as 8-bit RGB in an
-// *image.RGBA with A=255 everywhere and bounds starting at (0,0). Alpha is
-// composited over o.Background (default white); JPEG EXIF orientation is
-// applied. Every failure (missing, empty, truncated, not an image, over the
-// pixel limit) is an error naming the path; DecodeFile never panics.
-func DecodeFile(path string, o DecodeOptions) (*image.RGBA, Info, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, Info{}, fmt.Errorf("dataset: %w", err)
-	}
-	img, info, err := DecodeBytes(data, o)
-	if err != nil {
-		return nil, info, fmt.Errorf("dataset: %s: %w", path, err)
-	}
-	return img, info, nil
+// DecodeBytes decodes an image file held in memory, of any supported format
+// (detected by content: JPEG incl. grey, CMYK and YCCK, PNG incl. palette,
+// 16-bit, grey+alpha and RGBA, GIF first frame, BMP, TIFF, WebP), and returns
+// it as 8-bit RGB in an *image.RGBA with A=255 everywhere and bounds starting
+// at (0,0). Alpha is composited over o.Background (default white); JPEG EXIF
+// orientation is applied. Every failure (empty, truncated, not an image, over
+// the pixel limit) is an error; DecodeBytes never panics. Its errors carry no
+// path and no package prefix: the caller knows the file.
+func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
+	return decodeRGB(data, o, new(scratch))
 }
 
-// DecodeBytes is DecodeFile for an in-memory file. Its errors carry no path
-// and no package prefix (DecodeFile adds both).
-func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
+// decodeRGB is DecodeBytes with sc's reusable buffers; the result may alias
+// them.
+func decodeRGB(data []byte, o DecodeOptions, sc *scratch) (*image.RGBA, Info, error) {
 	if haveLibjpeg && isJPEG(data) {
 		full := func(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) }
-		var buf []byte
-		img, info, handled, err := decodeJPEGRegion(data, o, &buf, full)
+		img, info, handled, err := decodeJPEGRegion(data, o, &sc.rgba, full)
 		if handled {
 			if err != nil {
 				return nil, info, err
@@ -112,7 +103,7 @@ func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
 		}
 	}
 	if isJPEG(data) {
-		img, info, err := decodeJPEG(data, o, new(jpeg.Decoder), nil)
+		img, info, err := decodeJPEG(data, o, &sc.jpeg, nil)
 		if err == nil && info.Orientation > 1 {
 			img = orient(img, info.Orientation)
 		}

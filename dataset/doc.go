@@ -10,8 +10,7 @@
 //	Split(samples, valRatio, seed) (train, val)                       // stratified, reproducible
 //	NewSplitSource(list, root, valRatio, seed); SplitSource.Mismatch  // what a split is made from
 //	SaveSplit(path, src, train, val) / LoadSplit(path, root)          // split.json beside the run, names relative to root
-//	DecodeFile(path, DecodeOptions) (*image.RGBA, Info, error)         // any format -> 8-bit RGB, A=255
-//	DecodeBytes(data, DecodeOptions) (*image.RGBA, Info, error)
+//	DecodeBytes(data, DecodeOptions) (*image.RGBA, Info, error)        // any format -> 8-bit RGB, A=255
 //	DefaultConfig() Config; Config.Validate(); Config.DecodeOptions()  // the `data:` YAML section
 //	TrainTransform(AugmentConfig, crop, Normalize) / EvalTransform(resizeShorter, crop, Normalize)
 //	Transform.Apply(dst []float32, img image.Image, rng *rand.Rand)    // [H, W, 3] float32

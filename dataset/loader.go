@@ -140,15 +140,6 @@ type scratch struct {
 	jpeg       jpeg.Decoder
 }
 
-// grow returns (*p)[:n], reallocating when the capacity is short. The bytes
-// are not cleared.
-func grow(p *[]byte, n int) []byte {
-	if cap(*p) < n {
-		*p = make([]byte, n, n+n/4)
-	}
-	return (*p)[:n]
-}
-
 // readFileInto reads a whole file reusing *buf.
 func readFileInto(path string, buf *[]byte) ([]byte, error) {
 	f, err := os.Open(path)
@@ -347,10 +338,10 @@ func (l *Loader) load(buf []float32, idx, epoch int, sc *scratch) (err error) {
 			return nil
 		}
 	}
-	src, info, err := decodeRaw(data, l.o.Decode)
+	img, _, err := decodeRGB(data, l.o.Decode, sc)
 	if err != nil {
 		return fmt.Errorf("dataset: %s: %w", path, err)
 	}
-	l.t.Apply(buf, toRGB(src, info, l.o.Decode), newRNG())
+	l.t.Apply(buf, img, newRNG())
 	return nil
 }

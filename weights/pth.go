@@ -26,24 +26,30 @@ func ReadPth(path string) (map[string]safetensors.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %w", err)
 	}
-	var obj any
+	var ts map[string]safetensors.Tensor
 	if len(data) >= 4 && string(data[:4]) == "PK\x03\x04" {
-		obj, err = unpickleZip(data)
+		ts, err = parsePth(data)
 	} else {
-		obj, err = unpickleLegacy(path)
+		ts, err = parseLegacyPth(path)
 	}
-	if err == nil {
-		var ts map[string]safetensors.Tensor
-		if ts, err = stateDict(obj); err == nil {
-			return ts, nil
-		}
+	if err != nil {
+		return nil, fmt.Errorf("weights: %s: %w", path, err)
 	}
-	return nil, fmt.Errorf("weights: %s: %w", path, err)
+	return ts, nil
 }
 
-// parsePth decodes a zip-format .pth held in memory (the fuzzed entry point).
+// parsePth decodes a zip-format .pth held in memory.
 func parsePth(data []byte) (map[string]safetensors.Tensor, error) {
 	obj, err := unpickleZip(data)
+	if err != nil {
+		return nil, err
+	}
+	return stateDict(obj)
+}
+
+// parseLegacyPth reads a pre-1.6 (non-zip) torch.save file.
+func parseLegacyPth(path string) (map[string]safetensors.Tensor, error) {
+	obj, err := unpickleLegacy(path)
 	if err != nil {
 		return nil, err
 	}
