@@ -264,7 +264,8 @@ func (e *epochRun) work() {
 func (e *epochRun) loadSample(idx int, sc *scratch) loadResult {
 	buf := e.sampleBuffer()
 	if err := e.l.load(buf, idx, e.epoch, sc); err != nil {
-		e.bufs.Put(&buf)
+		keep := buf // only a bad sample pays for moving a slice header to the heap
+		e.bufs.Put(&keep)
 		return loadResult{err: err}
 	}
 	return loadResult{buf: buf}
