@@ -176,8 +176,9 @@ func isJPEG(data []byte) bool {
 // ErrTooLarge is wrapped by errors about images over DecodeOptions.MaxPixels.
 var ErrTooLarge = jpeg.ErrTooLarge
 
-// decodeRaw decodes to the decoder's native image type (e.g. *image.YCbCr for
-// JPEG) without conversion; info is filled as far as known.
+// decodeRaw decodes the formats other than JPEG (decodeJPEG's) to the
+// decoder's native image type without conversion; info is filled as far as
+// known.
 func decodeRaw(data []byte, o DecodeOptions) (img image.Image, info Info, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -186,13 +187,6 @@ func decodeRaw(data []byte, o DecodeOptions) (img image.Image, info Info, err er
 	}()
 	if len(data) == 0 {
 		return nil, info, errors.New("empty file")
-	}
-	if isJPEG(data) {
-		rgba, info, err := decodeJPEG(data, o, new(jpeg.Decoder), nil)
-		if err != nil {
-			return nil, info, err
-		}
-		return rgba, info, nil
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {

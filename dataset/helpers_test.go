@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/internal/devdata"
+	gjpeg "github.com/gocls/gocls/internal/jpeg"
 )
 
 // testImage returns a deterministic colourful w x h image (gradients plus a
@@ -81,11 +82,15 @@ func solid(w, h int, c color.RGBA) *image.RGBA {
 	return img
 }
 
-// decodeRawFile is the pure-Go decode of a file.
+// decodeRawFile is the pure-Go decode of a whole file, before conversion
+// to RGB.
 func decodeRawFile(path string) (image.Image, Info, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Info{}, err
+	}
+	if isJPEG(data) {
+		return decodeJPEG(data, DecodeOptions{}, new(gjpeg.Decoder), nil)
 	}
 	return decodeRaw(data, DecodeOptions{})
 }
