@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/internal/devdata"
+	gjpeg "github.com/gocls/gocls/internal/jpeg"
 )
 
 // testImage returns a deterministic colourful w x h image (gradients plus a
@@ -55,6 +56,23 @@ func writeFile(t testing.TB, dir, name string, data []byte) string {
 	return p
 }
 
+// imageNetNormalize is torchvision's convention: RGB in [0,1], ImageNet
+// mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).
+func imageNetNormalize() Normalize {
+	return Normalize{Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}, Scale: 1}
+}
+
+// decodeFile reads and decodes path (DecodeBytes with DecodeOptions{}),
+// failing the test on any error.
+func decodeFile(t testing.TB, path string) (*image.RGBA, Info) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	img, info, err := DecodeBytes(data, DecodeOptions{})
+	require.NoError(t, err, path)
+	return img, info
+}
+
 // cat12Dir returns the cat12 development data, or skips.
 func cat12Dir(t testing.TB) string { t.Helper(); return devdata.Cat12(t) }
 
@@ -66,11 +84,15 @@ func solid(w, h int, c color.RGBA) *image.RGBA {
 	return img
 }
 
-// decodeRawFile is the pure-Go decode of a file.
+// decodeRawFile is the pure-Go decode of a whole file, before conversion
+// to RGB.
 func decodeRawFile(path string) (image.Image, Info, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Info{}, err
+	}
+	if isJPEG(data) {
+		return decodeJPEG(data, DecodeOptions{}, new(gjpeg.Decoder), nil)
 	}
 	return decodeRaw(data, DecodeOptions{})
 }

@@ -19,12 +19,6 @@ type Normalize struct {
 	BGR       bool
 }
 
-// ImageNetNormalize is torchvision's convention: RGB in [0,1], ImageNet
-// mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).
-func ImageNetNormalize() Normalize {
-	return Normalize{Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}, Scale: 1}
-}
-
 // affine returns per-output-channel a, b with out = v*a + b for v in [0,255],
 // and the source channel of each output channel.
 func (n Normalize) affine() (a, b [3]float32, srcCh [3]int) {
@@ -70,9 +64,6 @@ type Transform struct {
 	pre           preprocess.Step // run on the decoded image first (nil: none); see WithSteps
 	auto          *autoAugment    // TrainTransform: TrivialAugmentWide or RandAugment (nil: off)
 }
-
-// Size returns the output height and width.
-func (t Transform) Size() (h, w int) { return t.h, t.w }
 
 // Len returns the number of float32 values Apply writes (H*W*3).
 func (t Transform) Len() int { return t.h * t.w * 3 }
