@@ -28,6 +28,7 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/evaluate"
 	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/backend"
 )
@@ -68,14 +69,14 @@ type Options struct {
 
 // Summary is what a Run did.
 type Summary struct {
-	Source       string   // checkpoint directory or weights source
-	Arch         string   // e.g. "resnet50"
-	NumClasses   int      // classifier size
-	Images       int      // images classified
-	Skipped      []string // unreadable images ("path: reason"), only with SkipBad
-	Written      []string // output files written
-	Metrics      *Metrics // evaluation mode only
-	Seconds      float64  // wall time of decoding + inference (graph compilation excluded)
+	Source       string            // checkpoint directory or weights source
+	Arch         string            // e.g. "resnet50"
+	NumClasses   int               // classifier size
+	Images       int               // images classified
+	Skipped      []string          // unreadable images ("path: reason"), only with SkipBad
+	Written      []string          // output files written
+	Metrics      *evaluate.Metrics // evaluation mode only
+	Seconds      float64           // wall time of decoding + inference (graph compilation excluded)
 	ImagesPerSec float64
 }
 
@@ -404,7 +405,7 @@ func writeOutputs(o Options, c *Classifier, preds []Prediction, sum *Summary, lo
 		sum.Written = append(sum.Written, o.TopKOut)
 	}
 	if o.Labels != "" {
-		acc := NewAccumulator(c.Net.NumClasses)
+		acc := evaluate.NewAccumulator(c.Net.NumClasses)
 		for _, p := range preds {
 			acc.Add(p.LogProbs, p.Label)
 		}
@@ -412,11 +413,11 @@ func writeOutputs(o Options, c *Classifier, preds []Prediction, sum *Summary, lo
 		sum.Metrics = &m
 		PrintMetrics(log, m, c.Classes)
 		png := strings.TrimSuffix(o.ConfusionOut, filepath.Ext(o.ConfusionOut)) + ".png"
-		if err := WriteConfusionCSV(o.ConfusionOut, m.Confusion, c.Classes); err != nil {
+		if err := evaluate.WriteConfusionCSV(o.ConfusionOut, m.Confusion, c.Classes); err != nil {
 			return err
 		}
 		title := fmt.Sprintf("%s, %d images, top-1 %.2f%%", filepath.Base(o.Labels), m.N, 100*m.Top1)
-		if err := WriteConfusionPNG(png, m.Confusion, c.Classes, title); err != nil {
+		if err := evaluate.WriteConfusionPNG(png, m.Confusion, c.Classes, title); err != nil {
 			return err
 		}
 		sum.Written = append(sum.Written, o.ConfusionOut, png)
@@ -539,7 +540,7 @@ func WriteJSONL(w io.Writer, preds []Prediction, k int, names []string) error {
 		line := jsonLine{File: p.Name, Top: make([][2]any, len(cls)), Labels: make([]string, len(cls))}
 		for i := range cls {
 			line.Top[i] = [2]any{cls[i], math.Round(probs[i]*1e6) / 1e6}
-			line.Labels[i] = className(names, cls[i])
+			line.Labels[i] = evaluate.ClassName(names, cls[i])
 		}
 		if err := enc.Encode(line); err != nil {
 			return fmt.Errorf("predict: %w", err)
@@ -549,7 +550,7 @@ func WriteJSONL(w io.Writer, preds []Prediction, k int, names []string) error {
 }
 
 // PrintMetrics prints top-1, top-5, loss and the per-class accuracy table.
-func PrintMetrics(w io.Writer, m Metrics, names []string) {
+func PrintMetrics(w io.Writer, m evaluate.Metrics, names []string) {
 	fmt.Fprintf(w, "evaluation: %d images  top-1 %.2f%%  top-5 %.2f%%  loss %.4f\n", m.N, 100*m.Top1, 100*m.Top5, m.Loss)
 	fmt.Fprintf(w, "%-6s %-20s %7s %9s\n", "class", "name", "images", "accuracy")
 	for c, acc := range m.PerClass {

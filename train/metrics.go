@@ -19,8 +19,8 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/evaluate"
 	"github.com/gocls/gocls/internal/atomicfile"
-	"github.com/gocls/gocls/predict"
 )
 
 // Float is a float64 that encodes as JSON null when it is NaN or infinite
@@ -70,10 +70,10 @@ type EpochRecord struct {
 	ImgPerSec   Float   `json:"train_img_per_s"` // training throughput
 }
 
-// evaluate runs the model in inference mode over every batch of the loader
-// and returns the metrics of predict's Accumulator.
-func evaluate(ctx context.Context, s *steps, l *dataset.Loader, crop, classes int) (predict.Metrics, error) {
-	acc := predict.NewAccumulator(classes)
+// validate runs the model in inference mode over every batch of the loader
+// and returns evaluate's metrics of its logits.
+func validate(ctx context.Context, s *steps, l *dataset.Loader, crop, classes int) (evaluate.Metrics, error) {
+	acc := evaluate.NewAccumulator(classes)
 	ectx, cancel := context.WithCancel(ctx) // stops the loader's workers on an early return
 	defer cancel()
 	for b := range l.Epoch(ectx, 0) {
@@ -81,7 +81,7 @@ func evaluate(ctx context.Context, s *steps, l *dataset.Loader, crop, classes in
 		logits, err := s.logits(images)
 		if err != nil {
 			l.Release(b)
-			return predict.Metrics{}, err
+			return evaluate.Metrics{}, err
 		}
 		for i := 0; i < b.Size; i++ {
 			acc.Add(logits[i*classes:(i+1)*classes], int(b.Labels[i]))
@@ -89,28 +89,9 @@ func evaluate(ctx context.Context, s *steps, l *dataset.Loader, crop, classes in
 		l.Release(b)
 	}
 	if err := ctx.Err(); err != nil {
-		return predict.Metrics{}, err
+		return evaluate.Metrics{}, err
 	}
 	return acc.Metrics(), nil
-}
-
-// top1Count returns how many rows of logits [n, classes] rank labels first
-// (ties go to the lower index, as predict.Accumulator).
-func top1Count(logits []float32, labels []int32, classes int) int {
-	n := 0
-	for i, label := range labels {
-		row := logits[i*classes : (i+1)*classes]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == int(label) {
-			n++
-		}
-	}
-	return n
 }
 
 // writeMetrics rewrites metrics.jsonl and metrics.csv of runDir from the
@@ -246,7 +227,7 @@ func writeCurves(path string, history []EpochRecord) error {
 // valSummary is the validation part of a log line: loss, top-1 and (with
 // more than 5 classes) top-5, or "no validation set" when there were no
 // validation images (data.val_ratio 0), whose metrics would be NaN.
-func valSummary(val predict.Metrics, classes int) string {
+func valSummary(val evaluate.Metrics, classes int) string {
 	if val.N == 0 {
 		return "no validation set"
 	}
@@ -258,7 +239,7 @@ func valSummary(val predict.Metrics, classes int) string {
 }
 
 // record builds the EpochRecord of an epoch from its validation metrics.
-func record(epoch, step int, lr, trainLoss, trainTop1 float64, val predict.Metrics, classes int) EpochRecord {
+func record(epoch, step int, lr, trainLoss, trainTop1 float64, val evaluate.Metrics, classes int) EpochRecord {
 	r := EpochRecord{Epoch: epoch, Step: step, LR: Float(lr), TrainLoss: Float(trainLoss), TrainTop1: Float(trainTop1),
 		ValLoss: Float(val.Loss), ValTop1: Float(val.Top1), ValN: val.N, ValPerClass: make([]Float, classes)}
 	if val.N == 0 {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gocls/gocls/predict"
+	"github.com/gocls/gocls/evaluate"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -47,13 +47,13 @@ func TestFloatJSON(t *testing.T) {
 // goldenHistory has an absent validation class and an epoch without
 // validation images.
 func goldenHistory() []EpochRecord {
-	acc := predict.NewAccumulator(7)
+	acc := evaluate.NewAccumulator(7)
 	acc.Add([]float32{3, 1, 0, 0, 0, 0, 0}, 0)
 	acc.Add([]float32{0, 1, 3, 2, 0, 0, 0}, 2)
 	acc.Add([]float32{0, 1, 3, 2, 0, 0, 0}, 3)
 	r1 := record(1, 10, 0.1, 1.5, 0.25, acc.Metrics(), 7)
 	r1.Seconds, r1.ImgPerSec = 12.5, 80
-	r2 := record(2, 20, 0.01, 1.25, 0.5, predict.NewAccumulator(7).Metrics(), 7)
+	r2 := record(2, 20, 0.01, 1.25, 0.5, evaluate.NewAccumulator(7).Metrics(), 7)
 	r2.Seconds, r2.ImgPerSec = 11, 90.5
 	return []EpochRecord{r1, r2}
 }
@@ -88,7 +88,7 @@ func TestWriteCurves(t *testing.T) {
 	}{
 		{"two epochs", goldenHistory()},
 		{"one epoch", goldenHistory()[:1]},
-		{"no val top-5", []EpochRecord{record(1, 1, 0.1, 1, 0.5, predict.NewAccumulator(3).Metrics(), 3)}},
+		{"no val top-5", []EpochRecord{record(1, 1, 0.1, 1, 0.5, evaluate.NewAccumulator(3).Metrics(), 3)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "curves.png")
@@ -105,9 +105,9 @@ func TestWriteCurves(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	var buf bytes.Buffer
-	require.False(t, wantProgress("auto", &buf), "not a terminal")
-	require.False(t, wantProgress("off", os.Stdout))
-	require.True(t, wantProgress("on", &buf))
+	require.False(t, RunConfig{Progress: "auto"}.ProgressBars(&buf), "not a terminal")
+	require.False(t, RunConfig{Progress: "off"}.ProgressBars(os.Stdout))
+	require.True(t, RunConfig{Progress: "on"}.ProgressBars(&buf))
 	p := newProgress(true, &buf, 1, 3, 8, 0)
 	p.add(4, 1, 3, 0.5)
 	p.add(4, 1, 3, 0.25)

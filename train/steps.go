@@ -158,7 +158,7 @@ func (s *steps) accumulate(images, labels any) (loss, correct *tensors.Tensor, e
 }
 
 // top1CountNode counts the rows of logits [batch, classes] whose largest
-// value (the first one on ties, as top1Count) is at labels [batch]: an int32
+// value (the first one on ties, as evaluate.Accumulator) is at labels [batch]: an int32
 // scalar.
 func top1CountNode(logits, labels *Node) *Node {
 	hit := Equal(ArgMax(logits, -1, dtypes.Int32), ConvertDType(labels, dtypes.Int32))

@@ -18,12 +18,12 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/evaluate"
 	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/internal/cfgfile"
 	"github.com/gocls/gocls/internal/synth"
 	"github.com/gocls/gocls/models/resnet"
-	"github.com/gocls/gocls/predict"
 )
 
 // modelScope is the variable scope of the network inside the store.
@@ -37,15 +37,14 @@ const interruptedDir = "interrupted"
 
 // Result summarises a finished run.
 type Result struct {
-	RunDir      string
-	Epochs      int     // epochs completed
-	Steps       int     // optimizer steps completed
-	LastLoss    float64 // mean training loss of the last epoch
-	Val         predict.Metrics
-	BestTop1    float64
-	BestEpoch   int
-	History     []EpochRecord
-	Predictions string // the result CSV written by the predict section, if any
+	RunDir    string
+	Epochs    int     // epochs completed
+	Steps     int     // optimizer steps completed
+	LastLoss  float64 // mean training loss of the last epoch
+	Val       evaluate.Metrics
+	BestTop1  float64
+	BestEpoch int
+	History   []EpochRecord
 }
 
 // state is what a checkpoint stores besides the variables: the position in
@@ -239,7 +238,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 		return nil, err
 	}
 	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, ema: avg, st: &st, crop: prep.Crop,
-		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
+		classes: cfg.Data.NumClasses, bar: cfg.Run.ProgressBars(log),
 		trainLoader: dataset.NewLoader(trainSet, trainT, loaderOpts),
 		valLoader:   dataset.NewLoader(valSet, evalT, evalOpts)}
 	if len(st.History) > 0 {
@@ -254,22 +253,6 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 		return nil, err
 	}
 
-	// Prediction.
-	if _, err := checkpoint.Resolve(runDir, -1); err != nil && cfg.Predict.Images != "" {
-		fmt.Fprintf(log, "predict section skipped: no epoch checkpoint in %s yet\n", runDir)
-	} else if cfg.Predict.Images != "" {
-		bs := cfg.Predict.BatchSize
-		if bs == 0 {
-			bs = cfg.Run.BatchSize
-		}
-		fmt.Fprintf(log, "predicting %s with %s\n", cfg.Predict.Images, runDir)
-		_, err := predict.Run(ctx, predict.Options{Checkpoint: runDir, Step: -1, Images: cfg.Predict.Images, Out: cfg.Predict.Out,
-			Backend: cfg.Run.Backend, BatchSize: bs, Workers: cfg.Data.Workers, Progress: r.bar}, log)
-		if err != nil {
-			return nil, fmt.Errorf("train: predict section: %w", err)
-		}
-		res.Predictions = cfg.Predict.Out
-	}
 	return res, nil
 }
 
@@ -323,7 +306,7 @@ epochs:
 				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
 					return nil, err
 				}
-				val, err := evaluate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
+				val, err := validate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
 				if err != nil {
 					return nil, fmt.Errorf("train: evaluating: %w", err)
 				}
@@ -339,7 +322,7 @@ epochs:
 		}
 
 		// Evaluation.
-		val, err := evaluate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
+		val, err := validate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
 		if err != nil {
 			if ctx.Err() != nil {
 				st.Seconds += time.Since(start).Seconds()
@@ -434,7 +417,7 @@ func (r *runner) save(dir string) error {
 
 // writeReports rewrites metrics.csv, metrics.jsonl and curves.png from the
 // history and, given validation metrics, confusion.csv and confusion.png.
-func (r *runner) writeReports(val *predict.Metrics) error {
+func (r *runner) writeReports(val *evaluate.Metrics) error {
 	if err := writeMetrics(r.runDir, r.st.History, r.classes); err != nil {
 		return err
 	}
@@ -444,11 +427,11 @@ func (r *runner) writeReports(val *predict.Metrics) error {
 	if val == nil || val.N == 0 {
 		return nil
 	}
-	if err := predict.WriteConfusionCSV(filepath.Join(r.runDir, "confusion.csv"), val.Confusion, nil); err != nil {
+	if err := evaluate.WriteConfusionCSV(filepath.Join(r.runDir, "confusion.csv"), val.Confusion, nil); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	title := fmt.Sprintf("validation, epoch %d: top-1 %.3f", r.st.Epoch, val.Top1)
-	if err := predict.WriteConfusionPNG(filepath.Join(r.runDir, "confusion.png"), val.Confusion, nil, title); err != nil {
+	if err := evaluate.WriteConfusionPNG(filepath.Join(r.runDir, "confusion.png"), val.Confusion, nil, title); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil

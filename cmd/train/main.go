@@ -90,6 +90,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 	res, err := train.Run(ctx, cfg, stdout)
+	var predictions string
+	if err == nil {
+		predictions, err = predictSection(ctx, cfg, res.RunDir, stdout)
+	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(stderr, "train: interrupted; checkpoint saved, run the same command again to resume")
@@ -103,8 +107,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		best = "no validated epoch, so no best/"
 	}
 	fmt.Fprintf(stdout, "done: %d epochs, %d steps, %s, run directory %s\n", res.Epochs, res.Steps, best, res.RunDir)
-	if res.Predictions != "" {
-		fmt.Fprintf(stdout, "predictions: %s\n", res.Predictions)
+	if predictions != "" {
+		fmt.Fprintf(stdout, "predictions: %s\n", predictions)
 	}
 	return 0
 }
