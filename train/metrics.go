@@ -156,48 +156,14 @@ func writeMetrics(runDir string, history []EpochRecord, classes int) error {
 // bottom: training top-1, validation top-1 and top-5, per epoch) into path as
 // a PNG.
 func writeCurves(path string, history []EpochRecord) error {
-	series := func(get func(EpochRecord) Float) plotter.XYs {
-		var xys plotter.XYs
-		for _, r := range history {
-			v := float64(get(r))
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				xys = append(xys, plotter.XY{X: float64(r.Epoch), Y: v})
-			}
-		}
-		return xys
-	}
-	colors := []color.Color{color.RGBA{31, 119, 180, 255}, color.RGBA{255, 127, 14, 255}, color.RGBA{44, 160, 44, 255}}
-	newPlot := func(title, ylabel string, names []string, data []plotter.XYs) (*plot.Plot, error) {
-		p := plot.New()
-		p.Title.Text = title
-		p.X.Label.Text = "epoch"
-		p.Y.Label.Text = ylabel
-		p.Add(plotter.NewGrid())
-		p.Legend.Top = true
-		for i, xys := range data {
-			if len(xys) == 0 {
-				continue
-			}
-			line, points, err := plotter.NewLinePoints(xys)
-			if err != nil {
-				return nil, err
-			}
-			line.Color = colors[i%len(colors)]
-			points.Color = line.Color
-			points.Shape = draw.CircleGlyph{}
-			p.Add(line, points)
-			p.Legend.Add(names[i], line, points)
-		}
-		return p, nil
-	}
-	lossPlot, err := newPlot("loss", "cross-entropy", []string{"train", "val"}, []plotter.XYs{
-		series(func(r EpochRecord) Float { return r.TrainLoss }), series(func(r EpochRecord) Float { return r.ValLoss })})
+	lossPlot, err := curvePlot("loss", "cross-entropy", []string{"train", "val"}, []plotter.XYs{
+		series(history, func(r EpochRecord) Float { return r.TrainLoss }), series(history, func(r EpochRecord) Float { return r.ValLoss })})
 	if err != nil {
 		return fmt.Errorf("train: %s: %w", path, err)
 	}
-	accPlot, err := newPlot("accuracy", "accuracy", []string{"train top-1", "val top-1", "val top-5"}, []plotter.XYs{
-		series(func(r EpochRecord) Float { return r.TrainTop1 }), series(func(r EpochRecord) Float { return r.ValTop1 }),
-		series(func(r EpochRecord) Float {
+	accPlot, err := curvePlot("accuracy", "accuracy", []string{"train top-1", "val top-1", "val top-5"}, []plotter.XYs{
+		series(history, func(r EpochRecord) Float { return r.TrainTop1 }), series(history, func(r EpochRecord) Float { return r.ValTop1 }),
+		series(history, func(r EpochRecord) Float {
 			if r.ValTop5 == nil {
 				return Float(math.NaN())
 			}
@@ -222,6 +188,48 @@ func writeCurves(path string, history []EpochRecord) error {
 		}
 		return nil
 	})
+}
+
+// series is one curve: get of each epoch of history, leaving out the epochs
+// where it is NaN or infinite.
+func series(history []EpochRecord, get func(EpochRecord) Float) plotter.XYs {
+	var xys plotter.XYs
+	for _, r := range history {
+		v := float64(get(r))
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			xys = append(xys, plotter.XY{X: float64(r.Epoch), Y: v})
+		}
+	}
+	return xys
+}
+
+// curveColors are the curves' colours, in order (matplotlib's first three).
+var curveColors = []color.Color{color.RGBA{31, 119, 180, 255}, color.RGBA{255, 127, 14, 255}, color.RGBA{44, 160, 44, 255}}
+
+// curvePlot is a plot over epochs with one line (and points) per series,
+// named in the legend; empty series are left out.
+func curvePlot(title, ylabel string, names []string, data []plotter.XYs) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	for i, xys := range data {
+		if len(xys) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, err
+		}
+		line.Color = curveColors[i%len(curveColors)]
+		points.Color = line.Color
+		points.Shape = draw.CircleGlyph{}
+		p.Add(line, points)
+		p.Legend.Add(names[i], line, points)
+	}
+	return p, nil
 }
 
 // valSummary is the validation part of a log line: loss, top-1 and (with
