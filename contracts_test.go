@@ -54,6 +54,7 @@ var contracts = map[string]contract{
 	"internal/cfgfile":     {external: []string{"gopkg.in/yaml.v3"}},
 	"internal/backend":     {external: []string{gomlx, xla, "C"}},
 	"internal/devdata":     {},
+	"internal/golden":      {external: []string{"github.com/stretchr/testify/..."}},
 	"internal/synth":       {gocls: []string{"internal/*"}},
 	"cmd/*":                {gocls: topLevel, external: []string{"*"}},
 }

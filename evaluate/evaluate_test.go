@@ -2,7 +2,6 @@ package evaluate
 
 import (
 	"bytes"
-	"flag"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -11,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/gocls/gocls/internal/golden"
+)
 
 // slowMetrics is the obviously correct version of Accumulator: sort each
 // example's classes by score (ties: lower index first) and read off ranks.
@@ -114,13 +113,7 @@ func TestConfusionCSVGolden(t *testing.T) {
 	require.NoError(t, WriteConfusionCSV(p, [][]int{{3, 1, 0}, {0, 2, 2}, {1, 0, 5}}, []string{"cat", "dog"}))
 	got, err := os.ReadFile(p)
 	require.NoError(t, err)
-	golden := filepath.Join("testdata", "confusion.csv")
-	if *update {
-		require.NoError(t, os.WriteFile(golden, got, 0o644))
-	}
-	want, err := os.ReadFile(golden)
-	require.NoError(t, err, "run go test -update to create %s", golden)
-	require.Equal(t, string(want), string(got))
+	golden.Check(t, filepath.Join("testdata", "confusion.csv"), got)
 }
 
 func TestConfusionPNGEmpty(t *testing.T) {

@@ -2,7 +2,6 @@ package predict
 
 import (
 	"bytes"
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/gocls/gocls/internal/golden"
+)
 
 func TestPredictionTop(t *testing.T) {
 	p := Prediction{LogProbs: logs(0.2, 0.5, 0.2, 0.1)}
@@ -43,18 +42,6 @@ func goldenPreds() []Prediction {
 	}
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to create %s", path)
-	require.Equal(t, string(want), string(got))
-}
-
 func TestWritersGolden(t *testing.T) {
 	dir := t.TempDir()
 	preds := goldenPreds()
@@ -77,7 +64,7 @@ func TestWritersGolden(t *testing.T) {
 			require.NoError(t, tc.write(p))
 			got, err := os.ReadFile(p)
 			require.NoError(t, err)
-			checkGolden(t, tc.golden, got)
+			golden.Check(t, filepath.Join("testdata", tc.golden), got)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package train
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"image/png"
 	"math"
 	"os"
@@ -13,9 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/evaluate"
+	"github.com/gocls/gocls/internal/golden"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func TestFloatJSON(t *testing.T) {
 	for _, tc := range []struct {
@@ -64,14 +62,7 @@ func TestWriteMetricsGolden(t *testing.T) {
 	for _, name := range []string{"metrics.csv", "metrics.jsonl"} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
-		golden := filepath.Join("testdata", name)
-		if *updateGolden {
-			require.NoError(t, os.MkdirAll("testdata", 0o755))
-			require.NoError(t, os.WriteFile(golden, got, 0o644))
-		}
-		want, err := os.ReadFile(golden)
-		require.NoError(t, err, "run go test -update to create it")
-		require.Equal(t, string(want), string(got), name)
+		golden.Check(t, filepath.Join("testdata", name), got)
 	}
 	// The JSON lines read back (null -> NaN).
 	recs := readJSONL(t, filepath.Join(dir, "metrics.jsonl"))
