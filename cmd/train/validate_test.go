@@ -16,30 +16,8 @@ import (
 // config error (exit 2) before anything is trained or written.
 func TestPredictPathsCheckedBeforeTraining(t *testing.T) {
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "c.yaml")
+	cfgPath := writeTinyConfig(t, dir)
 	data := filepath.Join(dir, "data")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`run:
-  name: r
-  dir: %[1]s/runs
-  epochs: 1
-  batch_size: 2
-synthetic:
-  enabled: true
-  classes: 2
-  per_class: 2
-  test: 1
-  size: 16
-data:
-  root: %[2]s
-  num_classes: 2
-  eval:
-    resize_shorter: 16
-    crop: 16
-model:
-  arch: resnet18
-predict:
-  images: %[2]s/cat_12_test
-`, dir, data)), 0o644))
 	missing := filepath.Join(dir, "missing")
 	for _, tc := range []struct {
 		name string
@@ -64,6 +42,37 @@ predict:
 			require.NoDirExists(t, data, "no data generated")
 		})
 	}
+}
+
+// writeTinyConfig writes dir/c.yaml: one epoch of resnet18 on a synthetic
+// dataset of 2 classes generated in dir/data, whose test images are the
+// predict section's (predict.out is left to -set).
+func writeTinyConfig(t *testing.T, dir string) string {
+	cfgPath := filepath.Join(dir, "c.yaml")
+	data := filepath.Join(dir, "data")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`run:
+  name: r
+  dir: %[1]s/runs
+  epochs: 1
+  batch_size: 2
+synthetic:
+  enabled: true
+  classes: 2
+  per_class: 2
+  test: 1
+  size: 16
+data:
+  root: %[2]s
+  num_classes: 2
+  eval:
+    resize_shorter: 16
+    crop: 16
+model:
+  arch: resnet18
+predict:
+  images: %[2]s/cat_12_test
+`, dir, data)), 0o644))
+	return cfgPath
 }
 
 // TestNoValidationSet: with data.val_ratio 0 the log says so instead of
