@@ -105,7 +105,8 @@ type ScheduleConfig struct {
 }
 
 // PredictConfig, when Images is set, classifies those images with the best
-// checkpoint at the end of the run (see package predict).
+// checkpoint at the end of the run: cmd/train runs package predict once Run
+// returns (train does not import predict).
 type PredictConfig struct {
 	Images    string `yaml:"images"`     // folder of images or list file ("" = no prediction)
 	Out       string `yaml:"out"`        // result CSV, "NAME.jpg,class" lines (default "result.csv")
