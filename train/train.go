@@ -190,7 +190,7 @@ func prepare(cfg Config, runDir string, log io.Writer, hk hooks) (*runner, error
 		classes: cfg.Data.NumClasses, bar: cfg.Run.ProgressBars(log)}
 	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
 	r.buildGraphs(be, net, norm)
-	if err := r.openLoaders(trainSet, valSet, norm); err != nil {
+	if r.trainLoader, r.valLoader, err = loaders(cfg, trainSet, valSet, norm, log); err != nil {
 		return nil, err
 	}
 	if len(st.History) > 0 {
@@ -289,26 +289,6 @@ func (r *runner) buildGraphs(be compute.Backend, net *resnet.Model, norm dataset
 	if cfg.Optim.EMADecay > 0 {
 		r.ema = newEMA(be, r.store, forward, cfg.Optim)
 	}
-}
-
-// openLoaders makes the training loader (shuffled, augmented, uint8 pixels)
-// and the validation loader (in order, evaluation transform, normalised
-// floats).
-func (r *runner) openLoaders(trainSet, valSet []dataset.Sample, norm dataset.Normalize) error {
-	cfg, log := r.cfg, r.log
-	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
-		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(), Pixels: true,
-		OnBad: func(path string, err error) { fmt.Fprintf(log, "skipping unreadable image: %v\n", err) }}
-	evalOpts := loaderOpts
-	evalOpts.Shuffle, evalOpts.DropLast, evalOpts.Pixels = false, false, false
-	evalOpts.OnBad = nil
-	trainT, evalT, err := transforms(cfg, r.crop, cfg.Data.Eval.ResizeShorter, norm)
-	if err != nil {
-		return err
-	}
-	r.trainLoader = dataset.NewLoader(trainSet, trainT, loaderOpts)
-	r.valLoader = dataset.NewLoader(valSet, evalT, evalOpts)
-	return nil
 }
 
 // runner is the training loop of one run.

@@ -35,16 +35,60 @@ func (s *setFlags) String() string     { return strings.Join(*s, " ") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg, configPath, quiet, code := loadConfig(args, stderr)
-	if code >= 0 {
-		return code
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML config file (see configs/ and docs/CONFIG.md)")
+	backendName := fs.String("backend", "", "GoMLX backend: go, xla:cpu, xla:cuda (overrides run.backend)")
+	quiet := fs.Bool("quiet", false, "do not print the settings in effect")
+	var sets setFlags
+	fs.Var(&sets, "set", "override a config value, e.g. -set optim.lr=0.01 (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: train -config FILE.yaml [-set section.key=value ...] [-backend NAME]")
+		fs.PrintDefaults()
 	}
-	if !quiet {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "train: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if *configPath == "" {
+		fmt.Fprintln(stderr, "train: -config is required (for a first run: -config configs/quickstart.yaml)")
+		return 2
+	}
+	if *backendName != "" {
+		sets = append(sets, "run.backend="+*backendName)
+	}
+	cfg, err := train.LoadConfig(*configPath, sets)
+	if err == nil {
+		err = cfg.CheckPaths()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "train:", err)
+		return 2
+	}
+	if !*quiet {
 		settings, _ := cfgfile.Marshal(cfg)
-		fmt.Fprintf(stdout, "settings in effect (%s):\n%s\n", configPath, settings)
+		fmt.Fprintf(stdout, "settings in effect (%s):\n%s\n", *configPath, settings)
 	}
-	ctx, stop := interruptible(stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+			// A second Ctrl-C kills at once: checkpoints are saved atomically.
+			stop()
+			fmt.Fprintln(stderr, "train: interrupt: saving a checkpoint (Ctrl-C again quits at once)")
+		case <-finished:
+		}
+	}()
 	res, err := train.Run(ctx, cfg, stdout)
 	var predictions string
 	if err == nil {
@@ -67,68 +111,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "predictions: %s\n", predictions)
 	}
 	return 0
-}
-
-// loadConfig parses the command line and loads the config it names, with
-// its -set overrides, and checks the paths of its predict section. code is
-// the exit status when the command stops here (usage or config error, or
-// -help), else -1.
-func loadConfig(args []string, stderr io.Writer) (cfg train.Config, configPath string, quiet bool, code int) {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&configPath, "config", "", "YAML config file (see configs/ and docs/CONFIG.md)")
-	backendName := fs.String("backend", "", "GoMLX backend: go, xla:cpu, xla:cuda (overrides run.backend)")
-	fs.BoolVar(&quiet, "quiet", false, "do not print the settings in effect")
-	var sets setFlags
-	fs.Var(&sets, "set", "override a config value, e.g. -set optim.lr=0.01 (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: train -config FILE.yaml [-set section.key=value ...] [-backend NAME]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, "", false, 0
-		}
-		return cfg, "", false, 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "train: unexpected arguments %q\n", fs.Args())
-		return cfg, "", false, 2
-	}
-	if configPath == "" {
-		fmt.Fprintln(stderr, "train: -config is required (for a first run: -config configs/quickstart.yaml)")
-		return cfg, "", false, 2
-	}
-	if *backendName != "" {
-		sets = append(sets, "run.backend="+*backendName)
-	}
-	cfg, err := train.LoadConfig(configPath, sets)
-	if err == nil {
-		err = cfg.CheckPaths()
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "train:", err)
-		return cfg, "", false, 2
-	}
-	return cfg, configPath, quiet, -1
-}
-
-// interruptible returns a context cancelled by the first SIGINT or SIGTERM,
-// which also says on stderr that a checkpoint is being saved; a second
-// signal kills at once (checkpoints are saved atomically).
-func interruptible(stderr io.Writer) (context.Context, func()) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	finished := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			stop() // the next signal gets the default action
-			fmt.Fprintln(stderr, "train: interrupt: saving a checkpoint (Ctrl-C again quits at once)")
-		case <-finished:
-		}
-	}()
-	return ctx, func() {
-		close(finished)
-		stop()
-	}
 }
