@@ -6,9 +6,11 @@ package gocls_test
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,7 +43,7 @@ var contracts = map[string]contract{
 	"preprocess":    {external: []string{"golang.org/x/image/..."}},
 	"dataset":       {gocls: []string{"internal/*", "preprocess"}, external: []string{"golang.org/x/image/...", "C"}},
 	"models/resnet": {external: []string{gomlx}},
-	"weights":       {gocls: []string{"internal/*", "models/resnet", "checkpoint"}, external: []string{gomlx, "github.com/nlpodyssey/gopickle/..."}},
+	"weights":       {gocls: []string{"internal/*", "models/resnet", "checkpoint", "preprocess"}, external: []string{gomlx, "github.com/nlpodyssey/gopickle/..."}},
 	"checkpoint":    {gocls: []string{"internal/*", "preprocess"}, external: []string{gomlx}},
 	"evaluate":      {gocls: []string{"internal/*"}, external: []string{"gonum.org/v1/plot/..."}},
 	"train":         {gocls: without(topLevel, "train", "predict"), external: []string{"*"}},
@@ -106,6 +108,15 @@ func isStdlib(imp string) bool {
 	return imp != "C" && !strings.Contains(first, ".")
 }
 
+// optionalTags are the build tags that select optional files (cgo
+// libjpeg-turbo; the ONNX Runtime convolution): the imports are listed
+// without them and with all of them. platformTags are the tags a build
+// sets by itself. TestBuildTagsKnown keeps the two lists complete.
+var (
+	optionalTags = []string{"libjpeg", "onnx"}
+	platformTags = []string{"cgo", "amd64", "arm64", "linux", "darwin", "windows", "goexperiment.simd", "ignore"}
+)
+
 // imports returns each gocls package's imports (not its tests'), as `go
 // list` reports them for the default build and with every optional build
 // tag, so that tagged files are checked too.
@@ -115,7 +126,7 @@ func imports(t *testing.T) map[string][]string {
 		t.Skip("the go command is not on PATH: cannot list the packages' imports")
 	}
 	out := map[string][]string{}
-	for _, tags := range []string{"", "libjpeg"} {
+	for _, tags := range []string{"", strings.Join(optionalTags, ",")} {
 		cmd := exec.Command(goCmd, "list", "-e", "-tags", tags, "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -236,4 +247,39 @@ func TestContractRules(t *testing.T) {
 	require.Equal(t, "cmd/*", row)
 	_, ok = rowOf("newpkg")
 	require.False(t, ok)
+}
+
+// TestBuildTagsKnown: every build tag of the module's files (third_party is
+// its own module) is optional or set by the platform, so that imports checks
+// every file.
+func TestBuildTagsKnown(t *testing.T) {
+	tag := regexp.MustCompile(`[A-Za-z0-9_.]+`)
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "third_party" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && p != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			expr, ok := strings.CutPrefix(line, "//go:build ")
+			if !ok {
+				continue
+			}
+			for _, name := range tag.FindAllString(expr, -1) {
+				if !slices.Contains(optionalTags, name) && !slices.Contains(platformTags, name) {
+					t.Errorf("%s: build tag %q is in neither optionalTags nor platformTags", p, name)
+				}
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
 }
