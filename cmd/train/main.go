@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		settings, _ := cfgfile.Marshal(cfg)
 		fmt.Fprintf(stdout, "settings in effect (%s):\n%s\n", a.config, settings)
 	}
-	res, err := runUntilInterrupted(cfg, stdout, stderr)
+	res, predictions, err := runUntilInterrupted(cfg, stdout, stderr)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(stderr, "train: interrupted; checkpoint saved, run the same command again to resume")
@@ -65,8 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		best = "no validated epoch, so no best/"
 	}
 	fmt.Fprintf(stdout, "done: %d epochs, %d steps, %s, run directory %s\n", res.Epochs, res.Steps, best, res.RunDir)
-	if res.Predictions != "" {
-		fmt.Fprintf(stdout, "predictions: %s\n", res.Predictions)
+	if predictions != "" {
+		fmt.Fprintf(stdout, "predictions: %s\n", predictions)
 	}
 	return 0
 }
@@ -112,10 +112,11 @@ func parseArgs(args []string, stderr io.Writer) (*cmdArgs, int) {
 	return &cmdArgs{config: *configPath, sets: sets, quiet: *quiet}, 0
 }
 
-// runUntilInterrupted trains; the first SIGINT or SIGTERM cancels the run,
-// which then saves a checkpoint and returns context.Canceled, and a second
-// one kills the process at once.
-func runUntilInterrupted(cfg train.Config, stdout, stderr io.Writer) (*train.Result, error) {
+// runUntilInterrupted trains, then runs the config's predict section
+// (returning the file it wrote); the first SIGINT or SIGTERM cancels the
+// run, which then saves a checkpoint and returns context.Canceled, and a
+// second one kills the process at once.
+func runUntilInterrupted(cfg train.Config, stdout, stderr io.Writer) (*train.Result, string, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	finished := make(chan struct{})
@@ -129,5 +130,10 @@ func runUntilInterrupted(cfg train.Config, stdout, stderr io.Writer) (*train.Res
 		case <-finished:
 		}
 	}()
-	return train.Run(ctx, cfg, stdout)
+	res, err := train.Run(ctx, cfg, stdout)
+	if err != nil {
+		return nil, "", err
+	}
+	predictions, err := predictSection(ctx, cfg, res.RunDir, stdout)
+	return res, predictions, err
 }
