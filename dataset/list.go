@@ -248,7 +248,7 @@ func ListImages(dir string) ([]Sample, error) {
 	return out, nil
 }
 
-// imageExts are the file name extensions of the formats DecodeFile reads.
+// imageExts are the file name extensions of the formats DecodeBytes reads.
 var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
 
 // LooksLikeImage reports whether path names an image file rather than a
