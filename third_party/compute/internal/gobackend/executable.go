@@ -418,7 +418,7 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 		}
 
 		wg.Add(1)
-		backend.Workers.WaitToStart(nodeExecFn)
+		backend.Workers.StartWhenFree(nodeExecFn) // gocls: was WaitToStart, which no longer waits
 	}
 
 	// Wait for all nodes to complete before exit (to avoid race condition where some execution
