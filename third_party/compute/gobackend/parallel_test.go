@@ -9,8 +9,28 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
 )
+
+// TestOpsSchedulingDefault checks gocls's default scheduling: ops one after the other unless
+// "ops_parallel" is given.
+func TestOpsSchedulingDefault(t *testing.T) {
+	for _, tc := range []struct {
+		config string
+		want   gobackend.OpsExecutionType
+	}{{"", gobackend.OpsExecutionSequential}, {"parallelism=2", gobackend.OpsExecutionSequential},
+		{"ops_parallel", gobackend.OpsExecutionParallel}, {"ops_sequential", gobackend.OpsExecutionSequential}} {
+		b, err := New(tc.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.(*gobackend.Backend).OpsExecutionType; got != tc.want {
+			t.Errorf("New(%q): OpsExecutionType %d, want %d", tc.config, got, tc.want)
+		}
+		b.Finalize()
+	}
+}
 
 // TestParallelOpsNoDeadlock runs, with ops in parallel ("ops_parallel") on a small worker pool, a graph of
 // many independent matrix products, each large enough to fan out on the pool. Upstream compute v0.1.6
