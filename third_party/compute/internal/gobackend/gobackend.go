@@ -106,7 +106,7 @@ func newDefaultBackend() *Backend {
 	b.Workers = workerspool.New()
 	// gocls: ops run one after the other unless "ops_parallel" is given (upstream: in parallel when only one
 	// execution is live). Each large op already fans out over the cores; with ResNet50 on 2 cores, training
-	// steps were slower with ops in parallel in 5 of 6 runs (median 1.5x; cmd/bench, third_party/README.md).
+	// steps were slower with ops in parallel in 6 of 8 runs (median 1.25x; cmd/bench, third_party/README.md).
 	b.OpsExecutionType = OpsExecutionSequential
 	return b
 }
