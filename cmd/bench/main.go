@@ -19,9 +19,9 @@
 // -precision, -backend) and adds the last epoch's training img/s and its ratio to the model-only img/s:
 // "loop_img_per_s", "loop_over_model". The run's log goes to stderr.
 //
-// -backend is opened like the trainer does (internal/backend): "go" by default, the pure-Go backend,
-// run with ops_sequential (compute v0.1.6 can deadlock running ops in parallel); "go:OPTIONS",
-// "xla:cpu", ... are passed through.
+// -backend is opened like the trainer does (internal/backend): "go" by default, the pure-Go backend
+// (ops one after the other; "go:ops_parallel" runs them in parallel); "go:OPTIONS", "xla:cpu", ... are
+// passed through.
 // Build with GOEXPERIMENT=simd as the README does (GoMLX's own matrix products use it; the convolutions,
 // this repository's assembly kernels in third_party/compute, do not). GOMLX_FASTCONV=false measures
 // GoMLX's original executors; GOMLX_FASTCONV_KERNEL=avx2 the kernel a CPU without AVX-512 gets.
@@ -108,7 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.mode, "mode", "train", "train (forward+backward+SGD) or infer (forward)")
 	fs.IntVar(&c.steps, "steps", 10, "timed steps")
 	fs.IntVar(&c.warmup, "warmup", 2, "untimed steps before timing (the first one compiles)")
-	fs.StringVar(&c.backend, "backend", "go", "backend: go (ops_sequential), go:OPTIONS, xla:cpu, onnxruntime (build tag onnx)")
+	fs.StringVar(&c.backend, "backend", "go", "backend: go, go:OPTIONS (e.g. go:ops_parallel), xla:cpu, onnxruntime (build tag onnx)")
 	fs.StringVar(&c.precision, "precision", "float32", "activations: float32, or bfloat16 (convolutions in bfloat16, float32 master weights, batch norm and loss)")
 	fs.StringVar(&c.layout, "layout", string(resnet.LayoutTorchvision), "weight layout: v1.5 (torchvision) or v1 (keras)")
 	fs.IntVar(&c.classes, "classes", 1000, "number of classes")

@@ -29,24 +29,13 @@ const Default = "go"
 // AutoInstallEnv, set to 1, lets GoMLX download missing PJRT plugins.
 const AutoInstallEnv = "GOCLS_XLA_AUTOINSTALL"
 
-// goSafeOptions is appended to a plain "go" backend: compute v0.1.6's Go
-// backend deadlocks when it runs several ops in parallel and each MatMul tries
-// to saturate the shared worker pool (every worker ends up waiting for a free
-// worker). Running ops one after the other keeps the parallelism inside each
-// op, where almost all the work is.
-const goSafeOptions = "ops_sequential"
-
-// New opens the named backend. An empty name means Default. A plain "go"
-// gets the "ops_sequential" option (see goSafeOptions); "go:OPTIONS" is
-// passed through as given.
+// New opens the named backend. An empty name means Default; "go:OPTIONS" and
+// the other names are passed to compute as given.
 func New(name string) (compute.Backend, error) {
 	if name == "" {
 		name = Default
 	}
 	config := name
-	if name == "go" {
-		config = "go:" + goSafeOptions
-	}
 	kind, plugin, _ := strings.Cut(name, ":")
 	if kind == "xla" {
 		var err error

@@ -22,11 +22,10 @@ func TestNewUnknown(t *testing.T) {
 	require.ErrorContains(t, err, "go")
 }
 
-// TestNewGoOpsSequential checks the ops_sequential promise of New: a plain "go" backend runs ops one
-// after the other, exactly as "go:ops_sequential" does, while "go:OPTIONS" is passed through as given.
-// The backend type is internal to compute, so its OpsExecutionType field is read by reflection and
-// compared with backends compute configures itself.
-func TestNewGoOpsSequential(t *testing.T) {
+// TestNewGoOptions checks that New opens the pure-Go backend exactly as compute does for the same
+// configuration: "" and "go" with compute's default scheduling of ops, "go:OPTIONS" with those options.
+// The backend type is internal to compute, so its OpsExecutionType field is read by reflection.
+func TestNewGoOptions(t *testing.T) {
 	execType := func(b compute.Backend) int64 {
 		t.Helper()
 		f := reflect.ValueOf(b).Elem().FieldByName("OpsExecutionType")
@@ -39,17 +38,15 @@ func TestNewGoOpsSequential(t *testing.T) {
 		defer b.Finalize()
 		return execType(b)
 	}
-	sequential, dynamic, parallel := upstream("go:ops_sequential"), upstream("go"), upstream("go:ops_parallel")
-	require.NotEqual(t, sequential, dynamic, "compute's default is already sequential: ops_sequential would be moot")
-	for _, tc := range []struct {
-		name string
-		want int64
-	}{{"", sequential}, {"go", sequential}, {"go:ops_parallel", parallel}, {"go:dependency_order", dynamic}} {
+	require.NotEqual(t, upstream("go:ops_sequential"), upstream("go:ops_parallel"))
+	for _, tc := range []struct{ name, config string }{
+		{"", "go"}, {"go", "go"}, {"go:ops_parallel", "go:ops_parallel"}, {"go:ops_sequential", "go:ops_sequential"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := New(tc.name)
 			require.NoError(t, err)
 			defer b.Finalize()
-			require.Equal(t, tc.want, execType(b))
+			require.Equal(t, upstream(tc.config), execType(b))
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -48,6 +49,11 @@ func refEvalBatchNorm(x []float64, c int, scale, offset, mean, variance []float6
 		y[i] = (v-mean[ch])/math.Sqrt(variance[ch]+eps)*scale[ch] + offset[ch]
 	}
 	return y
+}
+
+// batchNorm is BatchNormWithBias without a bias.
+func batchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale bool) *Node {
+	return BatchNormWithBias(scope, x, nil, epsilon, momentum, zeroScale)
 }
 
 // pseudoRandom returns n deterministic values in [lo, hi).
@@ -163,7 +169,7 @@ func TestBatchNormTrainingForwardAndRunningStats(t *testing.T) {
 			store := f.newBNStore(t, tc.dtype)
 			exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
 				store.SetTraining(x.Graph(), true)
-				return BatchNorm(scope.In("bn"), x, f.eps, momentum, false)
+				return batchNorm(scope.In("bn"), x, f.eps, momentum, false)
 			})
 			require.NoError(t, err)
 			wantY, batchMean, batchVar := refBatchNorm(f.x, c, f.scale, f.offset, f.eps)
@@ -212,7 +218,7 @@ func TestBatchNormEval(t *testing.T) {
 				require.NoError(t, err)
 			}
 			exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
-				return BatchNorm(scope.In("bn"), x, f.eps, 0.1, false)
+				return batchNorm(scope.In("bn"), x, f.eps, 0.1, false)
 			})
 			require.NoError(t, err)
 			y, err := exec.Call1(f.xTensor(dtype))
@@ -233,7 +239,7 @@ func TestBatchNormZeroScale(t *testing.T) {
 	store := model.NewStore()
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
 		store.SetTraining(x.Graph(), true)
-		return BatchNorm(scope.In("bn"), x, 1e-5, 0.1, true)
+		return batchNorm(scope.In("bn"), x, 1e-5, 0.1, true)
 	})
 	require.NoError(t, err)
 	f := newBNFixture([]int{2, 2, 2, 3}, 1e-5)
@@ -277,7 +283,7 @@ func TestBatchNormGradient(t *testing.T) {
 				g := x.Graph()
 				store.SetTraining(g, true)
 				bnScope := scope.In("bn")
-				y := BatchNorm(bnScope, x, f.eps, 0.1, false)
+				y := batchNorm(bnScope, x, f.eps, 0.1, false)
 				l := ReduceAllSum(Mul(y, wNode))
 				grads := Gradient(l, x, bnScope.GetVariable("scale").NodeValue(g), bnScope.GetVariable("offset").NodeValue(g))
 				return append([]*Node{l}, grads...)
@@ -321,53 +327,76 @@ func TestBatchNormGradient(t *testing.T) {
 	}
 }
 
-// TestBatchNormTrainingMatchesAutodiff checks the hand-written training-mode gradients against GoMLX's
-// autodiff of the plain formula, for gradients requested with respect to all inputs or a subset, and
-// for two differentiations of the same graph.
-func TestBatchNormTrainingMatchesAutodiff(t *testing.T) {
+// TestBatchNormBackendOpsMatchElementary checks batchNormTraining and batchNormInference, which use the
+// backend's batch-norm ops where it has them, against the same formulas in elementary ops: outputs and
+// gradients (requested with respect to all inputs or a subset, twice on the same graph). On a backend
+// declaring the ops (the pure-Go one, XLA), float32 must take the backend's op; float64 on the pure-Go
+// backend takes the elementary one (checked against finite differences in TestBatchNormGradient).
+func TestBatchNormBackendOpsMatchElementary(t *testing.T) {
 	backend := testBackend(t)
 	tests := []struct {
-		name  string
-		dtype dtypes.DType
-		dims  []int
-		wrt   []int // 0: x, 1: scale, 2: offset
-		tol   float64
+		name     string
+		dtype    dtypes.DType
+		dims     []int
+		training bool
+		wrt      []int // 0: x, 1: scale, 2: offset (and in inference 3: mean, 4: variance)
+		tol      float64
 	}{
-		{"nhwc float64", dtypes.Float64, []int{2, 3, 3, 4}, []int{0, 1, 2}, 1e-12},
-		{"nhwc float32", dtypes.Float32, []int{4, 5, 5, 8}, []int{0, 1, 2}, 1e-5},
-		{"rank 2", dtypes.Float64, []int{7, 3}, []int{0, 1, 2}, 1e-12},
-		{"scale only", dtypes.Float64, []int{2, 2, 3, 5}, []int{1}, 1e-12},
-		{"offset and x", dtypes.Float64, []int{2, 2, 3, 5}, []int{2, 0}, 1e-12},
+		{"train nhwc", dtypes.Float32, []int{2, 5, 4, 6}, true, []int{0, 1, 2}, 1e-4},
+		{"train 1x1 pixels", dtypes.Float32, []int{3, 1, 1, 64}, true, []int{0, 1, 2}, 1e-4},
+		{"train rank 2", dtypes.Float32, []int{7, 3}, true, []int{0, 1, 2}, 1e-4},
+		{"train scale only", dtypes.Float32, []int{2, 2, 3, 5}, true, []int{1}, 1e-4},
+		{"train offset and x", dtypes.Float32, []int{2, 2, 3, 5}, true, []int{2, 0}, 1e-4},
+		{"train float64", dtypes.Float64, []int{2, 3, 3, 4}, true, []int{0, 1, 2}, 1e-12},
+		{"eval nhwc", dtypes.Float32, []int{2, 5, 4, 6}, false, []int{0, 1, 2, 3, 4}, 1e-4},
+		{"eval rank 2", dtypes.Float32, []int{7, 3}, false, []int{0, 1, 2, 3, 4}, 1e-4},
+		{"eval x only", dtypes.Float32, []int{3, 4, 2, 5}, false, []int{0}, 1e-4},
+		{"eval float64", dtypes.Float64, []int{3, 4, 2, 5}, false, []int{4, 0}, 1e-12},
 	}
-	type bnFn = func(x, scale, offset *Node, epsilon float64) (y, mean, variance *Node)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newBNFixture(tc.dims, 1e-5)
+			f := newBNFixture(tc.dims, 1e-3)
 			c := tc.dims[len(tc.dims)-1]
-			w1 := pseudoRandom(len(f.x), 11, -1, 1)
-			w2 := pseudoRandom(len(f.x), 12, -1, 1)
 			toTensor := func(v []float64, dims ...int) *tensors.Tensor {
 				if tc.dtype == dtypes.Float64 {
 					return tensors.FromFlatDataAndDimensions(v, dims...)
 				}
 				return tensors.FromFlatDataAndDimensions(toFloat32(v), dims...)
 			}
-			run := func(fn bnFn) [][]float64 {
-				exec, err := NewExec(backend, func(x, scale, offset, w1, w2 *Node) []*Node {
-					y, mean, variance := fn(x, scale, offset, f.eps)
-					inputs := []*Node{x, scale, offset}
+			args := []any{toTensor(pseudoRandom(len(f.x), 11, -1, 1), tc.dims...), toTensor(pseudoRandom(len(f.x), 12, -1, 1), tc.dims...),
+				toTensor(f.x, tc.dims...), toTensor(f.scale, c), toTensor(f.offset, c),
+				toTensor(pseudoRandom(c, 13, -1, 2), c), toTensor(pseudoRandom(c, 14, 0.5, 3), c)}
+			run := func(backendOps bool) [][]float64 {
+				exec, err := NewExec(backend, func(in []*Node) []*Node {
+					w1, w2, inputs := in[0], in[1], in[2:]
+					x, scale, offset, mean, variance := inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]
+					var out []*Node
+					switch {
+					case tc.training && backendOps:
+						y, mean, variance := batchNormTraining(x, scale, offset, f.eps)
+						requireBackendOp(t, backend, y, NodeTypeBatchNormForTraining)
+						out = []*Node{y, mean, variance}
+					case tc.training:
+						y, mean, variance := batchNormTrainingElementary(x, scale, offset, f.eps)
+						out = []*Node{y, mean, variance}
+					case backendOps:
+						y := batchNormInference(x, scale, offset, mean, variance, f.eps)
+						requireBackendOp(t, backend, y, NodeTypeBatchNormForInference)
+						out = []*Node{y}
+					default:
+						out = []*Node{normalize(x, scale, offset, mean, variance, f.eps)}
+					}
 					var wrt []*Node
 					for _, i := range tc.wrt {
 						wrt = append(wrt, inputs[i])
 					}
-					out := []*Node{y, mean, variance}
+					y := out[0]
 					out = append(out, Gradient(ReduceAllSum(Mul(y, w1)), wrt...)...)
 					// A second, different loss on the same graph.
 					return append(out, Gradient(ReduceAllSum(Mul(Square(y), w2)), wrt...)...)
 				})
 				require.NoError(t, err)
-				out, err := exec.Exec(toTensor(f.x, tc.dims...), toTensor(f.scale, c), toTensor(f.offset, c),
-					toTensor(w1, tc.dims...), toTensor(w2, tc.dims...))
+				out, err := exec.Exec(args...)
 				require.NoError(t, err)
 				var flats [][]float64
 				for _, o := range out {
@@ -375,8 +404,8 @@ func TestBatchNormTrainingMatchesAutodiff(t *testing.T) {
 				}
 				return flats
 			}
-			want, got := run(batchNormTrainingAutodiff), run(batchNormTraining)
-			require.Len(t, got, 3+2*len(tc.wrt))
+			want, got := run(false), run(true)
+			require.Len(t, got, len(want))
 			for i := range want {
 				requireClose(t, want[i], got[i], tc.tol, fmt.Sprintf("output %d", i))
 			}
@@ -384,117 +413,42 @@ func TestBatchNormTrainingMatchesAutodiff(t *testing.T) {
 	}
 }
 
-// TestBatchNormFusedMatchesElementary checks, in float32 on the pure-Go backend, the fused batch norm
-// (the backend's BatchNormForTraining and BatchNormGradient in training, BatchNormForInference with
-// hand-written gradients in eval mode) against the elementary-op version: output, running statistics
-// and the gradients with respect to x, scale and offset.
-func TestBatchNormFusedMatchesElementary(t *testing.T) {
-	backend := testBackend(t)
-	for _, tc := range []struct {
-		dims     []int
-		training bool
-	}{{[]int{2, 5, 4, 6}, true}, {[]int{3, 1, 1, 64}, true}, {[]int{7, 3}, true}, {[]int{2, 5, 4, 6}, false}, {[]int{7, 3}, false}} {
-		dims := tc.dims
-		t.Run(fmt.Sprint(dims, tc.training), func(t *testing.T) {
-			f := newBNFixture(dims, 1e-5)
-			w := toFloat32(pseudoRandom(len(f.x), 5, -1, 1))
-			run := func(fused bool) [][]float64 {
-				saved := fusedBatchNormEnabled
-				fusedBatchNormEnabled = fused
-				defer func() { fusedBatchNormEnabled = saved }()
-				store := f.newBNStore(t, dtypes.Float32)
-				if !tc.training {
-					setRunningStats(t, store, dims[len(dims)-1], 8)
-				}
-				exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, wNode *Node) []*Node {
-					g := x.Graph()
-					store.SetTraining(g, tc.training)
-					if backend.String() == goBackendName {
-						require.Equal(t, fused, fusedBatchNorm(x))
-					}
-					bnScope := scope.In("bn")
-					y := BatchNorm(bnScope, x, f.eps, 0.1, false)
-					grads := Gradient(ReduceAllSum(Mul(y, wNode)), x, bnScope.GetVariable("scale").NodeValue(g),
-						bnScope.GetVariable("offset").NodeValue(g))
-					return append([]*Node{y}, grads...)
-				})
-				require.NoError(t, err)
-				return callWithRunningStats(t, exec, store, f.xTensor(dtypes.Float32), tensors.FromFlatDataAndDimensions(w, dims...))
-			}
-			want, got := run(false), run(true)
-			for i, what := range []string{"y", "dL/dx", "dL/dscale", "dL/doffset", "running mean", "running variance"} {
-				requireClose(t, want[i], got[i], 1e-4, what)
-			}
-		})
+// requireBackendOp checks that y comes from the backend's batch-norm op opType when the backend declares
+// that op and y is float32 (the dtype every backend that has the op covers).
+func requireBackendOp(t *testing.T, backend compute.Backend, y *Node, opType NodeType) {
+	t.Helper()
+	want := opType == NodeTypeBatchNormForTraining && backend.Capabilities().Operations[compute.OpTypeBatchNormForTraining] ||
+		opType == NodeTypeBatchNormForInference && backend.Capabilities().Operations[compute.OpTypeBatchNormForInference]
+	if !want || y.DType() != dtypes.Float32 {
+		return
 	}
+	got := y.Type()
+	if got == NodeTypeSplitNode {
+		got = y.Inputs()[0].Type()
+	}
+	require.Equal(t, opType, got, "the backend's batch-norm op was not used")
 }
 
-// TestBatchNormForInferenceVJP checks the gradient registered for GoMLX's BatchNormForInference against
-// autodiff of the same formula in elementary ops, with respect to all five inputs.
-func TestBatchNormForInferenceVJP(t *testing.T) {
-	backend := testBackend(t)
-	if backend.String() != goBackendName {
-		t.Skip("the fused op is exercised on the pure-Go backend")
-	}
-	const eps = 1e-3
-	dims := []int{3, 4, 2, 5}
-	c := dims[len(dims)-1]
-	x := toFloat32(pseudoRandom(3*4*2*5, 21, -2, 3))
-	w := toFloat32(pseudoRandom(len(x), 22, -1, 1))
-	vecs := [][]float32{toFloat32(pseudoRandom(c, 23, 0.5, 1.5)), toFloat32(pseudoRandom(c, 24, -1, 1)),
-		toFloat32(pseudoRandom(c, 25, -1, 1)), toFloat32(pseudoRandom(c, 26, 0.2, 2))}
-	run := func(fused bool) [][]float64 {
-		e, err := NewExec(backend, func(x, w, scale, offset, mean, variance *Node) []*Node {
-			var y *Node
-			if fused {
-				y = InternalBatchNormForInference(x, scale, offset, mean, variance, eps, x.Rank()-1)
-			} else {
-				ex := func(v *Node) *Node { return Reshape(v, 1, 1, 1, c) }
-				y = Add(Mul(Sub(x, ex(mean)), ex(Mul(scale, Reciprocal(Sqrt(AddScalar(variance, eps)))))), ex(offset))
-			}
-			return Gradient(ReduceAllSum(Mul(y, w)), x, scale, offset, mean, variance)
-		})
-		require.NoError(t, err)
-		args := []any{tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(w, dims...)}
-		for _, v := range vecs {
-			args = append(args, tensors.FromFlatDataAndDimensions(v, c))
-		}
-		out, err := e.Call(args...)
-		require.NoError(t, err)
-		res := make([][]float64, len(out))
-		for i, o := range out {
-			res[i] = flat64(t, o)
-		}
-		return res
-	}
-	want, got := run(false), run(true)
-	for i, what := range []string{"dx", "dscale", "doffset", "dmean", "dvariance"} {
-		requireClose(t, want[i], got[i], 1e-4, what)
-	}
-}
-
-// TestBatchNormWithBias checks BatchNormWithBias(x, b) against BatchNorm(x + b) in training and eval mode,
-// on the fused and the elementary path: output, running statistics and the gradients with respect to x,
-// scale, offset and b (zero in training, where b cancels out).
+// TestBatchNormWithBias checks BatchNormWithBias(x, b) against BatchNormWithBias(x + b, nil) in training
+// and eval mode, in float32 (the backend's batch-norm ops on the pure-Go backend) and float64 (elementary
+// ops there): output, running statistics and the gradients with respect to x, scale, offset and b (zero
+// in training, where b cancels out).
 func TestBatchNormWithBias(t *testing.T) {
 	backend := testBackend(t)
 	dims := []int{2, 3, 4, 6}
 	c := dims[len(dims)-1]
 	f := newBNFixture(dims, 1e-3)
-	w := toFloat32(pseudoRandom(len(f.x), 31, -1, 1))
-	biasVals := toFloat32(pseudoRandom(c, 32, -2, 2))
+	w := pseudoRandom(len(f.x), 31, -1, 1)
+	biasVals := pseudoRandom(c, 32, -2, 2)
 	for _, training := range []bool{true, false} {
-		for _, fused := range []bool{true, false} {
-			t.Run(fmt.Sprintf("training=%v/fused=%v", training, fused), func(t *testing.T) {
-				saved := fusedBatchNormEnabled
-				fusedBatchNormEnabled = fused
-				defer func() { fusedBatchNormEnabled = saved }()
+		for _, dtype := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+			t.Run(fmt.Sprintf("training=%v/%s", training, dtype), func(t *testing.T) {
 				run := func(folded bool) [][]float64 {
-					store := f.newBNStore(t, dtypes.Float32)
-					_, err := store.RootScope().In("conv").CreateVariable("bias", tensors.FromFlatDataAndDimensions(biasVals, c))
+					store := f.newBNStore(t, dtype)
+					_, err := store.RootScope().In("conv").CreateVariable("bias", tensorOf(dtype, biasVals, c))
 					require.NoError(t, err)
 					if !training {
-						setRunningStats(t, store, c, 33)
+						setRunningStats(t, store, dtype, c, 33)
 					}
 					exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, wNode *Node) []*Node {
 						g := x.Graph()
@@ -505,14 +459,14 @@ func TestBatchNormWithBias(t *testing.T) {
 						if folded {
 							y = BatchNormWithBias(bnScope, x, bias, f.eps, 0.1, false)
 						} else {
-							y = BatchNorm(bnScope, Add(x, Reshape(bias, 1, 1, 1, c)), f.eps, 0.1, false)
+							y = batchNorm(bnScope, Add(x, Reshape(bias, 1, 1, 1, c)), f.eps, 0.1, false)
 						}
 						grads := Gradient(ReduceAllSum(Mul(y, wNode)), x, bnScope.GetVariable("scale").NodeValue(g),
 							bnScope.GetVariable("offset").NodeValue(g), bias)
 						return append([]*Node{y}, grads...)
 					})
 					require.NoError(t, err)
-					return callWithRunningStats(t, exec, store, f.xTensor(dtypes.Float32), tensors.FromFlatDataAndDimensions(w, dims...))
+					return callWithRunningStats(t, exec, store, f.xTensor(dtype), tensorOf(dtype, w, dims...))
 				}
 				want, got := run(false), run(true)
 				for i, what := range []string{"y", "dL/dx", "dL/dscale", "dL/doffset", "dL/dbias", "running mean", "running variance"} {
@@ -521,6 +475,14 @@ func TestBatchNormWithBias(t *testing.T) {
 			})
 		}
 	}
+}
+
+// tensorOf returns values as a tensor of dtype (float32 or float64) and the given dimensions.
+func tensorOf(dtype dtypes.DType, values []float64, dims ...int) *tensors.Tensor {
+	if dtype == dtypes.Float64 {
+		return tensors.FromFlatDataAndDimensions(values, dims...)
+	}
+	return tensors.FromFlatDataAndDimensions(toFloat32(values), dims...)
 }
 
 // callWithRunningStats calls exec and returns its outputs followed by the store's /bn/mean and
@@ -541,15 +503,15 @@ func callWithRunningStats(t *testing.T, exec *model.Exec, store *model.Store, ar
 
 // setRunningStats gives /bn/mean and /bn/variance [c] non-trivial values (pseudo-random with seeds seed
 // and seed+1; variance in [0.5, 3]), as non-trainable variables.
-func setRunningStats(t *testing.T, store *model.Store, c int, seed uint32) {
+func setRunningStats(t *testing.T, store *model.Store, dtype dtypes.DType, c int, seed uint32) {
 	t.Helper()
 	for i, name := range []string{"mean", "variance"} {
 		lo, hi := -1.0, 2.0
 		if name == "variance" {
 			lo, hi = 0.5, 3
 		}
-		v := toFloat32(pseudoRandom(c, seed+uint32(i), lo, hi))
-		vr, err := store.RootScope().In("bn").CreateVariable(name, tensors.FromFlatDataAndDimensions(v, c))
+		v := pseudoRandom(c, seed+uint32(i), lo, hi)
+		vr, err := store.RootScope().In("bn").CreateVariable(name, tensorOf(dtype, v, c))
 		require.NoError(t, err)
 		vr.SetTrainable(false)
 	}

@@ -12,16 +12,16 @@ import (
 )
 
 // BenchmarkBatchNormTrain times a training-mode batch norm forward plus its gradient with respect to
-// x, scale and offset on ResNet-like activations, for the hand-written gradient ("fused") and the
-// autodiff reference. Bytes are those of x.
+// x, scale and offset on ResNet-like activations, for the backend's op ("backend": BatchNormForTraining
+// and BatchNormGradient) and the elementary-op formula other backends get. Bytes are those of x.
 func BenchmarkBatchNormTrain(b *testing.B) {
 	backend := testBackend(b)
 	impls := []struct {
 		name string
 		fn   func(x, scale, offset *Node, epsilon float64) (y, mean, variance *Node)
 	}{
-		{"fused", batchNormTraining},
-		{"autodiff", batchNormTrainingAutodiff},
+		{"backend", batchNormTraining},
+		{"elementary", batchNormTrainingElementary},
 	}
 	for _, dims := range [][]int{{8, 56, 56, 64}, {8, 7, 7, 2048}} {
 		for _, impl := range impls {

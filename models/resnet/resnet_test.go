@@ -23,13 +23,12 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // testBackend returns the backend selected by $GOMLX_BACKEND, or the pure-Go backend when it is unset
-// (compute's own default would be XLA). The Go backend runs with ops_sequential: compute v0.1.6
-// deadlocks when several large MatMuls run as parallel ops (each waits for a free pool worker).
+// (compute's own default would be XLA).
 func testBackend(t testing.TB) compute.Backend {
 	t.Helper()
 	config, found := os.LookupEnv(compute.ConfigEnvVar)
-	if !found || config == "go" {
-		config = "go:ops_sequential"
+	if !found {
+		config = "go"
 	}
 	backend, err := compute.NewWithConfig(config)
 	require.NoError(t, err)

@@ -418,7 +418,7 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 		}
 
 		wg.Add(1)
-		backend.Workers.WaitToStart(nodeExecFn)
+		backend.Workers.StartWhenFree(nodeExecFn) // gocls: was WaitToStart, which no longer waits
 	}
 
 	// Wait for all nodes to complete before exit (to avoid race condition where some execution
@@ -628,7 +628,8 @@ func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf 
 			// If we find the input buffer reused as an output but it is not nil here, it is a bug in the operator implementation.
 			if node.IsMultiOutputs() {
 				for outIdx, outputNode := range node.MultiOutputsNodes {
-					if execBuf.results[outputNode.Index] == inputBuffers[i] {
+					// gocls: outputs past NumNodesToProcess are unused and have no result slot.
+					if outputNode.Index < fe.NumNodesToProcess && execBuf.results[outputNode.Index] == inputBuffers[i] {
 						return errors.Errorf("op %s (output %d) reused input %d as output but didn't set input to nil in buffer slice", node.OpType, outIdx, i)
 					}
 				}

@@ -74,12 +74,10 @@ func New(config string) (compute.Backend, error) {
 			b.Workers.SetMaxParallelism(vInt)
 			fmt.Printf("Go backend: parallelism set to %d\n", vInt)
 		case "ops_sequential":
-			// This will force the ops to be executed sequentially.
-			// The default is running parallel if it's the only thing executing, otherwise sequentially.
+			// This will force the ops to be executed sequentially (gocls: the default, see newDefaultBackend).
 			b.OpsExecutionType = OpsExecutionSequential
 		case "ops_parallel":
 			// This will force the ops to be executed in parallel where possible.
-			// The default is running parallel if it's the only thing executing, otherwise sequentially.
 			b.OpsExecutionType = OpsExecutionParallel
 		case "dependency_order":
 			b.SchedulingStrategy = DependencyOrderSchedule
@@ -106,6 +104,10 @@ func New(config string) (compute.Backend, error) {
 func newDefaultBackend() *Backend {
 	b := &Backend{}
 	b.Workers = workerspool.New()
+	// gocls: ops run one after the other unless "ops_parallel" is given (upstream: in parallel when only one
+	// execution is live). Each large op already fans out over the cores; with ResNet50 on 2 cores, training
+	// steps were slower with ops in parallel in 6 of 8 runs (median 1.25x; cmd/bench, third_party/README.md).
+	b.OpsExecutionType = OpsExecutionSequential
 	return b
 }
 

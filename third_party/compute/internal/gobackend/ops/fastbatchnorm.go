@@ -48,7 +48,8 @@ func (b *batchNormNode) EqualNodeData(other gobackend.NodeDataComparable) bool {
 }
 
 // batchNormInputs checks and returns the inputs: operand float32 [..., C] with featureAxis last, the
-// others [C] float32.
+// others [C] float32. Another dtype or feature axis is compute.ErrNotImplemented, on which callers such as
+// GoMLX's InternalFusedOpCaller fall back to elementary ops.
 func batchNormInputs(f *gobackend.Function, op compute.OpType, featureAxis int, values ...compute.Value) ([]*gobackend.Node, error) {
 	nodes, err := f.VerifyAndCastValues(op.String(), values...)
 	if err != nil {
@@ -56,7 +57,7 @@ func batchNormInputs(f *gobackend.Function, op compute.OpType, featureAxis int, 
 	}
 	x := nodes[0].Shape
 	if x.DType != dtypes.Float32 || x.Rank() < 1 || featureAxis != x.Rank()-1 {
-		return nil, errors.Errorf("%s: the Go backend supports float32 with the feature axis last, got operand %s and featureAxis %d",
+		return nil, errors.Wrapf(compute.ErrNotImplemented, "%s: the Go backend supports float32 with the feature axis last, got operand %s and featureAxis %d",
 			op, x, featureAxis)
 	}
 	c := x.Dimensions[featureAxis]

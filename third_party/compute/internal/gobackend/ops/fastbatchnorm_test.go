@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
@@ -130,20 +131,64 @@ func TestBatchNormOps(t *testing.T) {
 	}
 }
 
-// TestBatchNormOpsReject lists the inputs the Go backend's batch-norm ops refuse.
+// TestBatchNormOpsReject lists the inputs the Go backend's batch-norm ops refuse: what they do not cover
+// (another dtype or feature axis) as compute.ErrNotImplemented, so that GoMLX falls back to elementary
+// ops; malformed inputs as other errors.
 func TestBatchNormOpsReject(t *testing.T) {
 	_, f := testFunction(t)
 	x := testParameter(t, f, "x", shapes.Make(dtypes.Float32, 2, 3, 4))
 	v4 := testParameter(t, f, "v4", shapes.Make(dtypes.Float32, 4))
 	v3 := testParameter(t, f, "v3", shapes.Make(dtypes.Float32, 3))
-	if _, _, _, err := BatchNormForTraining(f, x, v3, v3, 1e-3, 1); err == nil {
-		t.Error("feature axis not last accepted")
-	}
-	if _, _, _, err := BatchNormForTraining(f, x, v4, v3, 1e-3, 2); err == nil {
-		t.Error("offset of the wrong size accepted")
-	}
 	xd := testParameter(t, f, "xd", shapes.Make(dtypes.Float64, 2, 4))
-	if _, _, _, err := BatchNormForTraining(f, xd, v4, v4, 1e-3, 1); err == nil {
-		t.Error("float64 accepted")
+	vd := testParameter(t, f, "vd", shapes.Make(dtypes.Float64, 4))
+	for _, tc := range []struct {
+		name               string
+		x, scale, offset   compute.Value
+		axis               int
+		wantNotImplemented bool
+	}{
+		{"feature axis not last", x, v3, v3, 1, true},
+		{"float64", xd, vd, vd, 1, true},
+		{"offset of the wrong size", x, v4, v3, 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, _, err := BatchNormForTraining(f, tc.x, tc.scale, tc.offset, 1e-3, tc.axis)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if got := compute.IsNotImplemented(err); got != tc.wantNotImplemented {
+				t.Errorf("IsNotImplemented(%v) = %v, want %v", err, got, tc.wantNotImplemented)
+			}
+		})
+	}
+}
+
+// TestBatchNormGradientOneOutputUsed runs a BatchNormGradient of which only gradScale is returned, on an
+// operand computed in the graph (so released at that node): the executor's check for reused input buffers
+// used to index the results past the last node it processes (gradOffset's), a panic.
+func TestBatchNormGradientOneOutputUsed(t *testing.T) {
+	backend, f := testFunction(t)
+	shape, vec := shapes.Make(dtypes.Float32, 4, 3), shapes.Make(dtypes.Float32, 3)
+	x, s, m, v, dy := testParameter(t, f, "x", shape), testParameter(t, f, "s", vec), testParameter(t, f, "m", vec),
+		testParameter(t, f, "v", vec), testParameter(t, f, "dy", shape)
+	x2, err := Add(f, x, x)
+	must(t, err)
+	_, gradScale, _, err := BatchNormGradient(f, x2, s, m, v, dy, 1e-3, 1)
+	must(t, err)
+	must(t, f.Return([]compute.Value{gradScale}, nil))
+	exec, err := f.RawBuilder.Compile()
+	must(t, err)
+	xs := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	ones := []float32{1, 1, 1}
+	out, err := exec.Execute([]compute.Buffer{testBuffer(t, backend, shape, xs), testBuffer(t, backend, vec, ones),
+		testBuffer(t, backend, vec, []float32{0, 0, 0}), testBuffer(t, backend, vec, ones), testBuffer(t, backend, shape, xs)}, nil, 0)
+	must(t, err)
+	// gradScale = sum(dy*(2x-mean)*inv) with dy = x, mean 0, inv = 1/sqrt(1+eps): per channel 2*sum(x^2)*inv.
+	inv := 1 / math.Sqrt(1+1e-3)
+	got := out[0].(*gobackend.Buffer).Flat.([]float32)
+	for c, want := range []float64{2 * (1 + 16 + 49 + 100) * inv, 2 * (4 + 25 + 64 + 121) * inv, 2 * (9 + 36 + 81 + 144) * inv} {
+		if math.Abs(float64(got[c])-want) > 1e-4*want {
+			t.Errorf("gradScale[%d] = %g, want %g", c, got[c], want)
+		}
 	}
 }

@@ -80,12 +80,29 @@ func (w *Pool) lockedIsFull() bool {
 	return w.numRunning >= w.maxParallelism+int(w.extraParallelism.Load())
 }
 
-// WaitToStart waits until there is a worker available to run the task.
+// WaitToStart runs the task on a worker of its own if one is free, and otherwise in the calling goroutine
+// before returning: it never waits for a free worker.
+//
+// gocls change: upstream waited for a free worker here, which deadlocks when ops running in parallel (each
+// holding a worker, see StartWhenFree) fan out at the same time: every one waits for a worker that only
+// another can free. Running the task in the caller keeps the work going on the worker the caller holds.
+func (w *Pool) WaitToStart(task func()) {
+	if w.IsUnlimited() {
+		go task()
+		return
+	}
+	if w.maxParallelism == 0 || !w.StartIfAvailable(task) {
+		task()
+	}
+}
+
+// StartWhenFree waits until there is a worker available and runs the task on it.
+//
+// Only a goroutine that is not itself running a task of the pool may call it (the executor, starting ops):
+// tasks waiting for each other's workers deadlock. Tasks fan out with WaitToStart and Saturate instead.
 //
 // If parallelism is disabled (maxParallelism is 0), it runs the task inline and returns when it is finished.
-// This is risky if one is relying on concurrency, and it can lead to deadlocks.
-// Avoid using this function if the parallelism is disabled.
-func (w *Pool) WaitToStart(task func()) {
+func (w *Pool) StartWhenFree(task func()) {
 	if w.IsUnlimited() {
 		go task()
 		return
@@ -136,52 +153,36 @@ func (w *Pool) StartIfAvailable(task func()) bool {
 	return true
 }
 
-// Saturate fans out as many workers as available, each running the given task.
-// It keeps spawning workers if more workers become available.
+// Saturate runs the task on as many workers as are free, up to the parallelism limit, counting the
+// calling goroutine, which always runs it too.
 //
 // Each task is expected to keep doing work until there nothing else to be done.
-// As soon as any task finishes, it indicates there is no more need for more task, and it
-// immediately stops spawning new tasks.
 //
 // It returns when all started tasks have finished.
+//
+// gocls change: upstream waited for free workers while holding the caller's (see WaitToStart for the
+// deadlock that made); now the caller works and extra workers join only if free when it starts.
 func (w *Pool) Saturate(task func()) {
 	if w.maxParallelism == 0 {
 		task()
 		return
 	}
-
 	limit := w.maxParallelism
 	if limit < 0 {
 		limit = runtime.GOMAXPROCS(0)
 	}
-
 	var wg sync.WaitGroup
-	var doneFanningOut atomic.Bool
-
-	w.mu.Lock()
-	started := 0
-
-	for !doneFanningOut.Load() {
-		// Check global limits and local limits (for unlimited pool)
-		if (w.IsUnlimited() && started >= limit) || (!w.IsUnlimited() && w.lockedIsFull()) {
-			w.cond.Wait()
-			// If we woke up because a task finished (signaled), we need to check if we are done.
-			if doneFanningOut.Load() {
-				w.cond.Signal() // Propagate signal to other potential waiters
-				break
-			}
-			continue
-		}
-
-		started++
+	for range limit - 1 {
 		wg.Add(1)
-		w.lockedRunTaskInGoroutine(func() {
+		if !w.StartIfAvailable(func() {
 			defer wg.Done()
 			task()
-			doneFanningOut.Store(true)
-		})
+		}) {
+			wg.Done()
+			break
+		}
 	}
-	w.mu.Unlock()
+	task()
 	wg.Wait()
 }
 
