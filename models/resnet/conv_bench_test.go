@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	flagConvBenchBackend = flag.String("conv.backend", "go:ops_sequential",
+	flagConvBenchBackend = flag.String("conv.backend", "go",
 		"backend configuration for BenchmarkConvResNet50 (default: the pure-Go backend as the trainer runs it; onnxruntime needs -tags onnx)")
 	flagConvBenchBatch = flag.Int("conv.batch", 8, "batch size for BenchmarkConvResNet50")
 )

@@ -17,11 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// convGoBackend is the pure-Go backend shared by the convolution tests. It executes ops one at a time:
-// compute v0.1.6 can deadlock when several convolutions run at once, each waiting for the worker pool
-// the others hold.
+// convGoBackend is the pure-Go backend, with its default settings, shared by the convolution tests.
 var convGoBackend = sync.OnceValue(func() compute.Backend {
-	b, err := gobackend.New("ops_sequential")
+	b, err := gobackend.New("")
 	if err != nil {
 		panic(err)
 	}
