@@ -26,10 +26,10 @@ const DefaultScope = "/model"
 type Classifier struct {
 	Net           *resnet.Model
 	Store         *model.Store
-	Scope         string               // variable scope passed to Logits, e.g. "/model"
-	Classes       []string             // class names (may be empty or shorter than Net.NumClasses)
-	Preprocessing resnet.Preprocessing // input convention of the weights
-	Source        string               // checkpoint directory or weights source
+	Scope         string                // variable scope passed to Logits, e.g. "/model"
+	Classes       []string              // class names (may be empty or shorter than Net.NumClasses)
+	Preprocessing preprocess.Convention // input convention of the weights
+	Source        string                // checkpoint directory or weights source
 	// Steps are the image operations the run trained with (model.json
 	// "preprocess"), applied to each decoded image before the resize.
 	Steps []preprocess.StepConfig
@@ -48,7 +48,7 @@ func LoadCheckpoint(path string, step int) (*Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
-	net, err := resnet.New(info.Arch, info.NumClasses, info.Layout)
+	net, err := resnet.New(info.Arch, info.NumClasses, resnet.Layout(info.Layout))
 	if err != nil {
 		return nil, fmt.Errorf("predict: %s: %w", dir, err)
 	}

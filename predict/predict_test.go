@@ -20,7 +20,7 @@ import (
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/dataset"
 	"github.com/gocls/gocls/internal/safetensors"
-	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gocls/gocls/weights"
 )
 
@@ -427,7 +427,7 @@ func TestPretrainedSafetensors(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(runDir, "best"), filepath.Join(imRun, "best")))
 	info, err := checkpoint.ReadModelInfo(runDir)
 	require.NoError(t, err)
-	info.Preprocessing, info.Classes = resnet.TorchvisionImageNet, nil
+	info.Preprocessing, info.Classes = preprocess.TorchvisionImageNet, nil
 	require.NoError(t, checkpoint.WriteModelInfo(imRun, info))
 
 	files := []string{filepath.Join(data, "cat_12_test", "test0002.jpg"), filepath.Join(data, "cat_12_test", "test0004.jpg")}

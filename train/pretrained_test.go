@@ -14,6 +14,7 @@ import (
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/internal/safetensors"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gocls/gocls/weights"
 )
 
@@ -57,11 +58,11 @@ func TestLoadPretrainedWeightsFile(t *testing.T) {
 		layout     resnet.Layout
 		fileClass  int
 		classes    int
-		wantPrep   resnet.Preprocessing
+		wantPrep   preprocess.Convention
 		headLoaded bool
 	}{
-		{"torchvision same classes", resnet.LayoutTorchvision, 3, 3, resnet.TorchvisionImageNet, true},
-		{"keras new head", resnet.LayoutKeras, 5, 3, resnet.KerasCaffeImageNet, false},
+		{"torchvision same classes", resnet.LayoutTorchvision, 3, 3, preprocess.TorchvisionImageNet, true},
+		{"keras new head", resnet.LayoutKeras, 5, 3, preprocess.KerasCaffeImageNet, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, values := writeWeightsFile(t, tc.layout, tc.fileClass)
@@ -144,7 +145,7 @@ func TestFineTuneFromWeightsFile(t *testing.T) {
 	require.Empty(t, res.Predictions)
 	info, err := checkpoint.ReadModelInfo(res.RunDir)
 	require.NoError(t, err)
-	want := resnet.KerasCaffeImageNet
+	want := preprocess.KerasCaffeImageNet
 	want.Resize, want.Crop = 18, 16
 	require.Equal(t, want, info.Preprocessing)
 	require.Equal(t, 3, info.NumClasses)

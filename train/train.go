@@ -24,6 +24,7 @@ import (
 	"github.com/gocls/gocls/internal/synth"
 	"github.com/gocls/gocls/models/resnet"
 	"github.com/gocls/gocls/predict"
+	"github.com/gocls/gocls/preprocess"
 )
 
 // modelScope is the variable scope of the network inside the store.
@@ -146,7 +147,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if err != nil {
 		return nil, err
 	}
-	var prep resnet.Preprocessing
+	var prep preprocess.Convention
 	havePrep := false
 	if resumeDir != "" {
 		cfg, prep, havePrep = archFromCheckpoint(cfg, runDir, log)
@@ -197,10 +198,10 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 		havePrep = true
 	}
 	if !havePrep {
-		prep = resnet.TorchvisionImageNet
+		prep = preprocess.TorchvisionImageNet
 	}
 	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
-	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: cfg.Model.Layout, NumClasses: cfg.Data.NumClasses,
+	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: string(cfg.Model.Layout), NumClasses: cfg.Data.NumClasses,
 		Scope: modelScope, Preprocessing: prep}
 	if cfg.Optim.EMADecay > 0 {
 		info.Scope = emaScope // evaluation, best/ and predict use the averaged weights
@@ -519,11 +520,11 @@ func loadResume(runDir string, store *model.Store, st *state, log io.Writer) (st
 
 // archFromCheckpoint takes the architecture, class count and preprocessing
 // of a resumed run from its model.json, warning where the config differs.
-func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, resnet.Preprocessing, bool) {
+func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, preprocess.Convention, bool) {
 	info, err := checkpoint.ReadModelInfo(runDir)
 	if err != nil {
 		fmt.Fprintf(log, "warning: %v; using the config's architecture\n", err)
-		return cfg, resnet.Preprocessing{}, false
+		return cfg, preprocess.Convention{}, false
 	}
 	warn := func(key string, cfgVal, ckptVal any) {
 		fmt.Fprintf(log, "warning: %s is %v in the config but %v in %s: resuming with %v\n", key, cfgVal, ckptVal,
@@ -533,9 +534,9 @@ func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, resne
 		warn("model.arch", cfg.Model.Arch, info.Arch)
 		cfg.Model.Arch = info.Arch
 	}
-	if info.Layout != cfg.Model.Layout {
-		warn("model.layout", cfg.Model.Layout, info.Layout)
-		cfg.Model.Layout = info.Layout
+	if layout := resnet.Layout(info.Layout); layout != cfg.Model.Layout {
+		warn("model.layout", cfg.Model.Layout, layout)
+		cfg.Model.Layout = layout
 	}
 	if info.NumClasses != cfg.Data.NumClasses {
 		warn("data.num_classes", cfg.Data.NumClasses, info.NumClasses)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 )
 
 // resumeConfig exercises every piece of state a resume must restore:
@@ -259,9 +260,9 @@ func TestFindResume(t *testing.T) {
 
 func TestArchFromCheckpoint(t *testing.T) {
 	runDir := t.TempDir()
-	prep := resnet.KerasCaffeImageNet
+	prep := preprocess.KerasCaffeImageNet
 	prep.Resize, prep.Crop = 40, 32
-	require.NoError(t, checkpoint.WriteModelInfo(runDir, checkpoint.ModelInfo{Arch: "resnet34", Layout: resnet.LayoutKeras,
+	require.NoError(t, checkpoint.WriteModelInfo(runDir, checkpoint.ModelInfo{Arch: "resnet34", Layout: string(resnet.LayoutKeras),
 		NumClasses: 5, Scope: modelScope, Preprocessing: prep}))
 	cfg := DefaultConfig()
 	var log strings.Builder

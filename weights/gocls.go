@@ -9,6 +9,7 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/internal/safetensors"
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // goclsFormat is the safetensors metadata "format" of this project's checkpoints.
@@ -53,7 +54,7 @@ func newCheckpointSet(source, ckptDir string, raw map[string]safetensors.Tensor)
 	if !haveInfo {
 		return newSafetensorsSet(source, ts, nil)
 	}
-	s, err := newSet(source, ts, info.Layout, info.Preprocessing)
+	s, err := newSet(source, ts, resnet.Layout(info.Layout), info.Preprocessing)
 	if err != nil {
 		return nil, err
 	}

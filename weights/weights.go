@@ -21,6 +21,7 @@ import (
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/internal/safetensors"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -34,7 +35,7 @@ type Set struct {
 	Arch          string
 	Layout        resnet.Layout
 	NumClasses    int
-	Preprocessing resnet.Preprocessing
+	Preprocessing preprocess.Convention
 	Labels        []string
 	Tensors       map[string]safetensors.Tensor
 	Source        string
@@ -131,7 +132,7 @@ func openTFJS(path string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %s: %w", path, err)
 	}
-	s, err := newSet(path, ts, resnet.LayoutKeras, resnet.KerasCaffeImageNet)
+	s, err := newSet(path, ts, resnet.LayoutKeras, preprocess.KerasCaffeImageNet)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +162,7 @@ func newTorchSet(path string, raw map[string]safetensors.Tensor) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %s: %w", path, err)
 	}
-	return newSet(path, ts, resnet.LayoutTorchvision, resnet.TorchvisionImageNet)
+	return newSet(path, ts, resnet.LayoutTorchvision, preprocess.TorchvisionImageNet)
 }
 
 // newSafetensorsSet accepts PyTorch names (torchvision, timm, Hugging Face)
@@ -172,21 +173,21 @@ func newSafetensorsSet(path string, raw map[string]safetensors.Tensor, meta map[
 	if _, ours := raw["stem/conv/kernel"]; !ours {
 		return newTorchSet(path, raw)
 	}
-	layout, pre := resnet.LayoutTorchvision, resnet.TorchvisionImageNet
+	layout, pre := resnet.LayoutTorchvision, preprocess.TorchvisionImageNet
 	if _, ok := raw["stem/conv/bias"]; ok {
-		layout, pre = resnet.LayoutKeras, resnet.KerasCaffeImageNet
+		layout, pre = resnet.LayoutKeras, preprocess.KerasCaffeImageNet
 	}
 	switch resnet.Layout(meta["layout"]) {
 	case resnet.LayoutKeras:
-		layout, pre = resnet.LayoutKeras, resnet.KerasCaffeImageNet
+		layout, pre = resnet.LayoutKeras, preprocess.KerasCaffeImageNet
 	case resnet.LayoutTorchvision:
-		layout, pre = resnet.LayoutTorchvision, resnet.TorchvisionImageNet
+		layout, pre = resnet.LayoutTorchvision, preprocess.TorchvisionImageNet
 	}
 	return newSet(path, raw, layout, pre)
 }
 
 // newSet infers arch and classes and checks every tensor against the tree.
-func newSet(source string, ts map[string]safetensors.Tensor, layout resnet.Layout, pre resnet.Preprocessing) (*Set, error) {
+func newSet(source string, ts map[string]safetensors.Tensor, layout resnet.Layout, pre preprocess.Convention) (*Set, error) {
 	arch, err := detectArch(ts)
 	if err != nil {
 		return nil, fmt.Errorf("weights: %s: %w", source, err)

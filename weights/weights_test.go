@@ -13,6 +13,7 @@ import (
 
 	"github.com/gocls/gocls/internal/safetensors"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -309,7 +310,7 @@ func TestTFJSRoundTrip(t *testing.T) {
 		require.Equal(t, "resnet18", s.Arch)
 		require.Equal(t, resnet.LayoutKeras, s.Layout)
 		require.Equal(t, 6, s.NumClasses)
-		require.Equal(t, resnet.KerasCaffeImageNet, s.Preprocessing)
+		require.Equal(t, preprocess.KerasCaffeImageNet, s.Preprocessing)
 		require.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, s.Labels)
 		require.Equal(t, ours, s.Tensors)
 	}
@@ -383,7 +384,7 @@ func TestSafetensorsOurNames(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "resnet18", s.Arch)
 	require.Equal(t, resnet.LayoutTorchvision, s.Layout)
-	require.Equal(t, resnet.TorchvisionImageNet, s.Preprocessing)
+	require.Equal(t, preprocess.TorchvisionImageNet, s.Preprocessing)
 	require.Equal(t, ours, s.Tensors)
 }
 

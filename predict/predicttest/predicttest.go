@@ -17,13 +17,14 @@ import (
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 )
 
 // Scope is the variable scope of the saved network.
 const Scope = "/model"
 
 // TinyPreprocessing is a cheap input convention: resize 32, crop 32.
-var TinyPreprocessing = resnet.Preprocessing{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.25, 0.25, 0.25}, Scale: 1, Resize: 32, Crop: 32}
+var TinyPreprocessing = preprocess.Convention{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.25, 0.25, 0.25}, Scale: 1, Resize: 32, Crop: 32}
 
 // ClassName is the name SaveRun gives class i in model.json: "acat", "bcat", ...
 func ClassName(i int) string { return string(rune('a'+i%26)) + "cat" }
@@ -33,7 +34,7 @@ func ClassName(i int) string { return string(rune('a'+i%26)) + "cat" }
 // decisive, and writes run/best, run/ckpt-00000001 (the same network with
 // the classifier weights negated, so its best class is best's worst) and
 // run/model.json with prep and class names ClassName(i).
-func SaveRun(run, arch string, classes int, prep resnet.Preprocessing, seed int64) error {
+func SaveRun(run, arch string, classes int, prep preprocess.Convention, seed int64) error {
 	net, err := resnet.New(arch, classes, resnet.LayoutTorchvision)
 	if err != nil {
 		return err
@@ -82,7 +83,7 @@ func SaveRun(run, arch string, classes int, prep resnet.Preprocessing, seed int6
 	for i := range names {
 		names[i] = ClassName(i)
 	}
-	return checkpoint.WriteModelInfo(run, checkpoint.ModelInfo{Arch: arch, Layout: resnet.LayoutTorchvision,
+	return checkpoint.WriteModelInfo(run, checkpoint.ModelInfo{Arch: arch, Layout: string(resnet.LayoutTorchvision),
 		NumClasses: classes, Classes: names, Scope: Scope, Preprocessing: prep})
 }
 
