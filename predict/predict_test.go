@@ -20,6 +20,7 @@ import (
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/dataset"
 	"github.com/gocls/gocls/internal/safetensors"
+	"github.com/gocls/gocls/models/resnet"
 	"github.com/gocls/gocls/preprocess"
 	"github.com/gocls/gocls/weights"
 )
@@ -413,7 +414,7 @@ func TestPretrainedSafetensors(t *testing.T) {
 	require.NoError(t, err)
 	rel := map[string]safetensors.Tensor{}
 	for k, v := range ts {
-		rel[strings.TrimPrefix(k, DefaultScope+"/")] = v
+		rel[strings.TrimPrefix(k, resnet.RootScope+"/")] = v
 	}
 	st := filepath.Join(dir, "tiny.safetensors")
 	f, err := os.Create(st)

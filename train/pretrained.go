@@ -16,7 +16,7 @@ import (
 	"github.com/gocls/gocls/weights"
 )
 
-// loadPretrained initialises the network variables under modelScope from
+// loadPretrained initialises the network variables under resnet.RootScope from
 // cfg.Model.Pretrained and returns the preprocessing those weights expect
 // (its resize/crop are then taken from data.eval by the caller):
 //
@@ -53,7 +53,7 @@ func loadPretrained(cfg Config, store *model.Store, log io.Writer) (preprocess.C
 			spec, set.Arch, set.Layout, cfg.Model.Arch, cfg.Model.Layout)
 	}
 	skipHead := set.NumClasses != classes
-	if err := set.Assign(store.Scope(modelScope), skipHead); err != nil {
+	if err := set.Assign(store.Scope(resnet.RootScope), skipHead); err != nil {
 		return preprocess.Convention{}, fmt.Errorf("train: model.pretrained: %w", err)
 	}
 	fmt.Fprintf(log, "initialised from %s (%s, %s)%s\n", set.Source, set.Arch, set.Layout, headNote(skipHead, set.NumClasses, classes))
@@ -77,7 +77,7 @@ func loadOwnCheckpoint(cfg Config, dir string, store *model.Store, log io.Writer
 	}
 	scope := info.Scope
 	if scope == "" {
-		scope = modelScope
+		scope = resnet.RootScope
 	}
 	skipHead := info.NumClasses != cfg.Data.NumClasses
 	names := make([]string, 0, len(ts))
@@ -88,11 +88,11 @@ func loadOwnCheckpoint(cfg Config, dir string, store *model.Store, log io.Writer
 	n := 0
 	for _, name := range names {
 		rel, ok := strings.CutPrefix(name, scope+"/")
-		if !ok || (skipHead && isHead("/"+rel)) {
+		if !ok || (skipHead && resnet.IsHead("/"+rel)) {
 			continue
 		}
 		t := ts[name]
-		if _, err := store.CreateVariable(modelScope+"/"+rel, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
+		if _, err := store.CreateVariable(resnet.RootScope+"/"+rel, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
 			return preprocess.Convention{}, fmt.Errorf("train: model.pretrained %s: %s: %w", dir, name, err)
 		}
 		n++

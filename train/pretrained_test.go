@@ -4,7 +4,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -15,7 +16,6 @@ import (
 	"github.com/gocls/gocls/internal/safetensors"
 	"github.com/gocls/gocls/models/resnet"
 	"github.com/gocls/gocls/preprocess"
-	"github.com/gocls/gocls/weights"
 )
 
 // writeWeightsFile writes a complete resnet18 weight set named as this
@@ -23,26 +23,23 @@ import (
 // number i is filled with i+1.
 func writeWeightsFile(t *testing.T, layout resnet.Layout, classes int) (string, map[string]float32) {
 	t.Helper()
-	shapes, err := weights.ExpectedShapes("resnet18", layout, classes)
+	net, err := resnet.New("resnet18", classes, layout)
 	require.NoError(t, err)
-	names := make([]string, 0, len(shapes))
-	for n := range shapes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	vars := net.Variables()
+	slices.SortFunc(vars, func(a, b resnet.Var) int { return strings.Compare(a.Path, b.Path) })
 	ts := map[string]safetensors.Tensor{}
 	values := map[string]float32{}
-	for i, n := range names {
+	for i, v := range vars {
 		size := 1
-		for _, d := range shapes[n] {
+		for _, d := range v.Dims {
 			size *= d
 		}
 		data := make([]float32, size)
 		for j := range data {
 			data[j] = float32(i + 1)
 		}
-		ts[n] = safetensors.Tensor{Shape: shapes[n], Data: data}
-		values[n] = float32(i + 1)
+		ts[v.Path] = safetensors.Tensor{Shape: v.Dims, Data: data}
+		values[v.Path] = float32(i + 1)
 	}
 	p := filepath.Join(t.TempDir(), "w.safetensors")
 	f, err := os.Create(p)
@@ -75,8 +72,8 @@ func TestLoadPretrainedWeightsFile(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tc.wantPrep, prep)
 			for name, want := range values {
-				v := store.GetVariable(modelScope + "/" + name)
-				if isHead("/" + name) {
+				v := store.GetVariable(resnet.RootScope + "/" + name)
+				if resnet.IsHead("/" + name) {
 					require.Equal(t, tc.headLoaded, v != nil, name)
 					if v == nil {
 						continue

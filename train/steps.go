@@ -70,13 +70,13 @@ func (in stepInputs) tensor() *tensors.Tensor {
 // says and trains on the mixed soft targets.
 func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *optimizer, smoothing float64, accumulate bool, mixup *mixer) *steps {
 	s := &steps{be: be, store: store}
-	// gradients returns the trainable parameters under modelScope that the
+	// gradients returns the trainable parameters under resnet.RootScope that the
 	// graph uses, the gradients of the summed loss, the mean loss and how
 	// many examples rank their label first.
 	gradients := func(images, labels, mix *Node) (params []*model.Variable, grads []*Node, meanLoss, correct *Node) {
 		g := images.Graph()
 		store.SetTraining(g, true)
-		scope := store.Scope(modelScope)
+		scope := store.Scope(resnet.RootScope)
 		if mix != nil {
 			images = mixup.images(images, mix)
 		}
@@ -134,7 +134,7 @@ func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *op
 	}
 	s.evalExec = model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
 		store.SetTraining(images.Graph(), false)
-		return forward(store.Scope(modelScope), images)
+		return forward(store.Scope(resnet.RootScope), images)
 	})
 	return s
 }

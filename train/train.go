@@ -27,9 +27,6 @@ import (
 	"github.com/gocls/gocls/preprocess"
 )
 
-// modelScope is the variable scope of the network inside the store.
-const modelScope = "/model"
-
 // interruptedDir is the run directory's mid-epoch checkpoint, written when a
 // run is cancelled (SIGINT/SIGTERM) or stops at run.max_steps inside an
 // epoch. It is always newer than every numbered checkpoint: it is removed
@@ -202,7 +199,7 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	}
 	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
 	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: string(cfg.Model.Layout), NumClasses: cfg.Data.NumClasses,
-		Scope: modelScope, Preprocessing: prep}
+		Scope: resnet.RootScope, Preprocessing: prep}
 	if cfg.Optim.EMADecay > 0 {
 		info.Scope = emaScope // evaluation, best/ and predict use the averaged weights
 	}
@@ -400,7 +397,7 @@ func (r *runner) evalSteps() *steps {
 
 // checkpointEpoch writes the end-of-epoch checkpoints: ckpt-<epoch>, best
 // when isBest, then prunes old numbered ones. A kill at any instant leaves
-// the previous checkpoints loadable (checkpoint.Save renames complete
+// the previous checkpoints loadable (checkpoint.Saver.Save renames complete
 // directories into place).
 func (r *runner) checkpointEpoch(isBest bool) error {
 	// The interrupted checkpoint is older than the one about to be saved:

@@ -20,9 +20,6 @@ import (
 	"github.com/gocls/gocls/preprocess"
 )
 
-// Scope is the variable scope of the saved network.
-const Scope = "/model"
-
 // TinyPreprocessing is a cheap input convention: resize 32, crop 32.
 var TinyPreprocessing = preprocess.Convention{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.25, 0.25, 0.25}, Scale: 1, Resize: 32, Crop: 32}
 
@@ -48,7 +45,7 @@ func SaveRun(run, arch string, classes int, prep preprocess.Convention, seed int
 		return err
 	}
 	exec, err := model.NewExec(be, store, func(root *model.Scope, images *Node) *Node {
-		return net.Logits(store.Scope(Scope), images)
+		return net.Logits(store.Scope(resnet.RootScope), images)
 	})
 	if err != nil {
 		return err
@@ -57,7 +54,7 @@ func SaveRun(run, arch string, classes int, prep preprocess.Convention, seed int
 		return fmt.Errorf("predicttest: %w", err)
 	}
 	scale := func(f float32) error {
-		v := store.GetVariable(Scope + "/fc/weights")
+		v := store.GetVariable(resnet.RootScope + "/fc/weights")
 		vals, err := tensors.CopyFlatData[float32](v.MustValue())
 		if err != nil {
 			return err
@@ -70,13 +67,13 @@ func SaveRun(run, arch string, classes int, prep preprocess.Convention, seed int
 	if err := scale(20); err != nil {
 		return err
 	}
-	if err := checkpoint.Save(filepath.Join(run, checkpoint.Best), store, nil); err != nil {
+	if err := (checkpoint.Saver{}).Save(filepath.Join(run, checkpoint.Best), store, nil); err != nil {
 		return err
 	}
 	if err := scale(-1); err != nil {
 		return err
 	}
-	if err := checkpoint.Save(filepath.Join(run, checkpoint.Name(1)), store, nil); err != nil {
+	if err := (checkpoint.Saver{}).Save(filepath.Join(run, checkpoint.Name(1)), store, nil); err != nil {
 		return err
 	}
 	names := make([]string, classes)
@@ -84,11 +81,11 @@ func SaveRun(run, arch string, classes int, prep preprocess.Convention, seed int
 		names[i] = ClassName(i)
 	}
 	return checkpoint.WriteModelInfo(run, checkpoint.ModelInfo{Arch: arch, Layout: string(resnet.LayoutTorchvision),
-		NumClasses: classes, Classes: names, Scope: Scope, Preprocessing: prep})
+		NumClasses: classes, Classes: names, Scope: resnet.RootScope, Preprocessing: prep})
 }
 
 // NewStore returns arch (torchvision layout, classes outputs) with every
-// variable under Scope initialised from seed on be (use the store with that
+// variable under resnet.RootScope initialised from seed on be (use the store with that
 // backend only), for benchmarks that need a network but no run directory.
 func NewStore(be compute.Backend, arch string, classes, crop int, seed int64) (*model.Store, *resnet.Model, error) {
 	net, err := resnet.New(arch, classes, resnet.LayoutTorchvision)
@@ -100,7 +97,7 @@ func NewStore(be compute.Backend, arch string, classes, crop int, seed int64) (*
 		return nil, nil, err
 	}
 	exec, err := model.NewExec(be, store, func(root *model.Scope, images *Node) *Node {
-		return net.Logits(store.Scope(Scope), images)
+		return net.Logits(store.Scope(resnet.RootScope), images)
 	})
 	if err != nil {
 		return nil, nil, err
