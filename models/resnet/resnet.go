@@ -3,7 +3,7 @@
 // training-mode gradient flows through the batch statistics.
 //
 // The package does no I/O: pretrained weights are loaded by the weights package onto the variable tree
-// documented on Model.Logits.
+// that Model.Variables lists.
 package resnet
 
 import (
@@ -372,8 +372,8 @@ type Var struct {
 	Trainable bool   // false for the batch-norm running statistics
 }
 
-// Variables lists the variables Logits creates under its scope, in the order it creates them, from
-// the same structure it builds the graph from. Their dtype is ParamDType of the images' dtype.
+// Variables lists the variables Logits creates under its scope, in the order it creates them: both
+// are made from the same structure (stem, blocks). Their dtype is ParamDType of the images' dtype.
 func (m *Model) Variables() []Var {
 	vars := m.convBNVariables(nil, "", stem)
 	features := stem.out
