@@ -146,5 +146,5 @@ func TestFineTuneFromWeightsFile(t *testing.T) {
 	want.Resize, want.Crop = 18, 16
 	require.Equal(t, want, info.Preprocessing)
 	require.Equal(t, 3, info.NumClasses)
-	require.Equal(t, resnet.LayoutKeras, info.Layout)
+	require.Equal(t, string(resnet.LayoutKeras), info.Layout)
 }
