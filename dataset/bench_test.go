@@ -40,7 +40,7 @@ func totalBytes(tb testing.TB, s []Sample) int64 {
 // ImageNet normalisation over the cat12 training images with GOMAXPROCS
 // workers; it reports img/s (compare with testdata/bench_pil.py).
 func BenchmarkPipelineCat12(b *testing.B) {
-	benchPipeline(b, TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize()))
+	benchPipeline(b, TrainTransform(DefaultConfig().Augment, 224, imageNetNormalize()))
 }
 
 // BenchmarkPipelineCat12Steps is BenchmarkPipelineCat12 without and with a
@@ -56,7 +56,7 @@ func BenchmarkPipelineCat12Steps(b *testing.B) {
 		{"gaussian5", []preprocess.StepConfig{{"op": "gaussian", "ksize": 5}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			t, err := TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize()).WithSteps(tc.steps)
+			t, err := TrainTransform(DefaultConfig().Augment, 224, imageNetNormalize()).WithSteps(tc.steps)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -164,13 +164,9 @@ func BenchmarkTrainTransformCat12(b *testing.B) {
 	s := cat12Samples(b)[:100]
 	imgs := make([]image.Image, len(s))
 	for i, x := range s {
-		img, _, err := DecodeFile(x.Path, DecodeOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		imgs[i] = img
+		imgs[i], _ = decodeFile(b, x.Path)
 	}
-	t := TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize())
+	t := TrainTransform(DefaultConfig().Augment, 224, imageNetNormalize())
 	dst := make([]float32, t.Len())
 	rng := rand.New(rand.NewPCG(1, 2))
 	b.ReportAllocs()

@@ -37,7 +37,8 @@ type Config struct {
 // AugmentConfig switches and parameterises the training augmentation. The
 // pipeline order is: random-resized-crop (or, when off, resize the shorter
 // side to the crop size, then random crop with padding if enabled, else centre
-// crop) -> horizontal flip -> rotation -> colour jitter -> normalisation.
+// crop) -> horizontal flip -> TrivialAugmentWide or RandAugment -> rotation
+// -> colour jitter -> normalisation.
 type AugmentConfig struct {
 	RandomResizedCrop bool       `yaml:"random_resized_crop"` // default true
 	Scale             [2]float64 `yaml:"scale"`               // RRC area fraction range (default [0.08, 1])
@@ -51,6 +52,13 @@ type AugmentConfig struct {
 	Rotation float64 `yaml:"rotation"` // max degrees of random rotation, uniform in [-r, r] (default 0: off)
 
 	Jitter JitterConfig `yaml:"color_jitter"`
+
+	// AutoAugment is torchvision's TrivialAugmentWide (AutoAugmentTrivialWide,
+	// "ta_wide") or RandAugment (AutoAugmentRand, "ra") with 31 magnitude
+	// bins, on the 8-bit crop after the flip; "" (default) is off.
+	AutoAugment string `yaml:"auto_augment"`
+	RANumOps    int    `yaml:"ra_num_ops"`   // RandAugment: operations per image (default 2)
+	RAMagnitude int    `yaml:"ra_magnitude"` // RandAugment: magnitude bin in [0,30] (default 9)
 }
 
 // JitterConfig is torchvision's ColorJitter: brightness, contrast and
@@ -92,6 +100,8 @@ func DefaultConfig() Config {
 			Ratio:             [2]float64{3.0 / 4, 4.0 / 3},
 			Padding:           4,
 			HFlip:             0.5,
+			RANumOps:          2,
+			RAMagnitude:       9,
 		},
 		Eval: EvalConfig{ResizeShorter: 256, Crop: 224},
 	}
@@ -140,6 +150,18 @@ func (c Config) Validate() error {
 	}
 	if j.Hue < 0 || j.Hue > 0.5 {
 		bad("augment.color_jitter.hue must be in [0,0.5], got %g", j.Hue)
+	}
+	switch a.AutoAugment {
+	case "", AutoAugmentTrivialWide, AutoAugmentRand:
+	default:
+		bad("augment.auto_augment must be \"\", %q (TrivialAugmentWide) or %q (RandAugment), got %q",
+			AutoAugmentTrivialWide, AutoAugmentRand, a.AutoAugment)
+	}
+	if a.RANumOps < 0 {
+		bad("augment.ra_num_ops must be >= 0, got %d", a.RANumOps)
+	}
+	if a.RAMagnitude < 0 || a.RAMagnitude >= autoBins {
+		bad("augment.ra_magnitude must be in [0,%d], got %d", autoBins-1, a.RAMagnitude)
 	}
 	if _, err := preprocess.ParseSteps(c.Preprocess); err != nil {
 		bad("preprocess: %s", strings.TrimPrefix(err.Error(), "preprocess: "))

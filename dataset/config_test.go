@@ -36,6 +36,9 @@ augment:
   hflip: 0.5
   rotation: 15
   color_jitter: {brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}
+  auto_augment: ra
+  ra_num_ops: 3
+  ra_magnitude: 12
 eval: {resize_shorter: 256, crop: 224}
 `
 	cfg := DefaultConfig()
@@ -44,6 +47,7 @@ eval: {resize_shorter: 256, crop: 224}
 	require.NoError(t, dec.Decode(&cfg))
 	require.NoError(t, cfg.Validate())
 	require.Equal(t, 0.2, cfg.ValRatio)
+	require.Equal(t, [3]any{"ra", 3, 12}, [3]any{cfg.Augment.AutoAugment, cfg.Augment.RANumOps, cfg.Augment.RAMagnitude})
 	require.Equal(t, [2]float64{0.2, 1}, cfg.Augment.Scale)
 	require.Equal(t, 0.1, cfg.Augment.Jitter.Hue)
 	require.Equal(t, []preprocess.StepConfig{{"op": "gaussian", "ksize": 5},
@@ -87,6 +91,10 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"rotation", func(c *Config) { c.Augment.Rotation = 200 }, "augment.rotation"},
 		{"jitter", func(c *Config) { c.Augment.Jitter.Brightness = -1 }, "color_jitter"},
 		{"hue", func(c *Config) { c.Augment.Jitter.Hue = 0.6 }, "color_jitter.hue"},
+		{"auto_augment", func(c *Config) { c.Augment.AutoAugment = "trivialaugment" },
+			`augment.auto_augment must be "", "ta_wide" (TrivialAugmentWide) or "ra" (RandAugment), got "trivialaugment"`},
+		{"ra_num_ops", func(c *Config) { c.Augment.RANumOps = -1 }, "augment.ra_num_ops must be >= 0, got -1"},
+		{"ra_magnitude", func(c *Config) { c.Augment.RAMagnitude = 31 }, "augment.ra_magnitude must be in [0,30], got 31"},
 		{"crop", func(c *Config) { c.Eval.Crop = 0 }, "eval.crop"},
 		{"resize", func(c *Config) { c.Eval.ResizeShorter = 100 }, "eval.resize_shorter (100) must be >= eval.crop (224)"},
 		{"preprocess", func(c *Config) {

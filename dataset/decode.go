@@ -10,7 +10,6 @@ import (
 	"image/draw"
 	_ "image/gif" // register decoders: formats are detected by content
 	_ "image/png"
-	"os"
 
 	"github.com/gocls/gocls/internal/jpeg"
 	_ "golang.org/x/image/bmp"
@@ -21,7 +20,7 @@ import (
 // DefaultMaxPixels is the default DecodeOptions.MaxPixels (100 megapixels).
 const DefaultMaxPixels = 100_000_000
 
-// DecodeOptions controls DecodeFile.
+// DecodeOptions controls decoding (DecodeBytes, the loader, Scan).
 //
 // Background is the colour that transparent pixels are composited over
 // (straight alpha: out = a*c + (1-a)*bg); its own alpha is ignored. The zero
@@ -75,32 +74,24 @@ type Info struct {
 	Orientation   int    `json:"orientation,omitempty"`
 }
 
-// DecodeFile reads an image of any supported format (detected by content:
-// JPEG incl. grey, CMYK and YCCK, PNG incl. palette, 16-bit, grey+alpha and RGBA,
-// GIF first frame, BMP, TIFF, WebP) and returns it as 8-bit RGB in an
-// *image.RGBA with A=255 everywhere and bounds starting at (0,0). Alpha is
-// composited over o.Background (default white); JPEG EXIF orientation is
-// applied. Every failure (missing, empty, truncated, not an image, over the
-// pixel limit) is an error naming the path; DecodeFile never panics.
-func DecodeFile(path string, o DecodeOptions) (*image.RGBA, Info, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, Info{}, fmt.Errorf("dataset: %w", err)
-	}
-	img, info, err := DecodeBytes(data, o)
-	if err != nil {
-		return nil, info, fmt.Errorf("dataset: %s: %w", path, err)
-	}
-	return img, info, nil
+// DecodeBytes decodes an image file held in memory, of any supported format
+// (detected by content: JPEG incl. grey, CMYK and YCCK, PNG incl. palette,
+// 16-bit, grey+alpha and RGBA, GIF first frame, BMP, TIFF, WebP), and returns
+// it as 8-bit RGB in an *image.RGBA with A=255 everywhere and bounds starting
+// at (0,0). Alpha is composited over o.Background (default white); JPEG EXIF
+// orientation is applied. Every failure (empty, truncated, not an image, over
+// the pixel limit) is an error; DecodeBytes never panics. Its errors carry no
+// path and no package prefix: the caller knows the file.
+func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
+	return decodeRGB(data, o, new(scratch))
 }
 
-// DecodeBytes is DecodeFile for an in-memory file. Its errors carry no path
-// and no package prefix (DecodeFile adds both).
-func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
+// decodeRGB is DecodeBytes with sc's reusable buffers; the result may alias
+// them.
+func decodeRGB(data []byte, o DecodeOptions, sc *scratch) (*image.RGBA, Info, error) {
 	if haveLibjpeg && isJPEG(data) {
 		full := func(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) }
-		var buf []byte
-		img, info, handled, err := decodeJPEGRegion(data, o, &buf, full)
+		img, info, handled, err := decodeJPEGRegion(data, o, &sc.rgba, full)
 		if handled {
 			if err != nil {
 				return nil, info, err
@@ -112,7 +103,7 @@ func DecodeBytes(data []byte, o DecodeOptions) (*image.RGBA, Info, error) {
 		}
 	}
 	if isJPEG(data) {
-		img, info, err := decodeJPEG(data, o, new(jpeg.Decoder), nil)
+		img, info, err := decodeJPEG(data, o, &sc.jpeg, nil)
 		if err == nil && info.Orientation > 1 {
 			img = orient(img, info.Orientation)
 		}
@@ -185,8 +176,9 @@ func isJPEG(data []byte) bool {
 // ErrTooLarge is wrapped by errors about images over DecodeOptions.MaxPixels.
 var ErrTooLarge = jpeg.ErrTooLarge
 
-// decodeRaw decodes to the decoder's native image type (e.g. *image.YCbCr for
-// JPEG) without conversion; info is filled as far as known.
+// decodeRaw decodes the formats other than JPEG (decodeJPEG's) to the
+// decoder's native image type without conversion; info is filled as far as
+// known.
 func decodeRaw(data []byte, o DecodeOptions) (img image.Image, info Info, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -195,13 +187,6 @@ func decodeRaw(data []byte, o DecodeOptions) (img image.Image, info Info, err er
 	}()
 	if len(data) == 0 {
 		return nil, info, errors.New("empty file")
-	}
-	if isJPEG(data) {
-		rgba, info, err := decodeJPEG(data, o, new(jpeg.Decoder), nil)
-		if err != nil {
-			return nil, info, err
-		}
-		return rgba, info, nil
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
@@ -296,8 +281,7 @@ func modeOf(format string, m color.Model, data []byte) string {
 // orientation in info.
 func toRGB(src image.Image, info Info, o DecodeOptions) *image.RGBA {
 	b := src.Bounds()
-	w, h := b.Dx(), b.Dy()
-	dst := newRGBA(image.Rect(0, 0, w, h))
+	dst := newRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	bg := o.bg()
 	if info.Format == "webp" {
 		if y, ok := webpYCbCr(src); ok {
@@ -310,81 +294,120 @@ func toRGB(src image.Image, info Info, o DecodeOptions) *image.RGBA {
 	case *image.YCbCr:
 		draw.Draw(dst, dst.Rect, s, b.Min, draw.Src) // fast path in the stdlib
 	case *image.Gray:
-		for y := 0; y < h; y++ {
-			row := s.Pix[(y)*s.Stride : y*s.Stride+w]
-			out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
-			for x, v := range row {
-				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = v, v, v, 255
-			}
-		}
+		grayToRGB(dst, s)
 	case *image.NRGBA:
-		for y := 0; y < h; y++ {
-			row := s.Pix[y*s.Stride : y*s.Stride+4*w]
-			out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
-			for i := 0; i < len(row); i += 4 {
-				a := row[i+3]
-				out[i] = blend(row[i], bg[0], a)
-				out[i+1] = blend(row[i+1], bg[1], a)
-				out[i+2] = blend(row[i+2], bg[2], a)
-				out[i+3] = 255
-			}
-		}
+		nrgbaToRGB(dst, s, bg)
 	case *image.RGBA:
-		for y := 0; y < h; y++ {
-			row := s.Pix[y*s.Stride : y*s.Stride+4*w]
-			out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
-			for i := 0; i < len(row); i += 4 {
-				na := 255 - uint32(row[i+3])
-				out[i] = uint8(min(255, uint32(row[i])+mul255(uint32(bg[0]), na)))
-				out[i+1] = uint8(min(255, uint32(row[i+1])+mul255(uint32(bg[1]), na)))
-				out[i+2] = uint8(min(255, uint32(row[i+2])+mul255(uint32(bg[2]), na)))
-				out[i+3] = 255
-			}
-		}
+		rgbaToRGB(dst, s, bg)
 	case *image.Paletted:
-		var lut [256][3]uint8
-		for i, c := range s.Palette {
-			n := color.NRGBAModel.Convert(c).(color.NRGBA)
-			lut[i] = [3]uint8{blend(n.R, bg[0], n.A), blend(n.G, bg[1], n.A), blend(n.B, bg[2], n.A)}
-		}
-		for y := 0; y < h; y++ {
-			row := s.Pix[y*s.Stride : y*s.Stride+w]
-			out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
-			for x, v := range row {
-				c := lut[v] // indexes past the palette read as black, like image.Paletted.At
-				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = c[0], c[1], c[2], 255
-			}
-		}
+		palettedToRGB(dst, s, bg)
 	case *image.CMYK:
-		// PIL's cmyk2rgb: channel = round((255-ink)*(255-k)/255).
-		for y := 0; y < h; y++ {
-			row := s.Pix[y*s.Stride : y*s.Stride+4*w]
-			out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
-			for i := 0; i < len(row); i += 4 {
-				k := 255 - uint32(row[i+3])
-				out[i] = uint8(mul255(255-uint32(row[i]), k))
-				out[i+1] = uint8(mul255(255-uint32(row[i+1]), k))
-				out[i+2] = uint8(mul255(255-uint32(row[i+2]), k))
-				out[i+3] = 255
-			}
-		}
+		cmykToRGB(dst, s)
 	default:
-		for y := 0; y < h; y++ {
-			out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
-			for x := 0; x < w; x++ {
-				n := color.NRGBA64Model.Convert(src.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
-				a := uint32(n.A >> 8)
-				out[4*x] = blend(uint8(n.R>>8), bg[0], uint8(a))
-				out[4*x+1] = blend(uint8(n.G>>8), bg[1], uint8(a))
-				out[4*x+2] = blend(uint8(n.B>>8), bg[2], uint8(a))
-				out[4*x+3] = 255
-			}
-		}
+		anyToRGB(dst, src, bg)
 	}
 	if info.Orientation > 1 {
 		dst = orient(dst, info.Orientation)
 	}
 	return dst
+}
+
+// The xToRGB functions below fill dst (the size of src, at 0,0) with src's
+// pixels as opaque 8-bit RGB, compositing alpha over bg.
+
+func grayToRGB(dst *image.RGBA, s *image.Gray) {
+	w := dst.Rect.Dx()
+	for y := 0; y < dst.Rect.Dy(); y++ {
+		row := s.Pix[y*s.Stride : y*s.Stride+w]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		for x, v := range row {
+			out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = v, v, v, 255
+		}
+	}
+}
+
+// nrgbaToRGB composites straight (non-premultiplied) alpha.
+func nrgbaToRGB(dst *image.RGBA, s *image.NRGBA, bg [3]uint8) {
+	w := dst.Rect.Dx()
+	for y := 0; y < dst.Rect.Dy(); y++ {
+		row := s.Pix[y*s.Stride : y*s.Stride+4*w]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		for i := 0; i < len(row); i += 4 {
+			a := row[i+3]
+			out[i] = blend(row[i], bg[0], a)
+			out[i+1] = blend(row[i+1], bg[1], a)
+			out[i+2] = blend(row[i+2], bg[2], a)
+			out[i+3] = 255
+		}
+	}
+}
+
+// rgbaToRGB composites premultiplied alpha: c + bg*(255-a)/255.
+func rgbaToRGB(dst *image.RGBA, s *image.RGBA, bg [3]uint8) {
+	w := dst.Rect.Dx()
+	for y := 0; y < dst.Rect.Dy(); y++ {
+		row := s.Pix[y*s.Stride : y*s.Stride+4*w]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		for i := 0; i < len(row); i += 4 {
+			na := 255 - uint32(row[i+3])
+			out[i] = uint8(min(255, uint32(row[i])+mul255(uint32(bg[0]), na)))
+			out[i+1] = uint8(min(255, uint32(row[i+1])+mul255(uint32(bg[1]), na)))
+			out[i+2] = uint8(min(255, uint32(row[i+2])+mul255(uint32(bg[2]), na)))
+			out[i+3] = 255
+		}
+	}
+}
+
+// palettedToRGB composites each palette entry once, then looks pixels up.
+func palettedToRGB(dst *image.RGBA, s *image.Paletted, bg [3]uint8) {
+	var lut [256][3]uint8
+	for i, c := range s.Palette {
+		n := color.NRGBAModel.Convert(c).(color.NRGBA)
+		lut[i] = [3]uint8{blend(n.R, bg[0], n.A), blend(n.G, bg[1], n.A), blend(n.B, bg[2], n.A)}
+	}
+	w := dst.Rect.Dx()
+	for y := 0; y < dst.Rect.Dy(); y++ {
+		row := s.Pix[y*s.Stride : y*s.Stride+w]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		for x, v := range row {
+			c := lut[v] // indexes past the palette read as black, like image.Paletted.At
+			out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = c[0], c[1], c[2], 255
+		}
+	}
+}
+
+// cmykToRGB is PIL's cmyk2rgb: channel = round((255-ink)*(255-k)/255).
+func cmykToRGB(dst *image.RGBA, s *image.CMYK) {
+	w := dst.Rect.Dx()
+	for y := 0; y < dst.Rect.Dy(); y++ {
+		row := s.Pix[y*s.Stride : y*s.Stride+4*w]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		for i := 0; i < len(row); i += 4 {
+			k := 255 - uint32(row[i+3])
+			out[i] = uint8(mul255(255-uint32(row[i]), k))
+			out[i+1] = uint8(mul255(255-uint32(row[i+1]), k))
+			out[i+2] = uint8(mul255(255-uint32(row[i+2]), k))
+			out[i+3] = 255
+		}
+	}
+}
+
+// anyToRGB handles the other image types (16-bit, grey+alpha...) pixel by
+// pixel through their colour model.
+func anyToRGB(dst *image.RGBA, src image.Image, bg [3]uint8) {
+	b := src.Bounds()
+	w := dst.Rect.Dx()
+	for y := 0; y < dst.Rect.Dy(); y++ {
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		for x := 0; x < w; x++ {
+			n := color.NRGBA64Model.Convert(src.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+			a := uint32(n.A >> 8)
+			out[4*x] = blend(uint8(n.R>>8), bg[0], uint8(a))
+			out[4*x+1] = blend(uint8(n.G>>8), bg[1], uint8(a))
+			out[4*x+2] = blend(uint8(n.B>>8), bg[2], uint8(a))
+			out[4*x+3] = 255
+		}
+	}
 }
 
 // rgbaSlack is the spare capacity after the pixels of images made here, so

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"image"
 	"image/color"
@@ -104,9 +105,7 @@ func TestDecodeFormats(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			// Named .jpg whatever the content: detection is by content.
-			p := writeFile(t, t.TempDir(), "x.jpg", tc.data)
-			got, info, err := DecodeFile(p, DecodeOptions{})
+			got, info, err := DecodeBytes(tc.data, DecodeOptions{})
 			require.NoError(t, err)
 			require.Equal(t, tc.format, info.Format)
 			require.Equal(t, tc.mode, info.Mode)
@@ -223,18 +222,31 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := writeFile(t, t.TempDir(), "bad.jpg", tc.data)
-			_, _, err := DecodeFile(p, tc.opt)
+			_, _, err := DecodeBytes(tc.data, tc.opt)
 			require.ErrorContains(t, err, tc.want)
+			// The loader's report names the file.
+			p := writeFile(t, t.TempDir(), "bad.jpg", tc.data)
+			err = loaderError(p, tc.opt)
 			require.ErrorContains(t, err, "dataset: "+p+": ")
+			require.ErrorContains(t, err, tc.want)
 		})
 	}
-	_, _, err := DecodeFile(filepath.Join(t.TempDir(), "none.jpg"), DecodeOptions{})
-	require.ErrorContains(t, err, "none.jpg")
-	_, _, err = DecodeBytes(big, DecodeOptions{MaxPixels: 10})
+	require.ErrorContains(t, loaderError(filepath.Join(t.TempDir(), "none.jpg"), DecodeOptions{}), "none.jpg")
+	_, _, err := DecodeBytes(big, DecodeOptions{MaxPixels: 10})
 	require.ErrorIs(t, err, ErrTooLarge)
 	_, _, err = DecodeBytes(big, DecodeOptions{MaxPixels: -1})
 	require.NoError(t, err)
+}
+
+// loaderError loads the one file path with an eval transform that reads the
+// whole image and returns the error the loader passes to OnBad (nil: none).
+func loaderError(path string, o DecodeOptions) error {
+	var bad error
+	l := NewLoader([]Sample{{Path: path, Name: filepath.Base(path), Label: -1}}, EvalTransform(16, 16, Normalize{}),
+		LoaderOptions{Decode: o, OnBad: func(_ string, err error) { bad = err }})
+	for range l.Epoch(context.Background(), 0) {
+	}
+	return bad
 }
 
 func FuzzDecodeBytes(f *testing.F) {

@@ -10,8 +10,7 @@
 //	Split(samples, valRatio, seed) (train, val)                       // stratified, reproducible
 //	NewSplitSource(list, root, valRatio, seed); SplitSource.Mismatch  // what a split is made from
 //	SaveSplit(path, src, train, val) / LoadSplit(path, root)          // split.json beside the run, names relative to root
-//	DecodeFile(path, DecodeOptions) (*image.RGBA, Info, error)         // any format -> 8-bit RGB, A=255
-//	DecodeBytes(data, DecodeOptions) (*image.RGBA, Info, error)
+//	DecodeBytes(data, DecodeOptions) (*image.RGBA, Info, error)        // any format -> 8-bit RGB, A=255
 //	DefaultConfig() Config; Config.Validate(); Config.DecodeOptions()  // the `data:` YAML section
 //	TrainTransform(AugmentConfig, crop, Normalize) / EvalTransform(resizeShorter, crop, Normalize)
 //	Transform.Apply(dst []float32, img image.Image, rng *rand.Rand)    // [H, W, 3] float32
@@ -35,8 +34,9 @@
 // sample's augmentation RNG a pure function of (Seed, epoch, sample index), so
 // the batches do not depend on the number of workers or their scheduling and
 // a resumed run reproduces a straight one exactly. Split depends only on
-// (seed, labels, list order). testdata/train_transform.golden pins the
-// augmentation's use of the RNG (go test -run Golden -update rewrites it).
+// (seed, labels, list order). testdata/train_transform.golden and
+// testdata/autoaugment/draws.golden pin the augmentation's use of the RNG
+// (go test -run Golden -update rewrites them).
 //
 // # Decoding
 //
@@ -74,30 +74,13 @@
 // after the last row a crop needs goes unnoticed by the loader; datacheck
 // decodes everything.
 //
-// Benchmark, decode + RandomResizedCrop(224) + flip + ImageNet normalisation
-// into batches of 32, over the 1,980 cat12 images, 2 workers, on this
-// project's shared 2-core machine, 2026-11-22 (load average about 2; CPU time
-// per image is the steadier figure there):
-//
-//	pipeline                          img/s      CPU ms/img   speed vs PIL
-//	PIL 9.4 + torchvision DataLoader   582-632    3.11-3.29    1
-//	pure Go, image/jpeg fork (old)     486-548    3.53-3.66    0.85-0.9
-//	-tags libjpeg (libjpeg-turbo 2.1)  979-1040   1.78-1.89    1.6-1.75
-//
-// and with internal/jpeg, 2026-11-29 22:28 UTC, both measured back to back
-// on the same machine (lscpu: AMD EPYC, Zen 5, AVX-512), load average 5-9
-// (other sessions), PIL with one torch thread per worker, persistent
-// workers and an uncounted warm-up epoch:
-//
-//	PIL 9.4 + torchvision DataLoader   67.6       7.56         1
-//	pure Go (default build)            345.6      2.39         5.1 (wall), 3.2 (CPU)
-//
-// (PIL+torchvision now costs 7.3-7.6 CPU ms per image here where the 22 Nov
-// figures show 3.1-3.3, with or without those settings: one process alone
-// spends 6.3 CPU ms per image on decode 4.3, crop+resize 1.3, ToTensor 0.4,
-// Normalize 0.2, so the difference is not the DataLoader; the loaded
-// machine is the likely cause. Against the 22 Nov PIL figures the
-// pure-Go pipeline is about 1.3x by CPU time.)
+// The loader shares the CPU with the training step, so every CPU
+// millisecond it spends per image is taken from the model: that is why it
+// decodes only what the crop needs and reuses each worker's buffers rather
+// than decoding whole images as PIL does. BenchmarkPipelineCat12 reports
+// img/s and CPU ms per image (the steadier figure on a shared machine), and
+// testdata/bench_pil.py runs the same pipeline with PIL + torchvision for
+// comparison; README.md (Performance) has the figures:
 //
 //	go test ./dataset -run XXX -bench PipelineCat12 -benchtime 2x -cpu 2
 //	go test -tags libjpeg ./dataset -run XXX -bench PipelineCat12 -benchtime 3x

@@ -13,7 +13,7 @@ import (
 func TestLoaderEpochFrom(t *testing.T) {
 	bad := map[int][]byte{3: []byte("not an image"), 7: {}}
 	s := loaderFixture(t, 17, bad)
-	tr := TrainTransform(DefaultConfig().Augment, 8, ImageNetNormalize())
+	tr := TrainTransform(DefaultConfig().Augment, 8, imageNetNormalize())
 	opts := LoaderOptions{BatchSize: 4, Workers: 2, Seed: 1, Shuffle: true}
 	l := NewLoader(s, tr, opts)
 	full := collect(t, l, 2)

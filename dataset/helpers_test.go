@@ -7,12 +7,15 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/internal/devdata"
+	gjpeg "github.com/gocls/gocls/internal/jpeg"
 )
 
 // testImage returns a deterministic colourful w x h image (gradients plus a
@@ -53,6 +56,23 @@ func writeFile(t testing.TB, dir, name string, data []byte) string {
 	return p
 }
 
+// imageNetNormalize is torchvision's convention: RGB in [0,1], ImageNet
+// mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).
+func imageNetNormalize() Normalize {
+	return Normalize{Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}, Scale: 1}
+}
+
+// decodeFile reads and decodes path (DecodeBytes with DecodeOptions{}),
+// failing the test on any error.
+func decodeFile(t testing.TB, path string) (*image.RGBA, Info) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	img, info, err := DecodeBytes(data, DecodeOptions{})
+	require.NoError(t, err, path)
+	return img, info
+}
+
 // cat12Dir returns the cat12 development data, or skips.
 func cat12Dir(t testing.TB) string { t.Helper(); return devdata.Cat12(t) }
 
@@ -64,11 +84,40 @@ func solid(w, h int, c color.RGBA) *image.RGBA {
 	return img
 }
 
-// decodeRawFile is the pure-Go decode of a file.
+// decodeRawFile is the pure-Go decode of a whole file, before conversion
+// to RGB.
 func decodeRawFile(path string) (image.Image, Info, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Info{}, err
 	}
+	if isJPEG(data) {
+		return decodeJPEG(data, DecodeOptions{}, new(gjpeg.Decoder), nil)
+	}
 	return decodeRaw(data, DecodeOptions{})
+}
+
+// skipWithoutPython skips under -short (the comparisons with Python are
+// slow) and without Debian's /usr/bin/python3.
+func skipWithoutPython(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: runs Python")
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("/usr/bin/python3 not available")
+	}
+}
+
+// runPython runs /usr/bin/python3 with args on a script of the given
+// imports then body; imports that fail skip the test, naming the module.
+func runPython(t *testing.T, imports []string, body string, args ...string) {
+	t.Helper()
+	script := "import sys\ntry:\n    " + strings.Join(imports, "\n    ") +
+		"\nexcept ImportError as e:\n    print(e)\n    sys.exit(3)\n" + body
+	out, err := exec.Command("/usr/bin/python3", append([]string{"-c", script}, args...)...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
+		t.Skipf("/usr/bin/python3 lacks a module: %s", out)
+	}
+	require.NoError(t, err, string(out))
 }

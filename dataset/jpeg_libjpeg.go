@@ -106,6 +106,15 @@ const haveLibjpeg = true
 // regionMargin is the extra border decoded around a region (pixels).
 const regionMargin = 4
 
+// grow returns (*p)[:n], reallocating when the capacity is short. The bytes
+// are not cleared.
+func grow(p *[]byte, n int) []byte {
+	if cap(*p) < n {
+		*p = make([]byte, n, n+n/4)
+	}
+	return (*p)[:n]
+}
+
 // decodeJPEGRegion decodes a JPEG with libjpeg-turbo, only the part that
 // region (called with the stored size) asks for: rows outside it are skipped
 // and columns cropped to iMCU boundaries. It returns handled=false for

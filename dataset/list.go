@@ -79,16 +79,14 @@ func checkEntries(listPath string, n int) error {
 // only when the list itself cannot be read. numClasses <= 0 accepts any
 // label >= 0 (and gives no empty-class warnings).
 func ParseList(listPath, root string, numClasses int) (samples []Sample, problems []ListProblem, warnings []string, err error) {
-	seen := make(map[string]int)
+	seen := firstLines{}
 	counts := make(map[int]int)
 	err = scanList(listPath, func(lineNo int, line string) error {
-		cut := strings.LastIndexAny(line, " \t")
-		if cut < 0 {
+		name, labelText, ok := cutLabel(line)
+		if !ok {
 			problems = append(problems, ListProblem{lineNo, "", fmt.Sprintf("want \"NAME<TAB>LABEL\", got %q", line)})
 			return nil
 		}
-		name := strings.TrimSpace(line[:cut])
-		labelText := line[cut+1:]
 		bad := func(format string, args ...any) error {
 			problems = append(problems, ListProblem{lineNo, name, fmt.Sprintf(format, args...)})
 			return nil
@@ -103,10 +101,9 @@ func ParseList(listPath, root string, numClasses int) (samples []Sample, problem
 			}
 			return bad("label %d is negative", label)
 		}
-		if first, dup := seen[listKey(name)]; dup {
+		if first, dup := seen.add(name, lineNo); dup {
 			return bad("duplicate entry %q (first on line %d)", name, first)
 		}
-		seen[listKey(name)] = lineNo
 		path := resolve(root, filepath.FromSlash(name))
 		st, statErr := os.Stat(path)
 		if statErr != nil {
@@ -137,18 +134,17 @@ func ParseList(listPath, root string, numClasses int) (samples []Sample, problem
 // reported when it is decoded. A duplicate entry or an empty list is an error.
 func ReadNames(listPath, root string) ([]Sample, error) {
 	var out []Sample
-	seen := map[string]int{}
+	seen := firstLines{}
 	err := scanList(listPath, func(lineNo int, line string) error {
 		name := line
-		if cut := strings.LastIndexAny(line, " \t"); cut >= 0 {
-			if _, err := strconv.Atoi(line[cut+1:]); err == nil {
-				name = strings.TrimSpace(line[:cut])
+		if n, label, ok := cutLabel(line); ok {
+			if _, err := strconv.Atoi(label); err == nil {
+				name = n
 			}
 		}
-		if first, dup := seen[listKey(name)]; dup {
+		if first, dup := seen.add(name, lineNo); dup {
 			return fmt.Errorf("dataset: %s:%d: duplicate entry %q (first on line %d)", listPath, lineNo, name, first)
 		}
-		seen[listKey(name)] = lineNo
 		out = append(out, Sample{Path: resolve(root, filepath.FromSlash(name)), Name: name, Label: -1})
 		return nil
 	})
@@ -198,8 +194,30 @@ func scanList(listPath string, fn func(lineNo int, line string) error) error {
 	return nil
 }
 
-// listKey identifies a list entry for duplicate detection ("./a.jpg" is "a.jpg").
-func listKey(name string) string { return filepath.ToSlash(filepath.Clean(name)) }
+// cutLabel splits an entry line at its last run of spaces or tabs into
+// NAME (which may hold spaces) and LABEL text; ok is false for a line of one
+// field. ParseList and ReadNames read entries through it.
+func cutLabel(line string) (name, label string, ok bool) {
+	cut := strings.LastIndexAny(line, " \t")
+	if cut < 0 {
+		return line, "", false
+	}
+	return strings.TrimSpace(line[:cut]), line[cut+1:], true
+}
+
+// firstLines is the line of each list entry's first occurrence, keyed so
+// that "./a.jpg" and "a.jpg" are the same entry.
+type firstLines map[string]int
+
+// add records name at lineNo, or returns the line of its first occurrence.
+func (f firstLines) add(name string, lineNo int) (first int, dup bool) {
+	key := filepath.ToSlash(filepath.Clean(name))
+	if first, dup := f[key]; dup {
+		return first, true
+	}
+	f[key] = lineNo
+	return 0, false
+}
 
 // ListImages returns every regular, non-hidden file of dir (not recursive),
 // sorted by file name, as unlabelled samples (Label -1, Name the file name).
@@ -230,7 +248,7 @@ func ListImages(dir string) ([]Sample, error) {
 	return out, nil
 }
 
-// imageExts are the file name extensions of the formats DecodeFile reads.
+// imageExts are the file name extensions of the formats DecodeBytes reads.
 var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
 
 // LooksLikeImage reports whether path names an image file rather than a

@@ -140,15 +140,6 @@ type scratch struct {
 	jpeg       jpeg.Decoder
 }
 
-// grow returns (*p)[:n], reallocating when the capacity is short. The bytes
-// are not cleared.
-func grow(p *[]byte, n int) []byte {
-	if cap(*p) < n {
-		*p = make([]byte, n, n+n/4)
-	}
-	return (*p)[:n]
-}
-
 // readFileInto reads a whole file reusing *buf.
 func readFileInto(path string, buf *[]byte) ([]byte, error) {
 	f, err := os.Open(path)
@@ -164,11 +155,6 @@ func readFileInto(path string, buf *[]byte) ([]byte, error) {
 	return *buf, nil
 }
 
-type loadResult struct {
-	buf []float32 // nil when bad
-	err error
-}
-
 // Epoch starts producing the batches of epoch and returns the channel they
 // arrive on; it is closed after the last batch or when ctx is cancelled.
 // Consumers that stop early must cancel ctx so the workers exit. Workers decode
@@ -181,134 +167,190 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) <-chan Batch {
 // EpochFrom is Epoch starting at position start of the epoch's order (the
 // End of the last batch consumed before): the batches hold the samples not
 // yet served, however the earlier ones were batched.
+//
+// Three stages run concurrently: a dispatcher hands the samples out in
+// order (epochRun.dispatch), Workers goroutines load them (work), and an
+// assembler packs the results into batches in the same order (assemble).
+// The dispatcher queues each sample's result channel in pending, whose
+// capacity bounds how far the workers run ahead of the assembler.
 func (l *Loader) EpochFrom(ctx context.Context, epoch, start int) <-chan Batch {
-	out := make(chan Batch, l.o.Prefetch)
-	order := l.Order(epoch)
-	start = min(max(start, 0), len(order))
-	sampleLen := l.t.Len()
-	window := l.o.Workers*2 + l.o.Prefetch*l.o.BatchSize
-
-	type job struct {
-		idx int
-		res chan loadResult
-	}
-	jobs := make(chan job)
-	pending := make(chan chan loadResult, window)
-	var bufPool sync.Pool // per-sample float buffers
-
 	ctx, cancel := context.WithCancel(ctx)
+	order := l.Order(epoch)
+	e := &epochRun{
+		l: l, ctx: ctx, epoch: epoch, order: order,
+		start:     min(max(start, 0), len(order)),
+		sampleLen: l.t.Len(),
+		jobs:      make(chan loadJob),
+		pending:   make(chan chan loadResult, l.o.Workers*2+l.o.Prefetch*l.o.BatchSize),
+		out:       make(chan Batch, l.o.Prefetch),
+	}
 	var wg sync.WaitGroup
-	for w := 0; w < l.o.Workers; w++ {
+	for range l.o.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc := new(scratch)
-			for jb := range jobs {
-				var buf []float32
-				if p, ok := bufPool.Get().(*[]float32); ok {
-					buf = *p
-				} else {
-					buf = make([]float32, sampleLen)
-				}
-				err := l.load(buf, jb.idx, epoch, sc)
-				if err != nil {
-					keep := buf
-					bufPool.Put(&keep)
-					buf = nil
-				}
-				jb.res <- loadResult{buf: buf, err: err}
-			}
+			e.work()
 		}()
 	}
-	// Dispatcher: hands out jobs in order, bounded by the pending window.
-	go func() {
-		defer close(jobs)
-		defer close(pending)
-		for _, idx := range order[start:] {
-			res := make(chan loadResult, 1)
-			select {
-			case pending <- res:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- job{idx: idx, res: res}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	// Assembler: consumes results in order.
+	go e.dispatch()
 	go func() {
 		defer func() {
 			cancel()
 			wg.Wait()
-			close(out)
+			close(e.out)
 		}()
-		bs := l.o.BatchSize
-		var cur Batch
-		pos := start
-		emit := func() bool {
-			select {
-			case out <- cur:
-				cur = Batch{}
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		for res := range pending {
-			var r loadResult
-			select {
-			case r = <-res:
-			case <-ctx.Done():
-				return
-			}
-			idx := order[pos]
-			pos++
-			if r.err != nil {
-				if l.o.OnBad != nil {
-					l.o.OnBad(l.samples[idx].Path, r.err)
-				}
-				continue
-			}
-			if cur.Labels == nil {
-				if l.o.Pixels {
-					cur.Pixels = l.pixelBuffer(bs * sampleLen)
-				} else {
-					cur.Images = l.batchBuffer(bs * sampleLen)
-				}
-				cur.Labels = make([]int32, 0, bs)
-				cur.Names = make([]string, 0, bs)
-				cur.Indices = make([]int, 0, bs)
-			}
-			if l.o.Pixels {
-				quantize(cur.Pixels[cur.Size*sampleLen:(cur.Size+1)*sampleLen], r.buf)
-			} else {
-				copy(cur.Images[cur.Size*sampleLen:], r.buf)
-			}
-			buf := r.buf
-			bufPool.Put(&buf)
-			s := l.samples[idx]
-			cur.Labels = append(cur.Labels, int32(s.Label))
-			cur.Names = append(cur.Names, s.Name)
-			cur.Indices = append(cur.Indices, idx)
-			cur.Size++
-			cur.End = pos
-			if cur.Size == bs && !emit() {
-				return
-			}
-		}
-		if ctx.Err() != nil {
+		e.assemble()
+	}()
+	return e.out
+}
+
+// epochRun is the state one EpochFrom call shares between its goroutines.
+type epochRun struct {
+	l         *Loader
+	ctx       context.Context // cancelled when the consumer's is or the assembler stops
+	epoch     int
+	order     []int // the epoch's sample order; the run serves order[start:]
+	start     int
+	sampleLen int                  // float32 values per sample
+	jobs      chan loadJob         // dispatcher -> workers
+	pending   chan chan loadResult // dispatcher -> assembler, in sample order
+	out       chan Batch
+	bufs      sync.Pool // *[]float32 per-sample buffers, from the assembler back to the workers
+}
+
+// loadJob asks a worker to load sample idx and send the result on res.
+type loadJob struct {
+	idx int
+	res chan loadResult
+}
+
+type loadResult struct {
+	buf []float32 // nil when bad
+	err error
+}
+
+// dispatch hands out the samples in order, each after queueing its result
+// channel in pending (so at most cap(pending) are ahead of the assembler),
+// until the order is done or the run is cancelled.
+func (e *epochRun) dispatch() {
+	defer close(e.jobs)
+	defer close(e.pending)
+	for _, idx := range e.order[e.start:] {
+		res := make(chan loadResult, 1)
+		select {
+		case e.pending <- res:
+		case <-e.ctx.Done():
 			return
 		}
-		if cur.Size > 0 && !l.o.DropLast {
-			cur.Images = cur.Images[:min(len(cur.Images), cur.Size*sampleLen)]
-			cur.Pixels = cur.Pixels[:min(len(cur.Pixels), cur.Size*sampleLen)]
-			emit()
+		select {
+		case e.jobs <- loadJob{idx: idx, res: res}:
+		case <-e.ctx.Done():
+			return
 		}
-	}()
-	return out
+	}
+}
+
+// work loads the jobs' samples until the dispatcher closes jobs, with its
+// own scratch buffers.
+func (e *epochRun) work() {
+	sc := new(scratch)
+	for jb := range e.jobs {
+		jb.res <- e.loadSample(jb.idx, sc)
+	}
+}
+
+// loadSample loads sample idx into a pooled buffer; a bad sample's buffer
+// goes straight back to the pool.
+func (e *epochRun) loadSample(idx int, sc *scratch) loadResult {
+	buf := e.sampleBuffer()
+	if err := e.l.load(buf, idx, e.epoch, sc); err != nil {
+		keep := buf // only a bad sample pays for moving a slice header to the heap
+		e.bufs.Put(&keep)
+		return loadResult{err: err}
+	}
+	return loadResult{buf: buf}
+}
+
+func (e *epochRun) sampleBuffer() []float32 {
+	if p, ok := e.bufs.Get().(*[]float32); ok {
+		return *p
+	}
+	return make([]float32, e.sampleLen)
+}
+
+// assemble takes the results in sample order, passes bad files to OnBad and
+// sends the good samples on out in batches of BatchSize, then the partial
+// last batch unless DropLast. It returns early when the run is cancelled.
+func (e *epochRun) assemble() {
+	var cur Batch
+	pos := e.start
+	for res := range e.pending {
+		var r loadResult
+		select {
+		case r = <-res:
+		case <-e.ctx.Done():
+			return
+		}
+		idx := e.order[pos]
+		pos++
+		if r.err != nil {
+			if e.l.o.OnBad != nil {
+				e.l.o.OnBad(e.l.samples[idx].Path, r.err)
+			}
+			continue
+		}
+		e.add(&cur, idx, r.buf)
+		cur.End = pos
+		if cur.Size == e.l.o.BatchSize {
+			if !e.send(cur) {
+				return
+			}
+			cur = Batch{}
+		}
+	}
+	if e.ctx.Err() != nil || cur.Size == 0 || e.l.o.DropLast {
+		return
+	}
+	cur.Images = cur.Images[:min(len(cur.Images), cur.Size*e.sampleLen)]
+	cur.Pixels = cur.Pixels[:min(len(cur.Pixels), cur.Size*e.sampleLen)]
+	e.send(cur)
+}
+
+// add appends sample idx, loaded into buf, to b (whose buffers are made at
+// its first sample) and gives buf back to the workers.
+func (e *epochRun) add(b *Batch, idx int, buf []float32) {
+	bs, n := e.l.o.BatchSize, e.sampleLen
+	if b.Labels == nil {
+		if e.l.o.Pixels {
+			b.Pixels = e.l.pixelBuffer(bs * n)
+		} else {
+			b.Images = e.l.batchBuffer(bs * n)
+		}
+		b.Labels = make([]int32, 0, bs)
+		b.Names = make([]string, 0, bs)
+		b.Indices = make([]int, 0, bs)
+	}
+	if e.l.o.Pixels {
+		quantize(b.Pixels[b.Size*n:(b.Size+1)*n], buf)
+	} else {
+		copy(b.Images[b.Size*n:], buf)
+	}
+	e.bufs.Put(&buf)
+	s := e.l.samples[idx]
+	b.Labels = append(b.Labels, int32(s.Label))
+	b.Names = append(b.Names, s.Name)
+	b.Indices = append(b.Indices, idx)
+	b.Size++
+}
+
+// send delivers b unless the run is cancelled first.
+func (e *epochRun) send(b Batch) bool {
+	select {
+	case e.out <- b:
+		return true
+	case <-e.ctx.Done():
+		return false
+	}
 }
 
 // load decodes sample idx and transforms it into buf.
@@ -347,10 +389,10 @@ func (l *Loader) load(buf []float32, idx, epoch int, sc *scratch) (err error) {
 			return nil
 		}
 	}
-	src, info, err := decodeRaw(data, l.o.Decode)
+	img, _, err := decodeRGB(data, l.o.Decode, sc)
 	if err != nil {
 		return fmt.Errorf("dataset: %s: %w", path, err)
 	}
-	l.t.Apply(buf, toRGB(src, info, l.o.Decode), newRNG())
+	l.t.Apply(buf, img, newRNG())
 	return nil
 }

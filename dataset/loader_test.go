@@ -40,7 +40,7 @@ func collect(t *testing.T, l *Loader, epoch int) []Batch {
 func TestLoaderBatches(t *testing.T) {
 	bad := map[int][]byte{3: {}, 7: []byte("not an image"), 8: encodePNG(t, testImage(8, 8))[:40]}
 	s := loaderFixture(t, 23, bad)
-	tr := TrainTransform(DefaultConfig().Augment, 8, ImageNetNormalize())
+	tr := TrainTransform(DefaultConfig().Augment, 8, imageNetNormalize())
 	tests := []struct {
 		name     string
 		dropLast bool
@@ -86,7 +86,7 @@ func TestLoaderDeterministic(t *testing.T) {
 	a := DefaultConfig().Augment
 	a.Rotation = 10
 	a.Jitter = JitterConfig{Brightness: 0.2, Contrast: 0.2, Saturation: 0.2, Hue: 0.05}
-	tr := TrainTransform(a, 12, ImageNetNormalize())
+	tr := TrainTransform(a, 12, imageNetNormalize())
 	ref := collect(t, NewLoader(s, tr, LoaderOptions{BatchSize: 4, Workers: 1, Seed: 9, Shuffle: true}), 2)
 	for _, workers := range []int{2, 5} {
 		got := collect(t, NewLoader(s, tr, LoaderOptions{BatchSize: 4, Workers: workers, Prefetch: 1, Seed: 9, Shuffle: true}), 2)
@@ -119,10 +119,10 @@ func TestLoaderEvalValues(t *testing.T) {
 	// A solid image must come out as the normalised colour everywhere.
 	dir := t.TempDir()
 	p := writeFile(t, dir, "x.png", encodePNG(t, solid(30, 20, color.RGBA{255, 0, 51, 255})))
-	l := NewLoader([]Sample{{Path: p, Name: "x.png", Label: -1}}, EvalTransform(10, 8, ImageNetNormalize()), LoaderOptions{})
+	l := NewLoader([]Sample{{Path: p, Name: "x.png", Label: -1}}, EvalTransform(10, 8, imageNetNormalize()), LoaderOptions{})
 	bs := collect(t, l, 0)
 	require.Len(t, bs, 1)
-	n := ImageNetNormalize()
+	n := imageNetNormalize()
 	want := [3]float32{(1 - n.Mean[0]) / n.Std[0], (0 - n.Mean[1]) / n.Std[1], (0.2 - n.Mean[2]) / n.Std[2]}
 	for i, v := range bs[0].Images {
 		require.InDelta(t, want[i%3], v, 1e-4)

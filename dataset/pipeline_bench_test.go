@@ -45,7 +45,7 @@ func generated500x375(b *testing.B, n int) []Sample {
 // img/s/core (images per CPU-second of the process: the per-worker rate,
 // steadier than wall time on a shared machine).
 func benchWorkers(b *testing.B, s []Sample, workers int) {
-	t := TrainTransform(DefaultConfig().Augment, 224, ImageNetNormalize())
+	t := TrainTransform(DefaultConfig().Augment, 224, imageNetNormalize())
 	l := NewLoader(s, t, LoaderOptions{BatchSize: 32, Workers: workers, Shuffle: true, Seed: 1})
 	n, cpu := runEpochs(b, l)
 	b.ReportMetric(float64(n)/cpu.Seconds(), "img/s/core")

@@ -13,7 +13,7 @@ import (
 func TestLoaderPixels(t *testing.T) {
 	s := loaderFixture(t, 11, nil)
 	aug := DefaultConfig().Augment
-	for _, norm := range []Normalize{ImageNetNormalize(), {Mean: [3]float32{103.9, 116.8, 123.7}, Std: [3]float32{1, 1, 1}, Scale: 255, BGR: true}} {
+	for _, norm := range []Normalize{imageNetNormalize(), {Mean: [3]float32{103.9, 116.8, 123.7}, Std: [3]float32{1, 1, 1}, Scale: 255, BGR: true}} {
 		opts := LoaderOptions{BatchSize: 4, Workers: 2, Seed: 3, Shuffle: true}
 		floats := collect(t, NewLoader(s, TrainTransform(aug, 8, norm), opts), 1)
 		raws := collect(t, NewLoader(s, TrainTransform(aug, 8, Normalize{Scale: 255}), opts), 1)

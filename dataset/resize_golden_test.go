@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -213,13 +212,6 @@ func runResizeCase(t *testing.T, c resizeCase, src *image.RGBA) []float32 {
 // Pillow and torchvision, writing the raw RGB bytes of the result:
 // "resize SRC OUT L T R B W H" or "eval SRC OUT SHORTER CROP".
 const pillowRandomScript = `
-import sys
-try:
-    from PIL import Image
-    import torchvision.transforms as T
-except ImportError as e:
-    print(e)
-    sys.exit(3)
 for line in open(sys.argv[1]):
     f = line.split()
     img = Image.open(f[1]).convert("RGB")
@@ -236,12 +228,7 @@ for line in open(sys.argv[1]):
 // be equal. Skipped without /usr/bin/python3 with PIL and torchvision, and
 // under -short.
 func TestResizeMatchesPillowRandom(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: runs Python")
-	}
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("/usr/bin/python3 not available")
-	}
+	skipWithoutPython(t)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(16, 4))
 	var srcs []*image.RGBA
@@ -286,11 +273,7 @@ func TestResizeMatchesPillowRandom(t *testing.T) {
 		lines = append(lines, j.line)
 	}
 	list := writeFile(t, dir, "cases.txt", []byte(strings.Join(lines, "\n")+"\n"))
-	out, err := exec.Command("/usr/bin/python3", "-c", pillowRandomScript, list).CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
-		t.Skipf("/usr/bin/python3 lacks PIL or torchvision: %s", out)
-	}
-	require.NoError(t, err, string(out))
+	runPython(t, []string{"from PIL import Image", "import torchvision.transforms as T"}, pillowRandomScript, list)
 	defer func(v bool) { useSIMD = v }(useSIMD)
 	for _, simd := range []bool{false, useSIMD} {
 		useSIMD = simd

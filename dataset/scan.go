@@ -39,8 +39,9 @@ type Report struct {
 	Files        []FileReport   `json:"files"`
 }
 
-// Scan decodes every sample once with workers goroutines (<= 0:
-// GOMAXPROCS) and reports each file, in the order of samples.
+// Scan decodes every sample once, whole, with the loader's decoder
+// (DecodeBytes), with workers goroutines (<= 0: GOMAXPROCS), and reports
+// each file, in the order of samples.
 func Scan(samples []Sample, o DecodeOptions, workers int) []FileReport {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -78,7 +79,7 @@ func scanOne(s Sample, o DecodeOptions) (r FileReport) {
 		return r
 	}
 	r.Bytes = int64(len(data))
-	_, info, err := decodeRaw(data, o)
+	_, info, err := DecodeBytes(data, o)
 	r.Info = info
 	if err != nil {
 		r.Error = err.Error()

@@ -32,8 +32,8 @@ func TestLoaderWithSteps(t *testing.T) {
 		name string
 		tr   Transform
 	}{
-		{"train", TrainTransform(DefaultConfig().Augment, 16, ImageNetNormalize())},
-		{"eval", EvalTransform(24, 16, ImageNetNormalize())},
+		{"train", TrainTransform(DefaultConfig().Augment, 16, imageNetNormalize())},
+		{"eval", EvalTransform(24, 16, imageNetNormalize())},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			withSteps, err := tc.tr.WithSteps(cfgs)
@@ -43,8 +43,7 @@ func TestLoaderWithSteps(t *testing.T) {
 			want := make([]float32, tc.tr.Len())
 			for bi, b := range collect(t, l, 1) {
 				for j, idx := range b.Indices {
-					img, _, err := DecodeFile(s[idx].Path, DecodeOptions{})
-					require.NoError(t, err)
+					img, _ := decodeFile(t, s[idx].Path)
 					rng := l.SampleRNG(1, idx)
 					if tc.name == "eval" {
 						rng = nil

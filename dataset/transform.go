@@ -19,12 +19,6 @@ type Normalize struct {
 	BGR       bool
 }
 
-// ImageNetNormalize is torchvision's convention: RGB in [0,1], ImageNet
-// mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).
-func ImageNetNormalize() Normalize {
-	return Normalize{Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}, Scale: 1}
-}
-
 // affine returns per-output-channel a, b with out = v*a + b for v in [0,255],
 // and the source channel of each output channel.
 func (n Normalize) affine() (a, b [3]float32, srcCh [3]int) {
@@ -68,10 +62,8 @@ type Transform struct {
 	resizeShorter int // eval: shorter side target
 	norm          Normalize
 	pre           preprocess.Step // run on the decoded image first (nil: none); see WithSteps
+	auto          *autoAugment    // TrainTransform: TrivialAugmentWide or RandAugment (nil: off)
 }
-
-// Size returns the output height and width.
-func (t Transform) Size() (h, w int) { return t.h, t.w }
 
 // Len returns the number of float32 values Apply writes (H*W*3).
 func (t Transform) Len() int { return t.h * t.w * 3 }
@@ -82,14 +74,15 @@ func (t Transform) Len() int { return t.h * t.w * 3 }
 // Pillow's antialiased bilinear resize, exactly) or, when a.RandomResizedCrop is false, resize
 // of the shorter side to crop followed by a random crop with a.Padding of zero
 // padding (a.RandomCrop) or a centre crop; horizontal flip with probability
-// a.HFlip; rotation by U(-a.Rotation, a.Rotation) degrees (bilinear, zero
-// fill); colour jitter (a.Jitter, torchvision semantics, random order);
+// a.HFlip; TrivialAugmentWide or RandAugment (a.AutoAugment: torchvision's,
+// on the 8-bit crop); rotation by U(-a.Rotation, a.Rotation) degrees
+// (bilinear, zero fill); colour jitter (a.Jitter, torchvision semantics, random order);
 // normalisation n. All randomness comes from the rng passed to Apply.
 func TrainTransform(a AugmentConfig, crop int, n Normalize) Transform {
 	if crop <= 0 {
 		panic(fmt.Sprintf("dataset: TrainTransform: crop must be > 0, got %d", crop))
 	}
-	return Transform{h: crop, w: crop, train: true, aug: a, norm: n}
+	return Transform{h: crop, w: crop, train: true, aug: a, auto: newAutoAugment(a, crop, crop), norm: n}
 }
 
 // EvalTransform resizes the shorter side to resizeShorter (the longer one to
@@ -212,10 +205,13 @@ func rrcParams(width, height int, scale, ratio [2]float64, rng *rand.Rand) (x, y
 	return (width - w) / 2, (height - h) / 2, w, h
 }
 
-// post applies rotation, colour jitter and normalisation to buf ([H,W,3] in
-// [0,255]).
+// post applies auto-augmentation, rotation, colour jitter and normalisation
+// to buf ([H,W,3] in [0,255]).
 func (t Transform) post(buf []float32, rng *rand.Rand) {
 	if t.train {
+		if t.auto != nil {
+			t.auto.apply(buf, rng)
+		}
 		if t.aug.Rotation > 0 {
 			angle := (2*rng.Float64() - 1) * t.aug.Rotation
 			rotate(buf, t.w, t.h, angle)

@@ -210,7 +210,7 @@ func TestTrainTransformGolden(t *testing.T) {
 	}
 	var lines []string
 	for _, name := range []string{"all", "default", "randomcrop"} {
-		tr := TrainTransform(cfgs[name], 32, ImageNetNormalize())
+		tr := TrainTransform(cfgs[name], 32, imageNetNormalize())
 		out := make([]float32, tr.Len())
 		h := sha256.New()
 		var sum float64

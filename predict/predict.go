@@ -28,6 +28,7 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/evaluate"
 	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/backend"
 )
@@ -68,14 +69,14 @@ type Options struct {
 
 // Summary is what a Run did.
 type Summary struct {
-	Source       string   // checkpoint directory or weights source
-	Arch         string   // e.g. "resnet50"
-	NumClasses   int      // classifier size
-	Images       int      // images classified
-	Skipped      []string // unreadable images ("path: reason"), only with SkipBad
-	Written      []string // output files written
-	Metrics      *Metrics // evaluation mode only
-	Seconds      float64  // wall time of decoding + inference (graph compilation excluded)
+	Source       string            // checkpoint directory or weights source
+	Arch         string            // e.g. "resnet50"
+	NumClasses   int               // classifier size
+	Images       int               // images classified
+	Skipped      []string          // unreadable images ("path: reason"), only with SkipBad
+	Written      []string          // output files written
+	Metrics      *evaluate.Metrics // evaluation mode only
+	Seconds      float64           // wall time of decoding + inference (graph compilation excluded)
 	ImagesPerSec float64
 }
 
@@ -132,26 +133,12 @@ func Run(ctx context.Context, o Options, log io.Writer) (sum *Summary, err error
 	if err := checkOptions(&o); err != nil {
 		return nil, err
 	}
-
-	var c *Classifier
-	if o.Pretrained != "" {
-		c, err = LoadPretrained(o.Pretrained, o.CacheDir)
-	} else {
-		c, err = LoadCheckpoint(o.Checkpoint, o.Step)
-		if err == nil && !checkpoint.Verified(c.Source) {
-			fmt.Fprintf(log, "warning: %s has no %s (written by an older version): loaded without verifying it\n", c.Source, checkpoint.ManifestFile)
-		}
-	}
+	c, err := loadClassifier(o, log)
 	if err != nil {
 		return nil, err
 	}
-	prep := c.Preprocessing
-	if prep.Crop <= 0 || prep.Resize < prep.Crop {
-		return nil, fmt.Errorf("predict: %s: preprocessing needs 0 < crop <= resize, got crop %d resize %d", c.Source, prep.Crop, prep.Resize)
-	}
 	classes := c.Net.NumClasses
 	sum = &Summary{Source: c.Source, Arch: c.Net.Name, NumClasses: classes}
-
 	samples, err := inputs(o, classes, log)
 	if err != nil {
 		return nil, err
@@ -161,19 +148,9 @@ func Run(ctx context.Context, o Options, log io.Writer) (sum *Summary, err error
 			return nil, err
 		}
 	}
-	fmt.Fprintf(log, "predict: %s (%s, %d classes, input %dx%d) on %d images\n", c.Source, c.Net.Name, classes, prep.Crop, prep.Crop, len(samples))
-
-	be, err := backend.New(o.Backend)
-	if err != nil {
-		return nil, fmt.Errorf("predict: %w", err)
-	}
-	defer be.Finalize()
-	batch := min(o.BatchSize, len(samples))
-	eng, err := NewEngine(be, c, batch, prep.Crop, o.FlipTTA)
-	if err != nil {
-		return nil, err
-	}
-	preds, bad, secs, err := classify(ctx, eng, samples, o, log)
+	crop := c.Preprocessing.Crop
+	fmt.Fprintf(log, "predict: %s (%s, %d classes, input %dx%d) on %d images\n", c.Source, c.Net.Name, classes, crop, crop, len(samples))
+	preds, bad, secs, err := classifyOn(ctx, c, samples, o, log)
 	if err != nil {
 		return nil, err
 	}
@@ -183,13 +160,10 @@ func Run(ctx context.Context, o Options, log io.Writer) (sum *Summary, err error
 	if len(preds) == 0 {
 		return nil, fmt.Errorf("predict: no readable images")
 	}
-	sum.Skipped = bad
-	sum.Images = len(preds)
-	sum.Seconds = secs
+	sum.Skipped, sum.Images, sum.Seconds = bad, len(preds), secs
 	if secs > 0 {
 		sum.ImagesPerSec = float64(len(preds)) / secs
 	}
-
 	if err := writeOutputs(o, c, preds, sum, log); err != nil {
 		return nil, err
 	}
@@ -201,6 +175,42 @@ func Run(ctx context.Context, o Options, log io.Writer) (sum *Summary, err error
 	}
 	fmt.Fprintf(log, "predict: %d images in %.1fs (%.1f img/s)\n", sum.Images, sum.Seconds, sum.ImagesPerSec)
 	return sum, nil
+}
+
+// loadClassifier loads the weights o names (pretrained or a run's
+// checkpoint) and checks that their preprocessing can be applied.
+func loadClassifier(o Options, log io.Writer) (c *Classifier, err error) {
+	if o.Pretrained != "" {
+		c, err = LoadPretrained(o.Pretrained, o.CacheDir)
+	} else {
+		c, err = LoadCheckpoint(o.Checkpoint, o.Step)
+		if err == nil && !checkpoint.Verified(c.Source) {
+			fmt.Fprintf(log, "warning: %s has no %s (written by an older version): loaded without verifying it\n", c.Source, checkpoint.ManifestFile)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if prep := c.Preprocessing; prep.Crop <= 0 || prep.Resize < prep.Crop {
+		return nil, fmt.Errorf("predict: %s: preprocessing needs 0 < crop <= resize, got crop %d resize %d", c.Source, prep.Crop, prep.Resize)
+	}
+	return c, nil
+}
+
+// classifyOn opens o's backend, compiles c's inference
+// graph for batches of o.BatchSize (fewer when there are fewer samples) and
+// classifies the samples (see classify).
+func classifyOn(ctx context.Context, c *Classifier, samples []dataset.Sample, o Options, log io.Writer) (preds []Prediction, bad []string, secs float64, err error) {
+	be, err := backend.New(o.Backend)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("predict: %w", err)
+	}
+	defer be.Finalize()
+	eng, err := NewEngine(be, c, min(o.BatchSize, len(samples)), c.Preprocessing.Crop, o.FlipTTA)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return classify(ctx, eng, samples, o, log)
 }
 
 func checkOptions(o *Options) error {
@@ -321,35 +331,15 @@ func classify(ctx context.Context, eng *Engine, samples []dataset.Sample, o Opti
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("predict: %s: %w", eng.c.Source, err)
 	}
-	var mu sync.Mutex
-	loader := dataset.NewLoader(samples, tr, dataset.LoaderOptions{
-		BatchSize: eng.BatchSize(), Workers: o.Workers,
-		OnBad: func(path string, err error) {
-			msg := strings.TrimPrefix(err.Error(), "dataset: ")
-			if !strings.Contains(msg, path) {
-				msg = path + ": " + msg
-			}
-			fmt.Fprintf(o.Warn, "predict: unreadable image %s\n", msg)
-			mu.Lock()
-			bad = append(bad, msg)
-			mu.Unlock()
-		},
-	})
-	var bar *progressbar.ProgressBar
-	if o.Progress {
-		bar = progressbar.NewOptions(len(samples), progressbar.OptionSetWriter(log),
-			progressbar.OptionSetDescription("predict"), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("img"), progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionClearOnFinish())
-	}
+	unreadable := &badImages{warn: o.Warn}
+	loader := dataset.NewLoader(samples, tr, dataset.LoaderOptions{BatchSize: eng.BatchSize(), Workers: o.Workers, OnBad: unreadable.add})
+	bar := newProgressBar(o.Progress, log, len(samples))
 	classes := eng.classes
 	start := time.Now()
 	lctx, cancel := context.WithCancel(ctx) // stops the loader's workers on an early return
 	defer cancel()
 	for b := range loader.Epoch(lctx, 0) {
-		mu.Lock()
-		failed := len(bad) > 0 && !o.SkipBad
-		mu.Unlock()
+		failed := len(unreadable.get()) > 0 && !o.SkipBad
 		if bar != nil {
 			_ = bar.Add(b.Size)
 		}
@@ -371,9 +361,44 @@ func classify(ctx context.Context, eng *Engine, samples []dataset.Sample, o Opti
 	if err := ctx.Err(); err != nil {
 		return nil, nil, 0, fmt.Errorf("predict: %w", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return preds, bad, time.Since(start).Seconds(), nil
+	return preds, unreadable.get(), time.Since(start).Seconds(), nil
+}
+
+// badImages collects the unreadable images that the loader's workers report
+// (concurrently), warning about each on warn.
+type badImages struct {
+	warn io.Writer
+	mu   sync.Mutex
+	list []string // "path: reason"
+}
+
+func (u *badImages) add(path string, err error) {
+	msg := strings.TrimPrefix(err.Error(), "dataset: ")
+	if !strings.Contains(msg, path) {
+		msg = path + ": " + msg
+	}
+	fmt.Fprintf(u.warn, "predict: unreadable image %s\n", msg)
+	u.mu.Lock()
+	u.list = append(u.list, msg)
+	u.mu.Unlock()
+}
+
+// get returns the images reported so far.
+func (u *badImages) get() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.list
+}
+
+// newProgressBar is the bar of n images drawn on log, or nil when not wanted.
+func newProgressBar(wanted bool, log io.Writer, n int) *progressbar.ProgressBar {
+	if !wanted {
+		return nil
+	}
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(log),
+		progressbar.OptionSetDescription("predict"), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("img"), progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish())
 }
 
 // writeOutputs writes every requested output and, in evaluation mode,
@@ -404,7 +429,7 @@ func writeOutputs(o Options, c *Classifier, preds []Prediction, sum *Summary, lo
 		sum.Written = append(sum.Written, o.TopKOut)
 	}
 	if o.Labels != "" {
-		acc := NewAccumulator(c.Net.NumClasses)
+		acc := evaluate.NewAccumulator(c.Net.NumClasses)
 		for _, p := range preds {
 			acc.Add(p.LogProbs, p.Label)
 		}
@@ -412,11 +437,11 @@ func writeOutputs(o Options, c *Classifier, preds []Prediction, sum *Summary, lo
 		sum.Metrics = &m
 		PrintMetrics(log, m, c.Classes)
 		png := strings.TrimSuffix(o.ConfusionOut, filepath.Ext(o.ConfusionOut)) + ".png"
-		if err := WriteConfusionCSV(o.ConfusionOut, m.Confusion, c.Classes); err != nil {
+		if err := evaluate.WriteConfusionCSV(o.ConfusionOut, m.Confusion, c.Classes); err != nil {
 			return err
 		}
 		title := fmt.Sprintf("%s, %d images, top-1 %.2f%%", filepath.Base(o.Labels), m.N, 100*m.Top1)
-		if err := WriteConfusionPNG(png, m.Confusion, c.Classes, title); err != nil {
+		if err := evaluate.WriteConfusionPNG(png, m.Confusion, c.Classes, title); err != nil {
 			return err
 		}
 		sum.Written = append(sum.Written, o.ConfusionOut, png)
@@ -539,7 +564,7 @@ func WriteJSONL(w io.Writer, preds []Prediction, k int, names []string) error {
 		line := jsonLine{File: p.Name, Top: make([][2]any, len(cls)), Labels: make([]string, len(cls))}
 		for i := range cls {
 			line.Top[i] = [2]any{cls[i], math.Round(probs[i]*1e6) / 1e6}
-			line.Labels[i] = className(names, cls[i])
+			line.Labels[i] = evaluate.ClassName(names, cls[i])
 		}
 		if err := enc.Encode(line); err != nil {
 			return fmt.Errorf("predict: %w", err)
@@ -549,7 +574,7 @@ func WriteJSONL(w io.Writer, preds []Prediction, k int, names []string) error {
 }
 
 // PrintMetrics prints top-1, top-5, loss and the per-class accuracy table.
-func PrintMetrics(w io.Writer, m Metrics, names []string) {
+func PrintMetrics(w io.Writer, m evaluate.Metrics, names []string) {
 	fmt.Fprintf(w, "evaluation: %d images  top-1 %.2f%%  top-5 %.2f%%  loss %.4f\n", m.N, 100*m.Top1, 100*m.Top5, m.Loss)
 	fmt.Fprintf(w, "%-6s %-20s %7s %9s\n", "class", "name", "images", "accuracy")
 	for c, acc := range m.PerClass {

@@ -49,7 +49,9 @@ func TestPredictAppliesRecordedSteps(t *testing.T) {
 	tr := dataset.EvalTransform(p.Resize, p.Crop, dataset.Normalize{Mean: p.Mean, Std: p.Std, Scale: p.Scale, BGR: p.BGR})
 	images := make([]float32, len(samples)*tr.Len())
 	for i, s := range samples {
-		img, _, err := dataset.DecodeFile(s.Path, dataset.DecodeOptions{})
+		data, err := os.ReadFile(s.Path)
+		require.NoError(t, err)
+		img, _, err := dataset.DecodeBytes(data, dataset.DecodeOptions{})
 		require.NoError(t, err)
 		tr.Apply(images[i*tr.Len():], chain(img), nil)
 	}

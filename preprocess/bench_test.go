@@ -133,4 +133,4 @@ func BenchmarkFrequencyFilter(b *testing.B) {
 	f := FreqFilter{Pass: LowPass, Kind: Gaussian, Radius: 30}
 	benchGray(b, func(g *image.Gray) { FrequencyFilter(g, f) })
 }
-func BenchmarkSpectrum(b *testing.B) { benchGray(b, func(g *image.Gray) { Spectrum(g) }) }
+func BenchmarkSpectrum(b *testing.B) { benchGray(b, func(g *image.Gray) { spectrum(g) }) }

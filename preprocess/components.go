@@ -61,9 +61,25 @@ func ConnectedComponents(src *image.Gray, connectivity int) *Components {
 		panic("preprocess.ConnectedComponents: connectivity must be 4 or 8")
 	}
 	pix, w, h := grayPix(src)
+	labels, u := provisionalLabels(pix, w, h, connectivity)
+	var final []int32
+	var count int32
+	if connectivity == 4 {
+		final, count = u.rasterNumbers()
+	} else {
+		final, count = u.blockNumbers(labels, w, h)
+	}
+	stats := relabel(labels, w, h, u, final, count)
+	return &Components{W: w, H: h, Labels: labels, Count: int(count), Stats: stats}
+}
+
+// provisionalLabels is the first raster pass: each foreground pixel gets
+// the label of an already-labelled neighbour (left, up, and with
+// 8-connectivity up-left and up-right) or a new one; labels that meet are
+// merged in u.
+func provisionalLabels(pix []uint8, w, h, connectivity int) ([]int32, *unionFind) {
 	labels := make([]int32, w*h)
 	u := &unionFind{parent: []int32{0}}
-	find := u.find
 	for y := 0; y < h; y++ {
 		row := pix[y*w : (y+1)*w]
 		lr := labels[y*w : (y+1)*w]
@@ -80,21 +96,7 @@ func ConnectedComponents(src *image.Gray, connectivity int) *Components {
 				l = lr[x-1]
 			}
 			if up != nil {
-				if n := up[x]; n != 0 {
-					l = u.merge(l, n)
-				}
-				if connectivity == 8 {
-					if x > 0 {
-						if n := up[x-1]; n != 0 {
-							l = u.merge(l, n)
-						}
-					}
-					if x+1 < w {
-						if n := up[x+1]; n != 0 {
-							l = u.merge(l, n)
-						}
-					}
-				}
+				l = u.mergeUp(l, up, x, connectivity == 8)
 			}
 			if l == 0 {
 				l = int32(len(u.parent))
@@ -103,39 +105,75 @@ func ConnectedComponents(src *image.Gray, connectivity int) *Components {
 			lr[x] = l
 		}
 	}
-	parent := u.parent
-	// Final numbering.
-	final := make([]int32, len(parent))
-	count := int32(0)
-	if connectivity == 4 {
-		for i := int32(1); i < int32(len(parent)); i++ {
-			if r := find(i); r == i {
-				count++
-				final[i] = count
-			}
+	return labels, u
+}
+
+// mergeUp merges label l with the labelled pixels of the row above that
+// touch column x: up[x], and with diagonals up[x-1] and up[x+1].
+func (u *unionFind) mergeUp(l int32, up []int32, x int, diagonals bool) int32 {
+	if n := up[x]; n != 0 {
+		l = u.merge(l, n)
+	}
+	if !diagonals {
+		return l
+	}
+	if x > 0 {
+		if n := up[x-1]; n != 0 {
+			l = u.merge(l, n)
 		}
-	} else {
-		for i := range final {
-			final[i] = -1
+	}
+	if x+1 < len(up) {
+		if n := up[x+1]; n != 0 {
+			l = u.merge(l, n)
 		}
-		final[0] = 0
-		for by := 0; by < h; by += 2 {
-			for bx := 0; bx < w; bx += 2 {
-				for dy := 0; dy < 2 && by+dy < h; dy++ {
-					for dx := 0; dx < 2 && bx+dx < w; dx++ {
-						l := labels[(by+dy)*w+bx+dx]
-						if l == 0 {
-							continue
-						}
-						if r := find(l); final[r] < 0 {
-							count++
-							final[r] = count
-						}
+	}
+	return l
+}
+
+// rasterNumbers numbers the sets 1..count in the order of their smallest
+// provisional label, i.e. of their first pixel in raster order (OpenCV's
+// 4-connectivity numbering). final[root] is a set's number.
+func (u *unionFind) rasterNumbers() (final []int32, count int32) {
+	final = make([]int32, len(u.parent))
+	for i := int32(1); i < int32(len(u.parent)); i++ {
+		if u.find(i) == i {
+			count++
+			final[i] = count
+		}
+	}
+	return final, count
+}
+
+// blockNumbers numbers the sets in raster order of their first 2×2 block
+// (OpenCV's 8-connectivity numbering). final[root] is a set's number.
+func (u *unionFind) blockNumbers(labels []int32, w, h int) (final []int32, count int32) {
+	final = make([]int32, len(u.parent))
+	for i := range final {
+		final[i] = -1
+	}
+	final[0] = 0
+	for by := 0; by < h; by += 2 {
+		for bx := 0; bx < w; bx += 2 {
+			for dy := 0; dy < 2 && by+dy < h; dy++ {
+				for dx := 0; dx < 2 && bx+dx < w; dx++ {
+					l := labels[(by+dy)*w+bx+dx]
+					if l == 0 {
+						continue
+					}
+					if r := u.find(l); final[r] < 0 {
+						count++
+						final[r] = count
 					}
 				}
 			}
 		}
 	}
+	return final, count
+}
+
+// relabel replaces the provisional labels by the final numbers and returns
+// each component's area and bounding box (index 0: the background).
+func relabel(labels []int32, w, h int, u *unionFind, final []int32, count int32) []ComponentStats {
 	stats := make([]ComponentStats, count+1)
 	minX := make([]int, count+1)
 	minY := make([]int, count+1)
@@ -148,7 +186,7 @@ func ConnectedComponents(src *image.Gray, connectivity int) *Components {
 		lr := labels[y*w : (y+1)*w]
 		for x, l := range lr {
 			if l != 0 {
-				l = final[find(l)]
+				l = final[u.find(l)]
 				lr[x] = l
 			}
 			stats[l].Area++
@@ -164,7 +202,7 @@ func ConnectedComponents(src *image.Gray, connectivity int) *Components {
 			stats[l].Width, stats[l].Height = maxX[l]-minX[l]+1, maxY[l]-minY[l]+1
 		}
 	}
-	return &Components{W: w, H: h, Labels: labels, Count: int(count), Stats: stats}
+	return stats
 }
 
 // unionFind is a disjoint-set forest over provisional labels; the root of a

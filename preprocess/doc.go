@@ -40,12 +40,12 @@
 //	           MedianBlur, BilateralFilter, BilateralFilterRGBA
 //	thresholds Threshold, Otsu, IterativeThreshold, MaxEntropyThreshold,
 //	           AdaptiveThreshold
-//	gradients  Sobel, Laplacian, AddWeighted, ConvertScaleAbs, Magnitude
+//	gradients  Sobel, Laplacian, AddWeighted, ConvertScaleAbs
 //	morphology StructuringElement, Erode, Dilate, MorphologyEx
 //	components ConnectedComponents (labels, areas, boxes, Largest)
-//	frequency  DFT, IDFT, FFTShift, IFFTShift, LogMagnitude, Phase, Spectrum,
+//	frequency  DFT, IDFT, FFTShift, IFFTShift, LogMagnitude, Phase,
 //	           FreqFilter, FrequencyFilter, SwapAmplitudePhase
-//	files      WriteNPY, WriteNPYComplex, ReadNPY
+//	files      WriteNPY
 //
 // # Operations as steps and commands
 //

@@ -207,13 +207,6 @@ func DFT(src *Plane) *Complex {
 	return c
 }
 
-// DFTComplex is the forward 2-D DFT of a complex image (a new image).
-func DFTComplex(src *Complex) *Complex {
-	c := &Complex{W: src.W, H: src.H, Pix: append([]complex128(nil), src.Pix...)}
-	dft2(c, false)
-	return c
-}
-
 // IDFT is the inverse 2-D DFT scaled by 1/(W·H) (numpy.fft.ifft2,
 // cv::dft with DFT_INVERSE|DFT_SCALE).
 func IDFT(src *Complex) *Complex {
@@ -253,16 +246,6 @@ func IFFTShift(c *Complex) *Complex {
 	return &Complex{W: c.W, H: c.H, Pix: shifted(c.W, c.H, c.Pix, (c.W+1)/2, (c.H+1)/2)}
 }
 
-// FFTShiftPlane is FFTShift for a real Plane.
-func FFTShiftPlane(p *Plane) *Plane {
-	return &Plane{W: p.W, H: p.H, Pix: shifted(p.W, p.H, p.Pix, p.W/2, p.H/2)}
-}
-
-// IFFTShiftPlane is IFFTShift for a real Plane.
-func IFFTShiftPlane(p *Plane) *Plane {
-	return &Plane{W: p.W, H: p.H, Pix: shifted(p.W, p.H, p.Pix, (p.W+1)/2, (p.H+1)/2)}
-}
-
 // LogMagnitude returns log(1 + |F|) per element (natural log).
 func LogMagnitude(c *Complex) *Plane {
 	p := NewPlane(c.W, c.H)
@@ -279,12 +262,6 @@ func Phase(c *Complex) *Plane {
 		p.Pix[i] = math.Atan2(imag(v), real(v))
 	}
 	return p
-}
-
-// Spectrum is the viewable log-magnitude spectrum of src: log(1+|DFT|),
-// shifted so the zero frequency is in the centre, min-max scaled to 0..255.
-func Spectrum(src *image.Gray) *image.Gray {
-	return LogMagnitude(FFTShift(DFT(PlaneFromGray(src)))).Normalize()
 }
 
 // PassType selects low-, high- or band-pass filtering.

@@ -63,6 +63,68 @@ func medianAVX2(src, dst []uint8, w, h, ksize int) {
 	return b.String()
 }
 
+// comparator is one compare-exchange of a selection network: after it,
+// slot A holds min and slot B max; Min/Max say which outputs are used.
+type comparator struct {
+	A, B     int
+	Min, Max bool
+}
+
+// medianNetwork returns a selection network for the median of n inputs:
+// Batcher's odd-even merge sort on the next power of two (padding slots
+// are +inf, so comparators touching them vanish), pruned backwards to the
+// comparators the middle output depends on.
+func medianNetwork(n int) []comparator {
+	p2 := 1
+	for p2 < n {
+		p2 <<= 1
+	}
+	var all []comparator
+	for p := 1; p < p2; p <<= 1 {
+		for k := p; k >= 1; k >>= 1 {
+			for j := k % p; j+k < p2; j += 2 * k {
+				for i := 0; i < k && i+j+k < p2; i++ {
+					if (i+j)/(2*p) == (i+j+k)/(2*p) && i+j+k < n {
+						all = append(all, comparator{A: i + j, B: i + j + k})
+					}
+				}
+			}
+		}
+	}
+	need := map[int]bool{n / 2: true}
+	var kept []comparator
+	for i := len(all) - 1; i >= 0; i-- {
+		c := all[i]
+		c.Min, c.Max = need[c.A], need[c.B]
+		if !c.Min && !c.Max {
+			continue
+		}
+		need[c.A], need[c.B] = true, true
+		kept = append(kept, c)
+	}
+	for i, j := 0, len(kept)-1; i < j; i, j = i+1, j-1 {
+		kept[i], kept[j] = kept[j], kept[i]
+	}
+	return kept
+}
+
+// medianNetworkGo renders the network as Go statements on variables p0…p(n-1)
+// with Min/Max methods (the SIMD kernels are generated from it).
+func medianNetworkGo(n int) string {
+	var b strings.Builder
+	for _, c := range medianNetwork(n) {
+		switch {
+		case c.Min && c.Max:
+			fmt.Fprintf(&b, "\tp%d, p%d = p%d.Min(p%d), p%d.Max(p%d)\n", c.A, c.B, c.A, c.B, c.A, c.B)
+		case c.Min:
+			fmt.Fprintf(&b, "\tp%d = p%d.Min(p%d)\n", c.A, c.A, c.B)
+		default:
+			fmt.Fprintf(&b, "\tp%d = p%d.Max(p%d)\n", c.B, c.A, c.B)
+		}
+	}
+	return b.String()
+}
+
 func TestGenerateMedianSIMD(t *testing.T) {
 	const path = "median_simd_amd64.go"
 	want := medianSIMDSource()

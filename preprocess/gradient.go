@@ -137,12 +137,3 @@ func ConvertScaleAbs(p *Plane, scale, shift float64) *image.Gray {
 	}
 	return dst
 }
-
-// Magnitude returns sqrt(a² + b²) per element (cv::magnitude).
-func Magnitude(a, b *Plane) *Plane {
-	out := NewPlane(a.W, a.H)
-	for i := range out.Pix {
-		out.Pix[i] = math.Hypot(a.Pix[i], b.Pix[i])
-	}
-	return out
-}

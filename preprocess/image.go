@@ -18,9 +18,6 @@ type Plane struct {
 // NewPlane returns a zeroed w×h Plane.
 func NewPlane(w, h int) *Plane { return &Plane{W: w, H: h, Pix: make([]float64, w*h)} }
 
-// At returns the value at column x, row y.
-func (p *Plane) At(x, y int) float64 { return p.Pix[y*p.W+x] }
-
 // Complex is a single-channel complex128 image with layout [H, W] (row-major),
 // the result of DFT.
 type Complex struct {

@@ -105,7 +105,8 @@ type ScheduleConfig struct {
 }
 
 // PredictConfig, when Images is set, classifies those images with the best
-// checkpoint at the end of the run (see package predict).
+// checkpoint at the end of the run: cmd/train runs package predict once Run
+// returns (train does not import predict).
 type PredictConfig struct {
 	Images    string `yaml:"images"`     // folder of images or list file ("" = no prediction)
 	Out       string `yaml:"out"`        // result CSV, "NAME.jpg,class" lines (default "result.csv")
@@ -184,113 +185,131 @@ func isKeyByte(b byte) bool {
 
 // Validate checks every value and returns the first problem as one line.
 func (c Config) Validate() error {
-	var errs []string
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
-	if c.Run.Name == "" || strings.ContainsAny(c.Run.Name, `/\`) || c.Run.Name == "." || c.Run.Name == ".." {
-		bad("run.name must be a plain directory name, got %q", c.Run.Name)
-	}
-	if c.Run.Epochs <= 0 {
-		bad("run.epochs must be positive, got %d", c.Run.Epochs)
-	}
-	if c.Run.BatchSize <= 0 {
-		bad("run.batch_size must be positive, got %d", c.Run.BatchSize)
-	}
-	if c.Run.MaxSteps < 0 {
-		bad("run.max_steps must be >= 0, got %d", c.Run.MaxSteps)
-	}
-	if c.Run.KeepLast < 0 {
-		bad("run.keep_last must be >= 0, got %d", c.Run.KeepLast)
-	}
-	switch c.Run.Precision {
-	case "float32", "bfloat16":
-	default:
-		bad("run.precision must be float32 or bfloat16, got %q", c.Run.Precision)
-	}
-	switch c.Run.Progress {
-	case "auto", "on", "off":
-	default:
-		bad("run.progress must be auto, on or off, got %q", c.Run.Progress)
-	}
+	var p problems
+	c.Run.check(&p)
 	if c.Synthetic.Classes < 0 || c.Synthetic.PerClass < 0 || c.Synthetic.Test < 0 || c.Synthetic.Size < 0 {
-		bad("synthetic sizes must be >= 0")
+		p.add("synthetic sizes must be >= 0")
 	}
-	if _, ok := resnet.Variants[c.Model.Arch]; !ok {
-		bad("model.arch %q unknown (valid: %s)", c.Model.Arch, strings.Join(resnet.Names(), ", "))
-	}
-	if c.Model.Layout != resnet.LayoutTorchvision && c.Model.Layout != resnet.LayoutKeras {
-		bad("model.layout must be %q or %q, got %q", resnet.LayoutTorchvision, resnet.LayoutKeras, c.Model.Layout)
-	}
-	if c.Model.FreezeBackboneEpochs < 0 {
-		bad("model.freeze_backbone_epochs must be >= 0, got %d", c.Model.FreezeBackboneEpochs)
-	}
-	o := c.Optim
-	switch o.Name {
-	case "sgd", "adamw":
-	default:
-		bad("optim.name must be sgd or adamw, got %q", o.Name)
-	}
-	if !(o.LR > 0) {
-		bad("optim.lr must be positive, got %g", o.LR)
-	}
-	if o.Momentum < 0 || o.Momentum >= 1 {
-		bad("optim.momentum must be in [0,1), got %g", o.Momentum)
-	}
-	if o.Nesterov && o.Name == "adamw" {
-		bad("optim.nesterov is an sgd option, but optim.name is adamw")
-	}
-	if o.Nesterov && o.Momentum == 0 {
-		bad("optim.nesterov needs optim.momentum > 0")
-	}
-	if !(o.WeightDecay >= 0) {
-		bad("optim.weight_decay must be >= 0, got %g", o.WeightDecay)
-	}
-	if o.Betas[0] < 0 || o.Betas[0] >= 1 || o.Betas[1] < 0 || o.Betas[1] >= 1 {
-		bad("optim.betas must be in [0,1), got %v", o.Betas)
-	}
-	if !(o.Eps > 0) {
-		bad("optim.eps must be positive, got %g", o.Eps)
-	}
-	if !(o.BackboneLRMult >= 0) {
-		bad("optim.backbone_lr_mult must be >= 0, got %g", o.BackboneLRMult)
-	}
-	if o.AccumSteps < 1 {
-		bad("optim.accum_steps must be >= 1, got %d", o.AccumSteps)
-	}
-	if o.LabelSmoothing < 0 || o.LabelSmoothing >= 1 {
-		bad("optim.label_smoothing must be in [0,1), got %g", o.LabelSmoothing)
-	}
-	if !(o.ClipGradNorm >= 0) {
-		bad("optim.clip_grad_norm must be >= 0 (0: off), got %g", o.ClipGradNorm)
-	}
-	if o.EMADecay < 0 || o.EMADecay >= 1 {
-		bad("optim.ema_decay must be in [0,1) (0: off), got %g", o.EMADecay)
-	}
-	if o.EMAWarmup && o.EMADecay == 0 {
-		bad("optim.ema_warmup needs optim.ema_decay > 0")
-	}
-	if err := c.Mixup.validate(o.AccumSteps); err != nil {
-		errs = append(errs, err.Error())
+	c.Model.check(&p)
+	c.Optim.check(&p)
+	if err := c.Mixup.validate(c.Optim.AccumSteps); err != nil {
+		p = append(p, err.Error())
 	}
 	if err := c.Schedule.validate(c.Run.Epochs); err != nil {
-		errs = append(errs, err.Error())
+		p = append(p, err.Error())
 	}
-	if c.Schedule.Name == "cosine" && c.Schedule.MinLR > o.LR {
-		bad("schedule.min_lr %g is above optim.lr %g: the cosine schedule would raise the rate", c.Schedule.MinLR, o.LR)
+	if c.Schedule.Name == "cosine" && c.Schedule.MinLR > c.Optim.LR {
+		p.add("schedule.min_lr %g is above optim.lr %g: the cosine schedule would raise the rate", c.Schedule.MinLR, c.Optim.LR)
 	}
 	if c.Predict.BatchSize < 0 {
-		bad("predict.batch_size must be >= 0, got %d", c.Predict.BatchSize)
+		p.add("predict.batch_size must be >= 0, got %d", c.Predict.BatchSize)
 	}
 	if c.Predict.Images != "" && c.Predict.Out == "" {
-		bad("predict.out must be set when predict.images is")
+		p.add("predict.out must be set when predict.images is")
 	}
 	if err := c.Data.Validate(); err != nil {
 		first := strings.SplitN(err.Error(), "\n", 2)[0]
-		errs = append(errs, "data."+strings.TrimPrefix(strings.TrimPrefix(first, "dataset: "), "config: "))
+		p = append(p, "data."+strings.TrimPrefix(strings.TrimPrefix(first, "dataset: "), "config: "))
 	}
-	if len(errs) > 0 {
-		return errors.New(errs[0])
+	if len(p) > 0 {
+		return errors.New(p[0])
 	}
 	return nil
+}
+
+// problems are a config's problems in the order Validate finds them.
+type problems []string
+
+func (p *problems) add(format string, a ...any) { *p = append(*p, fmt.Sprintf(format, a...)) }
+
+// check adds the problems of the run section.
+func (c RunConfig) check(p *problems) {
+	if c.Name == "" || strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == ".." {
+		p.add("run.name must be a plain directory name, got %q", c.Name)
+	}
+	if c.Epochs <= 0 {
+		p.add("run.epochs must be positive, got %d", c.Epochs)
+	}
+	if c.BatchSize <= 0 {
+		p.add("run.batch_size must be positive, got %d", c.BatchSize)
+	}
+	if c.MaxSteps < 0 {
+		p.add("run.max_steps must be >= 0, got %d", c.MaxSteps)
+	}
+	if c.KeepLast < 0 {
+		p.add("run.keep_last must be >= 0, got %d", c.KeepLast)
+	}
+	switch c.Precision {
+	case "float32", "bfloat16":
+	default:
+		p.add("run.precision must be float32 or bfloat16, got %q", c.Precision)
+	}
+	switch c.Progress {
+	case "auto", "on", "off":
+	default:
+		p.add("run.progress must be auto, on or off, got %q", c.Progress)
+	}
+}
+
+// check adds the problems of the model section.
+func (c ModelConfig) check(p *problems) {
+	if _, ok := resnet.Variants[c.Arch]; !ok {
+		p.add("model.arch %q unknown (valid: %s)", c.Arch, strings.Join(resnet.Names(), ", "))
+	}
+	if c.Layout != resnet.LayoutTorchvision && c.Layout != resnet.LayoutKeras {
+		p.add("model.layout must be %q or %q, got %q", resnet.LayoutTorchvision, resnet.LayoutKeras, c.Layout)
+	}
+	if c.FreezeBackboneEpochs < 0 {
+		p.add("model.freeze_backbone_epochs must be >= 0, got %d", c.FreezeBackboneEpochs)
+	}
+}
+
+// check adds the problems of the optim section.
+func (o OptimConfig) check(p *problems) {
+	switch o.Name {
+	case "sgd", "adamw":
+	default:
+		p.add("optim.name must be sgd or adamw, got %q", o.Name)
+	}
+	if !(o.LR > 0) {
+		p.add("optim.lr must be positive, got %g", o.LR)
+	}
+	if o.Momentum < 0 || o.Momentum >= 1 {
+		p.add("optim.momentum must be in [0,1), got %g", o.Momentum)
+	}
+	if o.Nesterov && o.Name == "adamw" {
+		p.add("optim.nesterov is an sgd option, but optim.name is adamw")
+	}
+	if o.Nesterov && o.Momentum == 0 {
+		p.add("optim.nesterov needs optim.momentum > 0")
+	}
+	if !(o.WeightDecay >= 0) {
+		p.add("optim.weight_decay must be >= 0, got %g", o.WeightDecay)
+	}
+	if o.Betas[0] < 0 || o.Betas[0] >= 1 || o.Betas[1] < 0 || o.Betas[1] >= 1 {
+		p.add("optim.betas must be in [0,1), got %v", o.Betas)
+	}
+	if !(o.Eps > 0) {
+		p.add("optim.eps must be positive, got %g", o.Eps)
+	}
+	if !(o.BackboneLRMult >= 0) {
+		p.add("optim.backbone_lr_mult must be >= 0, got %g", o.BackboneLRMult)
+	}
+	if o.AccumSteps < 1 {
+		p.add("optim.accum_steps must be >= 1, got %d", o.AccumSteps)
+	}
+	if o.LabelSmoothing < 0 || o.LabelSmoothing >= 1 {
+		p.add("optim.label_smoothing must be in [0,1), got %g", o.LabelSmoothing)
+	}
+	if !(o.ClipGradNorm >= 0) {
+		p.add("optim.clip_grad_norm must be >= 0 (0: off), got %g", o.ClipGradNorm)
+	}
+	if o.EMADecay < 0 || o.EMADecay >= 1 {
+		p.add("optim.ema_decay must be in [0,1) (0: off), got %g", o.EMADecay)
+	}
+	if o.EMAWarmup && o.EMADecay == 0 {
+		p.add("optim.ema_warmup needs optim.ema_decay > 0")
+	}
 }
 
 // CheckPaths checks what Validate cannot without the file system, so that a

@@ -152,84 +152,123 @@ type pendingStep struct {
 }
 
 // trainEpoch trains epoch (0-based) from micro-batch st.Batch (sample
-// st.Consumed of the epoch's order) on. The
-// position in the run (step, batch, accumulation) is updated after every
-// micro-batch; the loss and top-1 sums every metricsEvery micro-batches and
-// before returning, so the state is whole whenever it can be saved.
+// st.Consumed of the epoch's order) on. The position in the run (step,
+// batch, accumulation) is updated after every micro-batch; the loss and
+// top-1 sums every metricsEvery micro-batches and before returning, so the
+// state is whole whenever it can be saved.
 func (r *runner) trainEpoch(ctx context.Context, epoch int) (stopReason, error) {
-	cfg, st := r.cfg, r.st
-	ectx, cancel := context.WithCancel(ctx)
-	feed := r.feed(ectx, r.trainLoader.EpochFrom(ectx, epoch, st.Consumed))
-	var pending []pendingStep
-	defer func() {
-		cancel()
-		for f := range feed {
-			f.free()
-			r.trainLoader.Release(f.b)
-		}
-		for _, p := range pending {
-			p.loss.FinalizeAll()
-			p.correct.FinalizeAll()
-		}
-	}()
-	k := cfg.Optim.AccumSteps
-	nb := r.trainLoader.NumBatches()
-	total := r.trainLoader.Len()
-	if n := nb * cfg.Run.BatchSize; n < total {
-		total = n
-	}
-	bar := newProgress(r.bar, r.log, epoch+1, cfg.Run.Epochs, total, st.Seen)
-	defer bar.done()
-	frozen := epoch < cfg.Model.FreezeBackboneEpochs
-	every := cmp.Or(r.hk.readEvery, metricsEvery)
-	read := func() error { return r.readMetrics(&pending, bar, epoch, every) }
-
-	f, ok := <-feed
-	for idx := st.Batch; ok; idx++ {
+	e := r.startEpoch(ctx, epoch)
+	defer e.close()
+	k := r.cfg.Optim.AccumSteps
+	f, ok := <-e.feed
+	for idx := r.st.Batch; ok; idx++ {
 		var next fed
 		nextOK := true
 		if k > 1 {
-			next, nextOK = <-feed // read ahead: the last micro-batch of the epoch always ends a group
+			next, nextOK = <-e.feed // read ahead: the last micro-batch of the epoch always ends a group
 		}
-		if ctx.Err() != nil {
+		if stop, stopped := r.stopRequested(ctx); stopped {
 			f.free()
 			next.free()
-			return stopCancelled, read()
-		}
-		if cfg.Run.MaxSteps > 0 && st.Step >= cfg.Run.MaxSteps && st.AccumExamples == 0 {
-			f.free()
-			next.free()
-			return stopMaxSteps, read()
+			return stop, e.read()
 		}
 		applyStep := k == 1 || (idx+1)%k == 0 || !nextOK
-		p, err := r.step(f, epoch, idx, applyStep, frozen)
-		if err != nil {
+		if err := e.train(f, idx, applyStep); err != nil {
 			next.free()
 			return 0, err
-		}
-		pending = append(pending, p)
-		if r.hk.trained != nil {
-			r.hk.trained(epoch, f.b.Indices)
-		}
-		if len(pending) >= every {
-			if err := read(); err != nil {
-				next.free()
-				return 0, err
-			}
-		}
-		if r.hk.afterStep != nil {
-			r.hk.afterStep(st.Step)
 		}
 		if k > 1 {
 			f, ok = next, nextOK
 		} else {
-			f, ok = <-feed
+			f, ok = <-e.feed
 		}
 	}
 	if ctx.Err() != nil {
-		return stopCancelled, read()
+		return stopCancelled, e.read()
 	}
-	return stopEpochEnd, read()
+	return stopEpochEnd, e.read()
+}
+
+// stopRequested says whether training stops before the next micro-batch:
+// ctx is cancelled, or run.max_steps is reached at the end of an
+// accumulation group.
+func (r *runner) stopRequested(ctx context.Context) (stopReason, bool) {
+	if ctx.Err() != nil {
+		return stopCancelled, true
+	}
+	if limit := r.cfg.Run.MaxSteps; limit > 0 && r.st.Step >= limit && r.st.AccumExamples == 0 {
+		return stopMaxSteps, true
+	}
+	return 0, false
+}
+
+// epochPass is a training pass over one epoch in progress: the batches on
+// their way to the device and the steps whose metrics are not read yet.
+type epochPass struct {
+	r       *runner
+	epoch   int
+	feed    <-chan fed
+	cancel  context.CancelFunc
+	pending []pendingStep
+	bar     *progress
+	every   int  // read the metrics once this many steps are pending
+	frozen  bool // model.freeze_backbone_epochs covers this epoch
+}
+
+// startEpoch starts the loader and the feeder at the run's position in
+// epoch and draws its progress bar.
+func (r *runner) startEpoch(ctx context.Context, epoch int) *epochPass {
+	cfg, st := r.cfg, r.st
+	ectx, cancel := context.WithCancel(ctx)
+	total := min(r.trainLoader.Len(), r.trainLoader.NumBatches()*cfg.Run.BatchSize)
+	return &epochPass{r: r, epoch: epoch, cancel: cancel,
+		feed:   r.feed(ectx, r.trainLoader.EpochFrom(ectx, epoch, st.Consumed)),
+		bar:    newProgress(r.bar, r.log, epoch+1, cfg.Run.Epochs, total, st.Seen),
+		every:  cmp.Or(r.hk.readEvery, metricsEvery),
+		frozen: epoch < cfg.Model.FreezeBackboneEpochs}
+}
+
+// close stops the pass: the loader and feeder stop, and the batches and
+// metrics still on the device are freed.
+func (e *epochPass) close() {
+	e.bar.done()
+	e.cancel()
+	for f := range e.feed {
+		f.free()
+		e.r.trainLoader.Release(f.b)
+	}
+	for _, p := range e.pending {
+		p.loss.FinalizeAll()
+		p.correct.FinalizeAll()
+	}
+}
+
+// train runs micro-batch idx (see runner.step) and reads the pending
+// metrics when enough have gathered.
+func (e *epochPass) train(f fed, idx int, applyStep bool) error {
+	r := e.r
+	p, err := r.step(f, e.epoch, idx, applyStep, e.frozen)
+	if err != nil {
+		return err
+	}
+	e.pending = append(e.pending, p)
+	if r.hk.trained != nil {
+		r.hk.trained(e.epoch, f.b.Indices)
+	}
+	if len(e.pending) >= e.every {
+		if err := e.read(); err != nil {
+			return err
+		}
+	}
+	if r.hk.afterStep != nil {
+		r.hk.afterStep(r.st.Step)
+	}
+	return nil
+}
+
+// read adds the pending steps' metrics to the epoch's sums.
+func (e *epochPass) read() error {
+	return e.r.readMetrics(&e.pending, e.bar, e.epoch, e.every)
 }
 
 // step trains micro-batch idx of epoch: an optimizer step when applyStep,

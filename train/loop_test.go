@@ -58,8 +58,9 @@ func TestNormalizeNode(t *testing.T) {
 	for i := range pix {
 		pix[i] = uint8(i * 37 % 256)
 	}
+	torch := dataset.Normalize{Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}, Scale: 1}
 	caffe := dataset.Normalize{Mean: [3]float32{103.939, 116.779, 123.68}, Std: [3]float32{1, 1, 1}, Scale: 255, BGR: true}
-	for _, norm := range []dataset.Normalize{dataset.ImageNetNormalize(), caffe} {
+	for _, norm := range []dataset.Normalize{torch, caffe} {
 		got := tensors.MustCopyFlatData[float32](MustExecOnce(be, func(x *Node) *Node { return normalizeNode(x, norm) },
 			tensors.FromFlatDataAndDimensions(pix, 2, 3, 3)))
 		scale, offset, src := norm.Affine()

@@ -19,8 +19,8 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/evaluate"
 	"github.com/gocls/gocls/internal/atomicfile"
-	"github.com/gocls/gocls/predict"
 )
 
 // Float is a float64 that encodes as JSON null when it is NaN or infinite
@@ -70,10 +70,10 @@ type EpochRecord struct {
 	ImgPerSec   Float   `json:"train_img_per_s"` // training throughput
 }
 
-// evaluate runs the model in inference mode over every batch of the loader
-// and returns the metrics of predict's Accumulator.
-func evaluate(ctx context.Context, s *steps, l *dataset.Loader, crop, classes int) (predict.Metrics, error) {
-	acc := predict.NewAccumulator(classes)
+// validate runs the model in inference mode over every batch of the loader
+// and returns evaluate's metrics of its logits.
+func validate(ctx context.Context, s *steps, l *dataset.Loader, crop, classes int) (evaluate.Metrics, error) {
+	acc := evaluate.NewAccumulator(classes)
 	ectx, cancel := context.WithCancel(ctx) // stops the loader's workers on an early return
 	defer cancel()
 	for b := range l.Epoch(ectx, 0) {
@@ -81,7 +81,7 @@ func evaluate(ctx context.Context, s *steps, l *dataset.Loader, crop, classes in
 		logits, err := s.logits(images)
 		if err != nil {
 			l.Release(b)
-			return predict.Metrics{}, err
+			return evaluate.Metrics{}, err
 		}
 		for i := 0; i < b.Size; i++ {
 			acc.Add(logits[i*classes:(i+1)*classes], int(b.Labels[i]))
@@ -89,28 +89,9 @@ func evaluate(ctx context.Context, s *steps, l *dataset.Loader, crop, classes in
 		l.Release(b)
 	}
 	if err := ctx.Err(); err != nil {
-		return predict.Metrics{}, err
+		return evaluate.Metrics{}, err
 	}
 	return acc.Metrics(), nil
-}
-
-// top1Count returns how many rows of logits [n, classes] rank labels first
-// (ties go to the lower index, as predict.Accumulator).
-func top1Count(logits []float32, labels []int32, classes int) int {
-	n := 0
-	for i, label := range labels {
-		row := logits[i*classes : (i+1)*classes]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == int(label) {
-			n++
-		}
-	}
-	return n
 }
 
 // writeMetrics rewrites metrics.jsonl and metrics.csv of runDir from the
@@ -175,48 +156,14 @@ func writeMetrics(runDir string, history []EpochRecord, classes int) error {
 // bottom: training top-1, validation top-1 and top-5, per epoch) into path as
 // a PNG.
 func writeCurves(path string, history []EpochRecord) error {
-	series := func(get func(EpochRecord) Float) plotter.XYs {
-		var xys plotter.XYs
-		for _, r := range history {
-			v := float64(get(r))
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				xys = append(xys, plotter.XY{X: float64(r.Epoch), Y: v})
-			}
-		}
-		return xys
-	}
-	colors := []color.Color{color.RGBA{31, 119, 180, 255}, color.RGBA{255, 127, 14, 255}, color.RGBA{44, 160, 44, 255}}
-	newPlot := func(title, ylabel string, names []string, data []plotter.XYs) (*plot.Plot, error) {
-		p := plot.New()
-		p.Title.Text = title
-		p.X.Label.Text = "epoch"
-		p.Y.Label.Text = ylabel
-		p.Add(plotter.NewGrid())
-		p.Legend.Top = true
-		for i, xys := range data {
-			if len(xys) == 0 {
-				continue
-			}
-			line, points, err := plotter.NewLinePoints(xys)
-			if err != nil {
-				return nil, err
-			}
-			line.Color = colors[i%len(colors)]
-			points.Color = line.Color
-			points.Shape = draw.CircleGlyph{}
-			p.Add(line, points)
-			p.Legend.Add(names[i], line, points)
-		}
-		return p, nil
-	}
-	lossPlot, err := newPlot("loss", "cross-entropy", []string{"train", "val"}, []plotter.XYs{
-		series(func(r EpochRecord) Float { return r.TrainLoss }), series(func(r EpochRecord) Float { return r.ValLoss })})
+	lossPlot, err := curvePlot("loss", "cross-entropy", []string{"train", "val"}, []plotter.XYs{
+		series(history, func(r EpochRecord) Float { return r.TrainLoss }), series(history, func(r EpochRecord) Float { return r.ValLoss })})
 	if err != nil {
 		return fmt.Errorf("train: %s: %w", path, err)
 	}
-	accPlot, err := newPlot("accuracy", "accuracy", []string{"train top-1", "val top-1", "val top-5"}, []plotter.XYs{
-		series(func(r EpochRecord) Float { return r.TrainTop1 }), series(func(r EpochRecord) Float { return r.ValTop1 }),
-		series(func(r EpochRecord) Float {
+	accPlot, err := curvePlot("accuracy", "accuracy", []string{"train top-1", "val top-1", "val top-5"}, []plotter.XYs{
+		series(history, func(r EpochRecord) Float { return r.TrainTop1 }), series(history, func(r EpochRecord) Float { return r.ValTop1 }),
+		series(history, func(r EpochRecord) Float {
 			if r.ValTop5 == nil {
 				return Float(math.NaN())
 			}
@@ -243,10 +190,52 @@ func writeCurves(path string, history []EpochRecord) error {
 	})
 }
 
+// series is one curve: get of each epoch of history, leaving out the epochs
+// where it is NaN or infinite.
+func series(history []EpochRecord, get func(EpochRecord) Float) plotter.XYs {
+	var xys plotter.XYs
+	for _, r := range history {
+		v := float64(get(r))
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			xys = append(xys, plotter.XY{X: float64(r.Epoch), Y: v})
+		}
+	}
+	return xys
+}
+
+// curveColors are the curves' colours, in order (matplotlib's first three).
+var curveColors = []color.Color{color.RGBA{31, 119, 180, 255}, color.RGBA{255, 127, 14, 255}, color.RGBA{44, 160, 44, 255}}
+
+// curvePlot is a plot over epochs with one line (and points) per series,
+// named in the legend; empty series are left out.
+func curvePlot(title, ylabel string, names []string, data []plotter.XYs) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	for i, xys := range data {
+		if len(xys) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, err
+		}
+		line.Color = curveColors[i%len(curveColors)]
+		points.Color = line.Color
+		points.Shape = draw.CircleGlyph{}
+		p.Add(line, points)
+		p.Legend.Add(names[i], line, points)
+	}
+	return p, nil
+}
+
 // valSummary is the validation part of a log line: loss, top-1 and (with
 // more than 5 classes) top-5, or "no validation set" when there were no
 // validation images (data.val_ratio 0), whose metrics would be NaN.
-func valSummary(val predict.Metrics, classes int) string {
+func valSummary(val evaluate.Metrics, classes int) string {
 	if val.N == 0 {
 		return "no validation set"
 	}
@@ -258,7 +247,7 @@ func valSummary(val predict.Metrics, classes int) string {
 }
 
 // record builds the EpochRecord of an epoch from its validation metrics.
-func record(epoch, step int, lr, trainLoss, trainTop1 float64, val predict.Metrics, classes int) EpochRecord {
+func record(epoch, step int, lr, trainLoss, trainTop1 float64, val evaluate.Metrics, classes int) EpochRecord {
 	r := EpochRecord{Epoch: epoch, Step: step, LR: Float(lr), TrainLoss: Float(trainLoss), TrainTop1: Float(trainTop1),
 		ValLoss: Float(val.Loss), ValTop1: Float(val.Top1), ValN: val.N, ValPerClass: make([]Float, classes)}
 	if val.N == 0 {

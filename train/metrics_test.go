@@ -3,7 +3,6 @@ package train
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"image/png"
 	"math"
 	"os"
@@ -12,10 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gocls/gocls/predict"
+	"github.com/gocls/gocls/evaluate"
+	"github.com/gocls/gocls/internal/golden"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func TestFloatJSON(t *testing.T) {
 	for _, tc := range []struct {
@@ -47,13 +45,13 @@ func TestFloatJSON(t *testing.T) {
 // goldenHistory has an absent validation class and an epoch without
 // validation images.
 func goldenHistory() []EpochRecord {
-	acc := predict.NewAccumulator(7)
+	acc := evaluate.NewAccumulator(7)
 	acc.Add([]float32{3, 1, 0, 0, 0, 0, 0}, 0)
 	acc.Add([]float32{0, 1, 3, 2, 0, 0, 0}, 2)
 	acc.Add([]float32{0, 1, 3, 2, 0, 0, 0}, 3)
 	r1 := record(1, 10, 0.1, 1.5, 0.25, acc.Metrics(), 7)
 	r1.Seconds, r1.ImgPerSec = 12.5, 80
-	r2 := record(2, 20, 0.01, 1.25, 0.5, predict.NewAccumulator(7).Metrics(), 7)
+	r2 := record(2, 20, 0.01, 1.25, 0.5, evaluate.NewAccumulator(7).Metrics(), 7)
 	r2.Seconds, r2.ImgPerSec = 11, 90.5
 	return []EpochRecord{r1, r2}
 }
@@ -64,14 +62,7 @@ func TestWriteMetricsGolden(t *testing.T) {
 	for _, name := range []string{"metrics.csv", "metrics.jsonl"} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
-		golden := filepath.Join("testdata", name)
-		if *updateGolden {
-			require.NoError(t, os.MkdirAll("testdata", 0o755))
-			require.NoError(t, os.WriteFile(golden, got, 0o644))
-		}
-		want, err := os.ReadFile(golden)
-		require.NoError(t, err, "run go test -update to create it")
-		require.Equal(t, string(want), string(got), name)
+		golden.Check(t, filepath.Join("testdata", name), got)
 	}
 	// The JSON lines read back (null -> NaN).
 	recs := readJSONL(t, filepath.Join(dir, "metrics.jsonl"))
@@ -88,7 +79,7 @@ func TestWriteCurves(t *testing.T) {
 	}{
 		{"two epochs", goldenHistory()},
 		{"one epoch", goldenHistory()[:1]},
-		{"no val top-5", []EpochRecord{record(1, 1, 0.1, 1, 0.5, predict.NewAccumulator(3).Metrics(), 3)}},
+		{"no val top-5", []EpochRecord{record(1, 1, 0.1, 1, 0.5, evaluate.NewAccumulator(3).Metrics(), 3)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "curves.png")
@@ -105,9 +96,9 @@ func TestWriteCurves(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	var buf bytes.Buffer
-	require.False(t, wantProgress("auto", &buf), "not a terminal")
-	require.False(t, wantProgress("off", os.Stdout))
-	require.True(t, wantProgress("on", &buf))
+	require.False(t, RunConfig{Progress: "auto"}.ProgressBars(&buf), "not a terminal")
+	require.False(t, RunConfig{Progress: "off"}.ProgressBars(os.Stdout))
+	require.True(t, RunConfig{Progress: "on"}.ProgressBars(&buf))
 	p := newProgress(true, &buf, 1, 3, 8, 0)
 	p.add(4, 1, 3, 0.5)
 	p.add(4, 1, 3, 0.25)

@@ -17,10 +17,10 @@ type progress struct {
 	bar *progressbar.ProgressBar
 }
 
-// wantProgress decides from run.progress whether to draw bars on log:
-// "auto" draws only when log is a terminal.
-func wantProgress(mode string, log io.Writer) bool {
-	switch mode {
+// ProgressBars decides from run.progress whether to draw progress bars on
+// log: "auto" draws only when log is a terminal.
+func (c RunConfig) ProgressBars(log io.Writer) bool {
+	switch c.Progress {
 	case "on":
 		return true
 	case "off":

@@ -70,66 +70,13 @@ func (in stepInputs) tensor() *tensors.Tensor {
 // says and trains on the mixed soft targets.
 func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *optimizer, smoothing float64, accumulate bool, mixup *mixer) *steps {
 	s := &steps{be: be, store: store}
-	// gradients returns the trainable parameters under resnet.RootScope that the
-	// graph uses, the gradients of the summed loss, the mean loss and how
-	// many examples rank their label first.
-	gradients := func(images, labels, mix *Node) (params []*model.Variable, grads []*Node, meanLoss, correct *Node) {
-		g := images.Graph()
-		store.SetTraining(g, true)
-		scope := store.Scope(resnet.RootScope)
-		if mix != nil {
-			images = mixup.images(images, mix)
-		}
-		logits := forward(scope, images)
-		var losses *Node
-		if mix != nil {
-			losses = softCrossEntropy(logits, mixTarget(labels, mix, logits.Shape().Dimensions[1], smoothing, logits.DType()))
-		} else {
-			losses = crossEntropy(logits, labels, smoothing)
-		}
-		for v := range scope.IterVariables() {
-			if v.Trainable && v.InUseByGraph(g) {
-				params = append(params, v)
-			}
-		}
-		nodes := make([]*Node, len(params))
-		for i, v := range params {
-			nodes[i] = v.NodeValue(g)
-		}
-		grads = Gradient(ReduceAllSum(losses), nodes...)
-		return params, grads, ReduceAllMean(losses), top1CountNode(logits, labels)
-	}
+	sg := stepGraph{store: store, forward: forward, smoothing: smoothing, mixup: mixup}
 	s.trainExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels, in *Node) (*Node, *Node) {
-		g := images.Graph()
-		var mix *Node
-		if mixup != nil {
-			mix = Slice(in, AxisRange(4, 10))
-		}
-		params, grads, loss, correct := gradients(images, labels, mix)
-		invCount := Slice(in, AxisElem(3))
-		invCount = Reshape(invCount)
-		for i, v := range params {
-			grad := grads[i]
-			if accumulate {
-				acc := slot(store, "accum", v)
-				grad = Add(grad, acc.NodeValue(g))
-				acc.SetNodeValue(ZerosLike(grad))
-			}
-			grads[i] = Mul(grad, ConvertDType(invCount, grad.DType()))
-		}
-		h := hyper{LR: Reshape(Slice(in, AxisElem(0))), BackboneLR: Reshape(Slice(in, AxisElem(1))), BackboneOn: Reshape(Slice(in, AxisElem(2)))}
-		opt.apply(store, g, params, opt.clip(params, grads, h), h)
-		return loss, correct
+		return sg.train(images, labels, in, opt, accumulate)
 	})
 	if accumulate {
 		s.accumExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels *Node) (*Node, *Node) {
-			g := images.Graph()
-			params, grads, loss, correct := gradients(images, labels, nil)
-			for i, v := range params {
-				acc := slot(store, "accum", v)
-				acc.SetNodeValue(Add(acc.NodeValue(g), grads[i]))
-			}
-			return loss, correct
+			return sg.accumulate(images, labels)
 		})
 	}
 	s.evalExec = model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
@@ -137,6 +84,84 @@ func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *op
 		return forward(store.Scope(resnet.RootScope), images)
 	})
 	return s
+}
+
+// stepGraph builds the training graphs: the network under resnet.RootScope, its
+// loss (label smoothing, mixup/CutMix targets) and the optimizer update.
+type stepGraph struct {
+	store     *model.Store
+	forward   forwardFn
+	smoothing float64
+	mixup     *mixer // nil without mixup/CutMix
+}
+
+// gradients returns the trainable parameters under resnet.RootScope that the
+// graph uses, the gradients of the summed loss, the mean loss and how many
+// examples rank their label first.
+func (sg stepGraph) gradients(images, labels, mix *Node) (params []*model.Variable, grads []*Node, meanLoss, correct *Node) {
+	g := images.Graph()
+	sg.store.SetTraining(g, true)
+	scope := sg.store.Scope(resnet.RootScope)
+	if mix != nil {
+		images = sg.mixup.images(images, mix)
+	}
+	logits := sg.forward(scope, images)
+	var losses *Node
+	if mix != nil {
+		losses = softCrossEntropy(logits, mixTarget(labels, mix, logits.Shape().Dimensions[1], sg.smoothing, logits.DType()))
+	} else {
+		losses = crossEntropy(logits, labels, sg.smoothing)
+	}
+	for v := range scope.IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) {
+			params = append(params, v)
+		}
+	}
+	nodes := make([]*Node, len(params))
+	for i, v := range params {
+		nodes[i] = v.NodeValue(g)
+	}
+	grads = Gradient(ReduceAllSum(losses), nodes...)
+	return params, grads, ReduceAllMean(losses), top1CountNode(logits, labels)
+}
+
+// train is the optimizer step's graph: the gradients (plus the accumulated
+// ones, whose buffers it clears, when accumulating) scaled by in's
+// 1/examples, clipped and applied. in holds the step's scalar inputs
+// (stepInputs.tensor). It returns the mean loss and the top-1 count.
+func (sg stepGraph) train(images, labels, in *Node, opt *optimizer, accumulate bool) (loss, correct *Node) {
+	g := images.Graph()
+	var mix *Node
+	if sg.mixup != nil {
+		mix = Slice(in, AxisRange(4, 10))
+	}
+	params, grads, loss, correct := sg.gradients(images, labels, mix)
+	invCount := Slice(in, AxisElem(3))
+	invCount = Reshape(invCount)
+	for i, v := range params {
+		grad := grads[i]
+		if accumulate {
+			acc := slot(sg.store, "accum", v)
+			grad = Add(grad, acc.NodeValue(g))
+			acc.SetNodeValue(ZerosLike(grad))
+		}
+		grads[i] = Mul(grad, ConvertDType(invCount, grad.DType()))
+	}
+	h := hyper{LR: Reshape(Slice(in, AxisElem(0))), BackboneLR: Reshape(Slice(in, AxisElem(1))), BackboneOn: Reshape(Slice(in, AxisElem(2)))}
+	opt.apply(sg.store, g, params, opt.clip(params, grads, h), h)
+	return loss, correct
+}
+
+// accumulate is an accumulation micro-step's graph: it adds the gradients
+// to the accumulation buffers and returns the mean loss and the top-1 count.
+func (sg stepGraph) accumulate(images, labels *Node) (loss, correct *Node) {
+	g := images.Graph()
+	params, grads, loss, correct := sg.gradients(images, labels, nil)
+	for i, v := range params {
+		acc := slot(sg.store, "accum", v)
+		acc.SetNodeValue(Add(acc.NodeValue(g), grads[i]))
+	}
+	return loss, correct
 }
 
 // train runs one optimizer step on a batch (plus any accumulated gradients)
@@ -158,7 +183,7 @@ func (s *steps) accumulate(images, labels any) (loss, correct *tensors.Tensor, e
 }
 
 // top1CountNode counts the rows of logits [batch, classes] whose largest
-// value (the first one on ties, as top1Count) is at labels [batch]: an int32
+// value (the first one on ties, as evaluate.Accumulator) is at labels [batch]: an int32
 // scalar.
 func top1CountNode(logits, labels *Node) *Node {
 	hit := Equal(ArgMax(logits, -1, dtypes.Int32), ConvertDType(labels, dtypes.Int32))

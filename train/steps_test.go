@@ -2,6 +2,7 @@ package train
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gomlx/compute/shapes"
@@ -10,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gocls/gocls/evaluate"
 	"github.com/gocls/gocls/internal/backend"
 )
 
@@ -158,4 +160,27 @@ func toF64(v []float32) []float64 {
 		out[i] = float64(x)
 	}
 	return out
+}
+
+// TestTop1CountNode: the training step's in-graph top-1 count equals
+// evaluate.Accumulator's, which validation uses, ties (few score levels)
+// included: both rank the first of equal scores first.
+func TestTop1CountNode(t *testing.T) {
+	be, err := backend.New("go")
+	require.NoError(t, err)
+	const n, classes = 64, 5
+	rng := rand.New(rand.NewPCG(1, 2))
+	logits := make([]float32, n*classes)
+	labels := make([]int32, n)
+	acc := evaluate.NewAccumulator(classes)
+	for i := range n {
+		for j := range classes {
+			logits[i*classes+j] = float32(rng.IntN(3))
+		}
+		labels[i] = int32(rng.IntN(classes))
+		acc.Add(logits[i*classes:(i+1)*classes], int(labels[i]))
+	}
+	got := MustExecOnce(be, top1CountNode, tensors.FromFlatDataAndDimensions(logits, n, classes), labels)
+	m := acc.Metrics()
+	require.Equal(t, int32(math.Round(m.Top1*float64(m.N))), tensors.ToScalar[int32](got))
 }

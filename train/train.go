@@ -14,16 +14,17 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/dataset"
+	"github.com/gocls/gocls/evaluate"
 	"github.com/gocls/gocls/internal/atomicfile"
 	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/internal/cfgfile"
 	"github.com/gocls/gocls/internal/synth"
 	"github.com/gocls/gocls/models/resnet"
-	"github.com/gocls/gocls/predict"
 	"github.com/gocls/gocls/preprocess"
 )
 
@@ -35,15 +36,14 @@ const interruptedDir = "interrupted"
 
 // Result summarises a finished run.
 type Result struct {
-	RunDir      string
-	Epochs      int     // epochs completed
-	Steps       int     // optimizer steps completed
-	LastLoss    float64 // mean training loss of the last epoch
-	Val         predict.Metrics
-	BestTop1    float64
-	BestEpoch   int
-	History     []EpochRecord
-	Predictions string // the result CSV written by the predict section, if any
+	RunDir    string
+	Epochs    int     // epochs completed
+	Steps     int     // optimizer steps completed
+	LastLoss  float64 // mean training loss of the last epoch
+	Val       evaluate.Metrics
+	BestTop1  float64
+	BestEpoch int
+	History   []EpochRecord
 }
 
 // state is what a checkpoint stores besides the variables: the position in
@@ -131,6 +131,17 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 			os.RemoveAll(runDir)
 		}
 	}()
+	r, err := prepare(cfg, runDir, log, hk)
+	if err != nil {
+		return nil, err
+	}
+	return r.loop(ctx)
+}
+
+// prepare sets up a run in its (locked) directory, in order: the checkpoint
+// to resume from, which fixes the architecture; the data split; the model and
+// its starting weights; model.json and config.yaml; the graphs and loaders.
+func prepare(cfg Config, runDir string, log io.Writer, hk hooks) (*runner, error) {
 	recovered, err := checkpoint.Recover(runDir)
 	for _, r := range recovered {
 		fmt.Fprintf(log, "left by an interrupted save: %s\n", r)
@@ -138,8 +149,6 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-
-	// Checkpoint to resume from, and the architecture it fixes.
 	resumeDir, err := findResume(cfg, runDir, log)
 	if err != nil {
 		return nil, err
@@ -149,126 +158,135 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if resumeDir != "" {
 		cfg, prep, havePrep = archFromCheckpoint(cfg, runDir, log)
 	}
-
-	// Data.
-	if cfg.Synthetic.Enabled && !synth.Exists(cfg.Data.Root) {
-		fmt.Fprintf(log, "generating a synthetic dataset in %s\n", cfg.Data.Root)
-		err := synth.Generate(cfg.Data.Root, synth.Options{Classes: cfg.Synthetic.Classes, PerClass: cfg.Synthetic.PerClass,
-			Test: cfg.Synthetic.Test, Size: cfg.Synthetic.Size, Seed: cfg.Run.Seed})
-		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-	}
-	trainSet, valSet, err := loadSplit(cfg, runDir, resumeDir != "", log)
+	trainSet, valSet, err := loadData(cfg, runDir, resumeDir != "", log)
 	if err != nil {
 		return nil, err
 	}
-
-	// Model.
-	be, err := backend.New(cfg.Run.Backend)
+	be, net, err := openModel(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	fmt.Fprintf(log, "backend: %s\n", be) // names the PJRT plugin file and version on xla
-	net, err := resnet.New(cfg.Model.Arch, cfg.Data.NumClasses, cfg.Model.Layout)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+		return nil, err
 	}
 	store := model.NewStore()
 	if err := store.SetRNGStateFromSeed(cfg.Run.Seed); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	var st state
-	switch {
-	case resumeDir != "":
-		if resumeDir, err = loadResume(runDir, store, &st, log); err != nil {
-			return nil, err
-		}
-		if st.Batch > 0 && st.Consumed == 0 { // a checkpoint of an older version: exact if the batch size is unchanged
-			st.Consumed = st.Batch * cfg.Run.BatchSize
-		}
-		fmt.Fprintf(log, "resuming from %s (epoch %d, step %d%s)\n", resumeDir, st.Epoch, st.Step, midEpochNote(st))
-	case cfg.Model.Pretrained != "":
-		if prep, err = loadPretrained(cfg, store, log); err != nil {
-			return nil, err
-		}
-		havePrep = true
+	st, pretrainedPrep, err := startingWeights(cfg, runDir, resumeDir != "", store, log)
+	if err != nil {
+		return nil, err
+	}
+	if pretrainedPrep != nil {
+		prep, havePrep = *pretrainedPrep, true
 	}
 	if !havePrep {
 		prep = preprocess.TorchvisionImageNet
 	}
 	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
-	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: string(cfg.Model.Layout), NumClasses: cfg.Data.NumClasses,
-		Scope: resnet.RootScope, Preprocessing: prep}
-	if cfg.Optim.EMADecay > 0 {
-		info.Scope = emaScope // evaluation, best/ and predict use the averaged weights
-	}
-	if info.Preprocess, err = recordedSteps(cfg); err != nil {
+	if err := writeRunInfo(cfg, runDir, prep); err != nil {
 		return nil, err
 	}
-	if err := checkpoint.WriteModelInfo(runDir, info); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	if err := writeResolvedConfig(runDir, cfg); err != nil {
-		return nil, err
-	}
-
-	// Optimizer and graphs.
-	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
+	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, st: st, crop: prep.Crop,
+		classes: cfg.Data.NumClasses, bar: cfg.Run.ProgressBars(log)}
 	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
-	forward := normalizePixels(forwardWithPrecision(net, cfg.Run.Precision), norm) // training batches are uint8 pixels
-	var mix *mixer
-	if cfg.Mixup.enabled() {
-		mix = &mixer{norm: norm}
-	}
-	steps := newSteps(be, store, forward, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1, mix)
-	var avg *ema
-	if cfg.Optim.EMADecay > 0 {
-		avg = newEMA(be, store, forward, cfg.Optim)
-	}
-	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
-		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(), Pixels: true,
-		OnBad: func(path string, err error) { fmt.Fprintf(log, "skipping unreadable image: %v\n", err) }}
-	evalOpts := loaderOpts
-	evalOpts.Shuffle, evalOpts.DropLast, evalOpts.Pixels = false, false, false
-	evalOpts.OnBad = nil
-	trainT, evalT, err := transforms(cfg, prep.Crop, prep.Resize, norm)
-	if err != nil {
+	r.buildGraphs(be, net, norm)
+	if r.trainLoader, r.valLoader, err = loaders(cfg, trainSet, valSet, norm, log); err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, ema: avg, st: &st, crop: prep.Crop,
-		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
-		trainLoader: dataset.NewLoader(trainSet, trainT, loaderOpts),
-		valLoader:   dataset.NewLoader(valSet, evalT, evalOpts)}
 	if len(st.History) > 0 {
 		if err := r.writeReports(nil); err != nil {
 			return nil, err
 		}
 	}
+	return r, nil
+}
 
-	// Loop.
-	res, err = r.loop(ctx)
-	if err != nil {
-		return nil, err
-	}
-
-	// Prediction.
-	if _, err := checkpoint.Resolve(runDir, -1); err != nil && cfg.Predict.Images != "" {
-		fmt.Fprintf(log, "predict section skipped: no epoch checkpoint in %s yet\n", runDir)
-	} else if cfg.Predict.Images != "" {
-		bs := cfg.Predict.BatchSize
-		if bs == 0 {
-			bs = cfg.Run.BatchSize
-		}
-		fmt.Fprintf(log, "predicting %s with %s\n", cfg.Predict.Images, runDir)
-		_, err := predict.Run(ctx, predict.Options{Checkpoint: runDir, Step: -1, Images: cfg.Predict.Images, Out: cfg.Predict.Out,
-			Backend: cfg.Run.Backend, BatchSize: bs, Workers: cfg.Data.Workers, Progress: r.bar}, log)
+// loadData generates the synthetic dataset when the config asks for it and
+// it is not there yet, and returns the run's split of the training list.
+func loadData(cfg Config, runDir string, resuming bool, log io.Writer) (trainSet, valSet []dataset.Sample, err error) {
+	if cfg.Synthetic.Enabled && !synth.Exists(cfg.Data.Root) {
+		fmt.Fprintf(log, "generating a synthetic dataset in %s\n", cfg.Data.Root)
+		err := synth.Generate(cfg.Data.Root, synth.Options{Classes: cfg.Synthetic.Classes, PerClass: cfg.Synthetic.PerClass,
+			Test: cfg.Synthetic.Test, Size: cfg.Synthetic.Size, Seed: cfg.Run.Seed})
 		if err != nil {
-			return nil, fmt.Errorf("train: predict section: %w", err)
+			return nil, nil, fmt.Errorf("train: %w", err)
 		}
-		res.Predictions = cfg.Predict.Out
 	}
-	return res, nil
+	return loadSplit(cfg, runDir, resuming, log)
+}
+
+// openModel opens the backend and builds the network the config names.
+func openModel(cfg Config, log io.Writer) (compute.Backend, *resnet.Model, error) {
+	be, err := backend.New(cfg.Run.Backend)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	fmt.Fprintf(log, "backend: %s\n", be) // names the PJRT plugin file and version on xla
+	net, err := resnet.New(cfg.Model.Arch, cfg.Data.NumClasses, cfg.Model.Layout)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	return be, net, nil
+}
+
+// startingWeights fills store with the weights the run starts from: the
+// newest intact checkpoint when resuming (the state then comes from it
+// too), else model.pretrained, whose preprocessing it returns, else nothing
+// (the variables are initialised when the graphs first run).
+func startingWeights(cfg Config, runDir string, resuming bool, store *model.Store, log io.Writer) (*state, *preprocess.Convention, error) {
+	st := &state{}
+	switch {
+	case resuming:
+		resumeDir, err := loadResume(runDir, store, st, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if st.Batch > 0 && st.Consumed == 0 { // a checkpoint of an older version: exact if the batch size is unchanged
+			st.Consumed = st.Batch * cfg.Run.BatchSize
+		}
+		fmt.Fprintf(log, "resuming from %s (epoch %d, step %d%s)\n", resumeDir, st.Epoch, st.Step, midEpochNote(*st))
+	case cfg.Model.Pretrained != "":
+		prep, err := loadPretrained(cfg, store, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, &prep, nil
+	}
+	return st, nil, nil
+}
+
+// writeRunInfo writes model.json (what predict needs: architecture, classes,
+// preprocessing, the scope of the weights to use) and the resolved
+// config.yaml.
+func writeRunInfo(cfg Config, runDir string, prep preprocess.Convention) error {
+	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: string(cfg.Model.Layout), NumClasses: cfg.Data.NumClasses,
+		Scope: resnet.RootScope, Preprocessing: prep}
+	if cfg.Optim.EMADecay > 0 {
+		info.Scope = emaScope // evaluation, best/ and predict use the averaged weights
+	}
+	var err error
+	if info.Preprocess, err = recordedSteps(cfg); err != nil {
+		return err
+	}
+	if err := checkpoint.WriteModelInfo(runDir, info); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return writeResolvedConfig(runDir, cfg)
+}
+
+// buildGraphs makes the optimizer and the training and evaluation graphs
+// (and the moving average's, with optim.ema_decay). Training batches are
+// uint8 pixels, normalised in the graph by norm.
+func (r *runner) buildGraphs(be compute.Backend, net *resnet.Model, norm dataset.Normalize) {
+	cfg := r.cfg
+	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
+	forward := normalizePixels(forwardWithPrecision(net, cfg.Run.Precision), norm)
+	var mix *mixer
+	if cfg.Mixup.enabled() {
+		mix = &mixer{norm: norm}
+	}
+	r.steps = newSteps(be, r.store, forward, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1, mix)
+	if cfg.Optim.EMADecay > 0 {
+		r.ema = newEMA(be, r.store, forward, cfg.Optim)
+	}
 }
 
 // runner is the training loop of one run.
@@ -286,8 +304,11 @@ type runner struct {
 	trainLoader, valLoader *dataset.Loader
 }
 
+// loop trains and validates the remaining epochs, saving a checkpoint after
+// each; it ends early at run.max_steps or with an error (a cancellation
+// saves the interrupted checkpoint first).
 func (r *runner) loop(ctx context.Context) (*Result, error) {
-	cfg, st := r.cfg, r.st
+	st := r.st
 	res := &Result{RunDir: r.runDir}
 	if r.ema != nil && st.Step > 0 {
 		// Resumed from a checkpoint without an average: start it from the
@@ -296,84 +317,21 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("train: ema: %w", err)
 		}
 	}
-epochs:
-	for epoch := st.Epoch; epoch < cfg.Run.Epochs; epoch++ {
-		start := time.Now()
+	for epoch := st.Epoch; epoch < r.cfg.Run.Epochs; epoch++ {
 		if !st.EpochTrained {
-			stop, err := r.trainEpoch(ctx, epoch)
-			st.Seconds += time.Since(start).Seconds()
-			st.TrainSeconds += time.Since(start).Seconds()
+			last, err := r.trainPass(ctx, epoch, res)
 			if err != nil {
 				return nil, err
 			}
-			start = time.Now()
-			switch stop {
-			case stopCancelled:
-				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
-					return nil, err
-				}
-				fmt.Fprintf(r.log, "interrupted in epoch %d after %d batches: saved %s\n", epoch+1, st.Batch, filepath.Join(r.runDir, interruptedDir))
-				return nil, fmt.Errorf("train: interrupted in epoch %d: %w", epoch+1, ctx.Err())
-			case stopMaxSteps:
-				if st.Batch == 0 {
-					break epochs // nothing trained in this epoch
-				}
-				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
-					return nil, err
-				}
-				val, err := evaluate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
-				if err != nil {
-					return nil, fmt.Errorf("train: evaluating: %w", err)
-				}
-				fmt.Fprintf(r.log, "run.max_steps=%d reached in epoch %d: %s; saved %s\n",
-					cfg.Run.MaxSteps, epoch+1, valSummary(val, r.classes), filepath.Join(r.runDir, interruptedDir))
-				res.Val = val
-				break epochs
+			if last {
+				break
 			}
-			if st.Seen == 0 {
-				return nil, fmt.Errorf("train: epoch %d has no usable training image (all %d unreadable, see the warnings above): nothing saved", epoch+1, r.trainLoader.Len())
-			}
-			st.EpochTrained = true
 		}
-
-		// Evaluation.
-		val, err := evaluate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
+		val, err := r.validateEpoch(ctx, epoch)
 		if err != nil {
-			if ctx.Err() != nil {
-				st.Seconds += time.Since(start).Seconds()
-				if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
-					return nil, err
-				}
-				return nil, fmt.Errorf("train: interrupted evaluating epoch %d: %w", epoch+1, ctx.Err())
-			}
-			return nil, fmt.Errorf("train: evaluating epoch %d: %w", epoch+1, err)
-		}
-		if r.hk.valTop1 != nil {
-			val.Top1 = r.hk.valTop1(epoch+1, val.Top1)
-		}
-		st.Seconds += time.Since(start).Seconds()
-		trainLoss := st.LossSum / math.Max(1, float64(st.Seen))
-		trainTop1 := float64(st.Correct) / math.Max(1, float64(st.Seen))
-		rec := record(epoch+1, st.Step, st.LR, trainLoss, trainTop1, val, r.classes)
-		rec.Seconds = Float(st.Seconds)
-		rec.ImgPerSec = Float(float64(st.Seen) / math.Max(st.TrainSeconds, 1e-9))
-		st.History = append(st.History, rec)
-		fmt.Fprintf(r.log, "epoch %d/%d: lr %.4g, train loss %.4f, top-1 %.4f | %s | %d images, %.1f img/s\n",
-			epoch+1, cfg.Run.Epochs, st.LR, trainLoss, trainTop1, valSummary(val, r.classes), st.Seen, float64(rec.ImgPerSec))
-
-		// Checkpoints.
-		st.Epoch, st.Batch, st.Consumed, st.EpochTrained = epoch+1, 0, 0, false
-		st.LossSum, st.Correct, st.Seen, st.AccumExamples, st.Seconds, st.TrainSeconds = 0, 0, 0, 0, 0, 0
-		// Only a validated epoch can be the best one: without validation
-		// images (data.val_ratio 0, or all unreadable) there is no best/.
-		isBest := val.N > 0 && (st.BestEpoch == 0 || val.Top1 >= st.BestTop1)
-		if isBest {
-			st.BestTop1, st.BestEpoch = val.Top1, st.Epoch
-		}
-		if err := r.checkpointEpoch(isBest); err != nil {
 			return nil, err
 		}
-		if err := r.writeReports(&val); err != nil {
+		if err := r.finishEpoch(epoch, val); err != nil {
 			return nil, err
 		}
 		res.Val = val
@@ -384,6 +342,100 @@ epochs:
 		res.LastLoss = float64(st.History[n-1].TrainLoss)
 	}
 	return res, nil
+}
+
+// trainPass runs (the rest of) epoch's training pass and handles how it
+// stopped. A cancellation saves the interrupted checkpoint and returns an
+// error. At run.max_steps the run ends (last): a partly trained epoch is
+// saved as the interrupted checkpoint and validated into res.Val.
+func (r *runner) trainPass(ctx context.Context, epoch int, res *Result) (last bool, err error) {
+	st := r.st
+	start := time.Now()
+	stop, err := r.trainEpoch(ctx, epoch)
+	st.Seconds += time.Since(start).Seconds()
+	st.TrainSeconds += time.Since(start).Seconds()
+	if err != nil {
+		return false, err
+	}
+	interrupted := filepath.Join(r.runDir, interruptedDir)
+	switch stop {
+	case stopCancelled:
+		if err := r.save(interrupted); err != nil {
+			return false, err
+		}
+		fmt.Fprintf(r.log, "interrupted in epoch %d after %d batches: saved %s\n", epoch+1, st.Batch, interrupted)
+		return false, fmt.Errorf("train: interrupted in epoch %d: %w", epoch+1, ctx.Err())
+	case stopMaxSteps:
+		if st.Batch == 0 {
+			return true, nil // nothing trained in this epoch
+		}
+		if err := r.save(interrupted); err != nil {
+			return false, err
+		}
+		val, err := validate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
+		if err != nil {
+			return false, fmt.Errorf("train: evaluating: %w", err)
+		}
+		fmt.Fprintf(r.log, "run.max_steps=%d reached in epoch %d: %s; saved %s\n",
+			r.cfg.Run.MaxSteps, epoch+1, valSummary(val, r.classes), interrupted)
+		res.Val = val
+		return true, nil
+	}
+	if st.Seen == 0 {
+		return false, fmt.Errorf("train: epoch %d has no usable training image (all %d unreadable, see the warnings above): nothing saved", epoch+1, r.trainLoader.Len())
+	}
+	st.EpochTrained = true
+	return false, nil
+}
+
+// validateEpoch validates the weights at the end of epoch's training pass.
+// A cancellation saves the interrupted checkpoint (training pass done,
+// validation pending) and returns an error.
+func (r *runner) validateEpoch(ctx context.Context, epoch int) (evaluate.Metrics, error) {
+	start := time.Now()
+	val, err := validate(ctx, r.evalSteps(), r.valLoader, r.crop, r.classes)
+	if err != nil {
+		if ctx.Err() != nil {
+			r.st.Seconds += time.Since(start).Seconds()
+			if err := r.save(filepath.Join(r.runDir, interruptedDir)); err != nil {
+				return evaluate.Metrics{}, err
+			}
+			return evaluate.Metrics{}, fmt.Errorf("train: interrupted evaluating epoch %d: %w", epoch+1, ctx.Err())
+		}
+		return evaluate.Metrics{}, fmt.Errorf("train: evaluating epoch %d: %w", epoch+1, err)
+	}
+	if r.hk.valTop1 != nil {
+		val.Top1 = r.hk.valTop1(epoch+1, val.Top1)
+	}
+	r.st.Seconds += time.Since(start).Seconds()
+	return val, nil
+}
+
+// finishEpoch records and logs a trained and validated epoch, starts the
+// state of the next one, and writes the epoch's checkpoints and reports.
+func (r *runner) finishEpoch(epoch int, val evaluate.Metrics) error {
+	st := r.st
+	trainLoss := st.LossSum / math.Max(1, float64(st.Seen))
+	trainTop1 := float64(st.Correct) / math.Max(1, float64(st.Seen))
+	rec := record(epoch+1, st.Step, st.LR, trainLoss, trainTop1, val, r.classes)
+	rec.Seconds = Float(st.Seconds)
+	rec.ImgPerSec = Float(float64(st.Seen) / math.Max(st.TrainSeconds, 1e-9))
+	st.History = append(st.History, rec)
+	fmt.Fprintf(r.log, "epoch %d/%d: lr %.4g, train loss %.4f, top-1 %.4f | %s | %d images, %.1f img/s\n",
+		epoch+1, r.cfg.Run.Epochs, st.LR, trainLoss, trainTop1, valSummary(val, r.classes), st.Seen, float64(rec.ImgPerSec))
+
+	st.Epoch, st.Batch, st.Consumed, st.EpochTrained = epoch+1, 0, 0, false
+	st.LossSum, st.Correct, st.Seen, st.AccumExamples, st.Seconds, st.TrainSeconds = 0, 0, 0, 0, 0, 0
+	// Only a validated epoch can be the best one: without validation
+	// images (data.val_ratio 0, or all unreadable) there is no best/.
+	isBest := val.N > 0 && (st.BestEpoch == 0 || val.Top1 >= st.BestTop1)
+	if isBest {
+		st.BestTop1, st.BestEpoch = val.Top1, st.Epoch
+	}
+	if err := r.checkpointEpoch(isBest); err != nil {
+		return err
+	}
+	return r.writeReports(&val)
 }
 
 // evalSteps returns the graphs that evaluation runs: the network's, or with
@@ -432,7 +484,7 @@ func (r *runner) save(dir string) error {
 
 // writeReports rewrites metrics.csv, metrics.jsonl and curves.png from the
 // history and, given validation metrics, confusion.csv and confusion.png.
-func (r *runner) writeReports(val *predict.Metrics) error {
+func (r *runner) writeReports(val *evaluate.Metrics) error {
 	if err := writeMetrics(r.runDir, r.st.History, r.classes); err != nil {
 		return err
 	}
@@ -442,11 +494,11 @@ func (r *runner) writeReports(val *predict.Metrics) error {
 	if val == nil || val.N == 0 {
 		return nil
 	}
-	if err := predict.WriteConfusionCSV(filepath.Join(r.runDir, "confusion.csv"), val.Confusion, nil); err != nil {
+	if err := evaluate.WriteConfusionCSV(filepath.Join(r.runDir, "confusion.csv"), val.Confusion, nil); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	title := fmt.Sprintf("validation, epoch %d: top-1 %.3f", r.st.Epoch, val.Top1)
-	if err := predict.WriteConfusionPNG(filepath.Join(r.runDir, "confusion.png"), val.Confusion, nil, title); err != nil {
+	if err := evaluate.WriteConfusionPNG(filepath.Join(r.runDir, "confusion.png"), val.Confusion, nil, title); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil

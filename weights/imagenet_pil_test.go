@@ -30,9 +30,7 @@ func TestImageNetFromPILPixels(t *testing.T) {
 	tr := dataset.EvalTransform(p.Resize, p.Crop, dataset.Normalize{Mean: p.Mean, Std: p.Std, Scale: p.Scale, BGR: p.BGR})
 	ours := make([]float32, r.n*imageSize)
 	for i := range r.n {
-		img, _, err := dataset.DecodeFile(filepath.Join(decoded, fmt.Sprintf("%03d.png", i)), dataset.DecodeOptions{})
-		require.NoError(t, err)
-		tr.Apply(ours[i*imageSize:(i+1)*imageSize], img, nil)
+		tr.Apply(ours[i*imageSize:(i+1)*imageSize], decodeImage(t, filepath.Join(decoded, fmt.Sprintf("%03d.png", i))), nil)
 	}
 	want := readF32At(t, inputsPath, 0, r.n*imageSize)
 	differ, maxDiff := 0, 0.0

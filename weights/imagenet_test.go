@@ -192,9 +192,7 @@ func TestImageNetMatchesPyTorch(t *testing.T) {
 		tr := dataset.EvalTransform(p.Resize, p.Crop, dataset.Normalize{Mean: p.Mean, Std: p.Std, Scale: p.Scale, BGR: p.BGR})
 		inputs := make([]float32, n*size)
 		for i := range n {
-			img, _, err := dataset.DecodeFile(filepath.Join(data, ref.Images[i].File), dataset.DecodeOptions{})
-			require.NoError(t, err)
-			tr.Apply(inputs[i*size:(i+1)*size], img, nil)
+			tr.Apply(inputs[i*size:(i+1)*size], decodeImage(t, filepath.Join(data, ref.Images[i].File)), nil)
 		}
 		probs := predict(inputs)
 		maxDiff, agree, cats := compare(t, probs)
@@ -306,4 +304,14 @@ func smallRefInput(t *testing.T, path string) []float32 {
 		}
 	}
 	return x
+}
+
+// decodeImage decodes an image file as the loader does (dataset.DecodeBytes).
+func decodeImage(t *testing.T, path string) *image.RGBA {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	img, _, err := dataset.DecodeBytes(data, dataset.DecodeOptions{})
+	require.NoError(t, err, path)
+	return img
 }

@@ -26,24 +26,30 @@ func ReadPth(path string) (map[string]safetensors.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %w", err)
 	}
-	var obj any
+	var ts map[string]safetensors.Tensor
 	if len(data) >= 4 && string(data[:4]) == "PK\x03\x04" {
-		obj, err = unpickleZip(data)
+		ts, err = parsePth(data)
 	} else {
-		obj, err = unpickleLegacy(path)
+		ts, err = parseLegacyPth(path)
 	}
-	if err == nil {
-		var ts map[string]safetensors.Tensor
-		if ts, err = stateDict(obj); err == nil {
-			return ts, nil
-		}
+	if err != nil {
+		return nil, fmt.Errorf("weights: %s: %w", path, err)
 	}
-	return nil, fmt.Errorf("weights: %s: %w", path, err)
+	return ts, nil
 }
 
-// parsePth decodes a zip-format .pth held in memory (the fuzzed entry point).
+// parsePth decodes a zip-format .pth held in memory.
 func parsePth(data []byte) (map[string]safetensors.Tensor, error) {
 	obj, err := unpickleZip(data)
+	if err != nil {
+		return nil, err
+	}
+	return stateDict(obj)
+}
+
+// parseLegacyPth reads a pre-1.6 (non-zip) torch.save file.
+func parseLegacyPth(path string) (map[string]safetensors.Tensor, error) {
+	obj, err := unpickleLegacy(path)
 	if err != nil {
 		return nil, err
 	}
@@ -129,21 +135,9 @@ func unpickleZip(data []byte) (result any, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a zip archive: %w", err)
 	}
-	records := map[string]*zip.File{}
-	var pkl *zip.File
-	for _, f := range zr.File {
-		dir, base := path.Split(f.Name)
-		switch {
-		case base == "data.pkl" && strings.Count(dir, "/") <= 1:
-			pkl = f
-		case strings.HasSuffix(dir, "/data/"):
-			records[base] = f
-		case base == "constants.pkl":
-			return nil, fmt.Errorf("TorchScript archives are not supported; save model.state_dict() instead")
-		}
-	}
-	if pkl == nil {
-		return nil, fmt.Errorf("data.pkl not found in zip archive")
+	pkl, records, err := zipEntries(zr)
+	if err != nil {
+		return nil, err
 	}
 	pklData, err := readRecord(pkl, maxPickle)
 	if err != nil {
@@ -152,61 +146,10 @@ func unpickleZip(data []byte) (result any, err error) {
 	if err := checkPickle(pklData); err != nil {
 		return nil, err
 	}
-	loaded := map[string]*storage{}
 	u := pickle.NewUnpickler(bytes.NewReader(pklData))
-	u.FindClass = func(module, name string) (any, error) {
-		switch module + "." + name {
-		case "torch._utils._rebuild_tensor_v2":
-			return callableFunc(rebuildTensor), nil
-		case "torch._utils._rebuild_parameter":
-			return callableFunc(func(args ...any) (any, error) {
-				if len(args) < 1 {
-					return nil, fmt.Errorf("_rebuild_parameter: no arguments")
-				}
-				return args[0], nil
-			}), nil
-		}
-		if module == "torch" {
-			if c, ok := storageClasses[name]; ok {
-				return c, nil
-			}
-		}
-		return types.NewGenericClass(module, name), nil
-	}
-	u.PersistentLoad = func(id any) (any, error) {
-		t, ok := id.(*types.Tuple)
-		if !ok || t.Len() < 5 {
-			return nil, fmt.Errorf("persistent id: want ('storage', class, key, location, numel), got %T", id)
-		}
-		kind, _ := t.Get(0).(string)
-		class, okC := t.Get(1).(storageClass)
-		key, okK := t.Get(2).(string)
-		numel, okN := t.Get(4).(int)
-		if kind != "storage" || !okC || !okK || !okN || numel < 0 {
-			return nil, fmt.Errorf("persistent id: unsupported storage %v", t)
-		}
-		if st, ok := loaded[key]; ok {
-			return st, nil
-		}
-		rec, ok := records[key]
-		if !ok {
-			return nil, fmt.Errorf("storage record data/%s not found", key)
-		}
-		if uint64(numel)*uint64(class.width) > rec.UncompressedSize64 {
-			return nil, fmt.Errorf("storage data/%s: %d %s values need %d bytes, record has %d",
-				key, numel, class.name, numel*class.width, rec.UncompressedSize64)
-		}
-		b, err := readRecord(rec, int64(len(data))*1024+1<<20)
-		if err != nil {
-			return nil, err
-		}
-		if len(b) < numel*class.width {
-			return nil, fmt.Errorf("storage data/%s is truncated", key)
-		}
-		st := &storage{class: class, numel: numel, data: b[:numel*class.width]}
-		loaded[key] = st
-		return st, nil
-	}
+	u.FindClass = findTorchClass
+	storages := &storageLoader{records: records, loaded: map[string]*storage{}, limit: int64(len(data))*1024 + 1<<20}
+	u.PersistentLoad = storages.load
 	defer func() {
 		// The pickle machine is third-party code fed with user bytes: turn
 		// any panic into an error.
@@ -219,6 +162,94 @@ func unpickleZip(data []byte) (result any, err error) {
 		return nil, fmt.Errorf("bad pickle: %w", err)
 	}
 	return result, nil
+}
+
+// zipEntries finds an archive's data.pkl and its data/<key> storage
+// records, by key.
+func zipEntries(zr *zip.Reader) (pkl *zip.File, records map[string]*zip.File, err error) {
+	records = map[string]*zip.File{}
+	for _, f := range zr.File {
+		dir, base := path.Split(f.Name)
+		switch {
+		case base == "data.pkl" && strings.Count(dir, "/") <= 1:
+			pkl = f
+		case strings.HasSuffix(dir, "/data/"):
+			records[base] = f
+		case base == "constants.pkl":
+			return nil, nil, fmt.Errorf("TorchScript archives are not supported; save model.state_dict() instead")
+		}
+	}
+	if pkl == nil {
+		return nil, nil, fmt.Errorf("data.pkl not found in zip archive")
+	}
+	return pkl, records, nil
+}
+
+// findTorchClass resolves the classes a state dict's pickle names: tensor
+// and parameter rebuilders, storage classes; any other class becomes an
+// inert generic object.
+func findTorchClass(module, name string) (any, error) {
+	switch module + "." + name {
+	case "torch._utils._rebuild_tensor_v2":
+		return callableFunc(rebuildTensor), nil
+	case "torch._utils._rebuild_parameter":
+		return callableFunc(func(args ...any) (any, error) {
+			if len(args) < 1 {
+				return nil, fmt.Errorf("_rebuild_parameter: no arguments")
+			}
+			return args[0], nil
+		}), nil
+	}
+	if module == "torch" {
+		if c, ok := storageClasses[name]; ok {
+			return c, nil
+		}
+	}
+	return types.NewGenericClass(module, name), nil
+}
+
+// storageLoader loads the storages a pickle references (its persistent
+// ids), each record once, none larger than limit bytes.
+type storageLoader struct {
+	records map[string]*zip.File
+	loaded  map[string]*storage
+	limit   int64
+}
+
+// load resolves a persistent id ('storage', class, key, location, numel).
+func (sl *storageLoader) load(id any) (any, error) {
+	t, ok := id.(*types.Tuple)
+	if !ok || t.Len() < 5 {
+		return nil, fmt.Errorf("persistent id: want ('storage', class, key, location, numel), got %T", id)
+	}
+	kind, _ := t.Get(0).(string)
+	class, okC := t.Get(1).(storageClass)
+	key, okK := t.Get(2).(string)
+	numel, okN := t.Get(4).(int)
+	if kind != "storage" || !okC || !okK || !okN || numel < 0 {
+		return nil, fmt.Errorf("persistent id: unsupported storage %v", t)
+	}
+	if st, ok := sl.loaded[key]; ok {
+		return st, nil
+	}
+	rec, ok := sl.records[key]
+	if !ok {
+		return nil, fmt.Errorf("storage record data/%s not found", key)
+	}
+	if uint64(numel)*uint64(class.width) > rec.UncompressedSize64 {
+		return nil, fmt.Errorf("storage data/%s: %d %s values need %d bytes, record has %d",
+			key, numel, class.name, numel*class.width, rec.UncompressedSize64)
+	}
+	b, err := readRecord(rec, sl.limit)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < numel*class.width {
+		return nil, fmt.Errorf("storage data/%s is truncated", key)
+	}
+	st := &storage{class: class, numel: numel, data: b[:numel*class.width]}
+	sl.loaded[key] = st
+	return st, nil
 }
 
 func readRecord(f *zip.File, limit int64) ([]byte, error) {
@@ -301,75 +332,102 @@ func dictEntries(obj any) ([]types.DictEntry, error) {
 
 // toTensor gathers a strided tensor into a dense row-major float32 one.
 func toTensor(v any) (safetensors.Tensor, error) {
-	var (
-		size, stride []int
-		offset       int
-		numel        int
-		at           func(i int) float32
-	)
+	tv, err := viewOf(v)
+	if err != nil {
+		return safetensors.Tensor{}, err
+	}
+	n, err := tv.check()
+	if err != nil {
+		return safetensors.Tensor{}, err
+	}
+	return safetensors.Tensor{Shape: append([]int{}, tv.size...), Data: tv.gather(n)}, nil
+}
+
+// tensorView is a strided view of a storage of numel values; at reads the
+// storage's value i as float32.
+type tensorView struct {
+	size, stride  []int
+	offset, numel int
+	at            func(i int) float32
+}
+
+// viewOf reads the view of a tensor loaded from a zip archive (*rawTensor)
+// or by gopickle's legacy loader (*pytorch.Tensor).
+func viewOf(v any) (tensorView, error) {
 	switch t := v.(type) {
 	case *rawTensor:
-		size, stride, offset, numel = t.size, t.stride, t.offset, t.st.numel
 		st := t.st
-		at = func(i int) float32 { return st.class.conv(st.data[i*st.class.width:]) }
+		at := func(i int) float32 { return st.class.conv(st.data[i*st.class.width:]) }
+		return tensorView{size: t.size, stride: t.stride, offset: t.offset, numel: st.numel, at: at}, nil
 	case *pytorch.Tensor:
-		size, stride, offset = t.Size, t.Stride, t.StorageOffset
+		tv := tensorView{size: t.Size, stride: t.Stride, offset: t.StorageOffset}
 		switch s := t.Source.(type) {
 		case *pytorch.FloatStorage:
-			numel, at = len(s.Data), func(i int) float32 { return s.Data[i] }
+			tv.numel, tv.at = len(s.Data), func(i int) float32 { return s.Data[i] }
 		case *pytorch.HalfStorage:
-			numel, at = len(s.Data), func(i int) float32 { return s.Data[i] }
+			tv.numel, tv.at = len(s.Data), func(i int) float32 { return s.Data[i] }
 		case *pytorch.BFloat16Storage:
-			numel, at = len(s.Data), func(i int) float32 { return s.Data[i] }
+			tv.numel, tv.at = len(s.Data), func(i int) float32 { return s.Data[i] }
 		case *pytorch.DoubleStorage:
-			numel, at = len(s.Data), func(i int) float32 { return float32(s.Data[i]) }
+			tv.numel, tv.at = len(s.Data), func(i int) float32 { return float32(s.Data[i]) }
 		case *pytorch.LongStorage:
-			numel, at = len(s.Data), func(i int) float32 { return float32(s.Data[i]) }
+			tv.numel, tv.at = len(s.Data), func(i int) float32 { return float32(s.Data[i]) }
 		case *pytorch.IntStorage:
-			numel, at = len(s.Data), func(i int) float32 { return float32(s.Data[i]) }
+			tv.numel, tv.at = len(s.Data), func(i int) float32 { return float32(s.Data[i]) }
 		default:
-			return safetensors.Tensor{}, fmt.Errorf("unsupported storage %T", t.Source)
+			return tv, fmt.Errorf("unsupported storage %T", t.Source)
 		}
-	default:
-		return safetensors.Tensor{}, fmt.Errorf("not a tensor (%T)", v)
+		return tv, nil
 	}
+	return tensorView{}, fmt.Errorf("not a tensor (%T)", v)
+}
+
+// check returns the view's element count after checking that it stays
+// inside its storage.
+func (tv tensorView) check() (int, error) {
+	size, stride, offset := tv.size, tv.stride, tv.offset
 	if len(size) != len(stride) {
-		return safetensors.Tensor{}, fmt.Errorf("size %v and stride %v differ in rank", size, stride)
+		return 0, fmt.Errorf("size %v and stride %v differ in rank", size, stride)
 	}
 	n := 1
 	last := offset // highest storage index touched
 	for i, d := range size {
 		if d < 0 || stride[i] < 0 || (d > 0 && n > math.MaxInt32/d) {
-			return safetensors.Tensor{}, fmt.Errorf("bad size %v / stride %v", size, stride)
+			return 0, fmt.Errorf("bad size %v / stride %v", size, stride)
 		}
 		n *= d
 		if d > 0 {
 			if stride[i] > math.MaxInt32/d {
-				return safetensors.Tensor{}, fmt.Errorf("bad stride %v", stride)
+				return 0, fmt.Errorf("bad stride %v", stride)
 			}
 			last += (d - 1) * stride[i]
 		}
 	}
 	// A view never has more elements than its storage (zero strides aside,
-	// which state dicts do not use): this also bounds the allocation below.
-	if offset < 0 || n > numel || (n > 0 && last >= numel) {
-		return safetensors.Tensor{}, fmt.Errorf("view (offset %d, size %v, stride %v) exceeds storage of %d values", offset, size, stride, numel)
+	// which state dicts do not use): this also bounds the allocation in gather.
+	if offset < 0 || n > tv.numel || (n > 0 && last >= tv.numel) {
+		return 0, fmt.Errorf("view (offset %d, size %v, stride %v) exceeds storage of %d values", offset, size, stride, tv.numel)
 	}
+	return n, nil
+}
+
+// gather copies the view's n values in row-major order.
+func (tv tensorView) gather(n int) []float32 {
 	data := make([]float32, n)
-	idx := make([]int, len(size))
+	idx := make([]int, len(tv.size))
 	for i := range data {
-		pos := offset
+		pos := tv.offset
 		for k, x := range idx {
-			pos += x * stride[k]
+			pos += x * tv.stride[k]
 		}
-		data[i] = at(pos)
+		data[i] = tv.at(pos)
 		for k := len(idx) - 1; k >= 0; k-- {
 			idx[k]++
-			if idx[k] < size[k] {
+			if idx[k] < tv.size[k] {
 				break
 			}
 			idx[k] = 0
 		}
 	}
-	return safetensors.Tensor{Shape: append([]int{}, size...), Data: data}, nil
+	return data
 }

@@ -14,17 +14,21 @@ import (
 
 // tfjsModel is the part of a TensorFlow.js layers-model model.json we read.
 type tfjsModel struct {
-	Format          string `json:"format"`
-	GeneratedBy     string `json:"generatedBy"`
-	WeightsManifest []struct {
-		Paths   []string `json:"paths"`
-		Weights []struct {
-			Name         string          `json:"name"`
-			Shape        []int           `json:"shape"`
-			DType        string          `json:"dtype"`
-			Quantization json.RawMessage `json:"quantization"`
-		} `json:"weights"`
-	} `json:"weightsManifest"`
+	Format          string      `json:"format"`
+	GeneratedBy     string      `json:"generatedBy"`
+	WeightsManifest []tfjsGroup `json:"weightsManifest"`
+}
+
+// tfjsGroup is one manifest group: its tensors are packed in order, little
+// endian, in the concatenation of its shards.
+type tfjsGroup struct {
+	Paths   []string `json:"paths"`
+	Weights []struct {
+		Name         string          `json:"name"`
+		Shape        []int           `json:"shape"`
+		DType        string          `json:"dtype"`
+		Quantization json.RawMessage `json:"quantization"`
+	} `json:"weights"`
 }
 
 // maxTFJSBytes bounds the shard bytes one manifest group may declare.
@@ -72,30 +76,9 @@ func parseTFJS(modelJSON []byte, readShard func(string) ([]byte, error)) (map[st
 	out := map[string]safetensors.Tensor{}
 	for gi, g := range m.WeightsManifest {
 		// Check sizes before reading any shard.
-		var need int64
-		sizes := make([]int, len(g.Weights))
-		for wi, w := range g.Weights {
-			if len(w.Quantization) > 0 && string(w.Quantization) != "null" {
-				return nil, fmt.Errorf("tensor %q: quantized weights are not supported", w.Name)
-			}
-			width := 4
-			switch w.DType {
-			case "float32", "int32":
-			default:
-				return nil, fmt.Errorf("tensor %q: unsupported dtype %q", w.Name, w.DType)
-			}
-			n := 1
-			for _, d := range w.Shape {
-				if d < 0 || (d > 0 && n > math.MaxInt32/d) {
-					return nil, fmt.Errorf("tensor %q: bad shape %v", w.Name, w.Shape)
-				}
-				n *= d
-			}
-			sizes[wi] = n
-			need += int64(n * width)
-			if need > maxTFJSBytes {
-				return nil, fmt.Errorf("group %d declares more than %d bytes", gi, int64(maxTFJSBytes))
-			}
+		sizes, need, err := g.sizes(gi)
+		if err != nil {
+			return nil, err
 		}
 		buf := make([]byte, 0, min(need, 1<<28)) // the manifest is not trusted yet
 		for _, p := range g.Paths {
@@ -108,26 +91,62 @@ func parseTFJS(modelJSON []byte, readShard func(string) ([]byte, error)) (map[st
 		if int64(len(buf)) != need {
 			return nil, fmt.Errorf("group %d: shards hold %d bytes, manifest needs %d", gi, len(buf), need)
 		}
-		off := 0
-		for wi, w := range g.Weights {
-			if _, dup := out[w.Name]; dup {
-				return nil, fmt.Errorf("tensor %q listed twice", w.Name)
-			}
-			n := sizes[wi]
-			data := make([]float32, n)
-			for i := range data {
-				bits := binary.LittleEndian.Uint32(buf[off+4*i:])
-				if w.DType == "int32" {
-					data[i] = float32(int32(bits))
-				} else {
-					data[i] = math.Float32frombits(bits)
-				}
-			}
-			off += 4 * n
-			out[w.Name] = safetensors.Tensor{Shape: append([]int{}, w.Shape...), Data: data}
+		if err := g.unpack(out, sizes, buf); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// sizes checks group gi's tensors (dtype, shape, no quantization) and
+// returns their element counts and the bytes their shards must hold.
+func (g tfjsGroup) sizes(gi int) ([]int, int64, error) {
+	var need int64
+	sizes := make([]int, len(g.Weights))
+	for wi, w := range g.Weights {
+		if len(w.Quantization) > 0 && string(w.Quantization) != "null" {
+			return nil, 0, fmt.Errorf("tensor %q: quantized weights are not supported", w.Name)
+		}
+		if w.DType != "float32" && w.DType != "int32" {
+			return nil, 0, fmt.Errorf("tensor %q: unsupported dtype %q", w.Name, w.DType)
+		}
+		n := 1
+		for _, d := range w.Shape {
+			if d < 0 || (d > 0 && n > math.MaxInt32/d) {
+				return nil, 0, fmt.Errorf("tensor %q: bad shape %v", w.Name, w.Shape)
+			}
+			n *= d
+		}
+		sizes[wi] = n
+		need += int64(n * 4) // both dtypes are 4 bytes wide
+		if need > maxTFJSBytes {
+			return nil, 0, fmt.Errorf("group %d declares more than %d bytes", gi, int64(maxTFJSBytes))
+		}
+	}
+	return sizes, need, nil
+}
+
+// unpack adds the group's tensors, read from buf, to out as float32.
+func (g tfjsGroup) unpack(out map[string]safetensors.Tensor, sizes []int, buf []byte) error {
+	off := 0
+	for wi, w := range g.Weights {
+		if _, dup := out[w.Name]; dup {
+			return fmt.Errorf("tensor %q listed twice", w.Name)
+		}
+		n := sizes[wi]
+		data := make([]float32, n)
+		for i := range data {
+			bits := binary.LittleEndian.Uint32(buf[off+4*i:])
+			if w.DType == "int32" {
+				data[i] = float32(int32(bits))
+			} else {
+				data[i] = math.Float32frombits(bits)
+			}
+		}
+		off += 4 * n
+		out[w.Name] = safetensors.Tensor{Shape: append([]int{}, w.Shape...), Data: data}
+	}
+	return nil
 }
 
 // readLabels reads an ImageNet labels.json: either a JSON array of names or

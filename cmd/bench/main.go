@@ -2,7 +2,7 @@
 // benchmark.py: it builds the model, warms up (compilation + first runs), times -steps steps and prints
 // one JSON line:
 //
-//	{"model":"resnet50","size":224,"batch":8,"mode":"train","backend":"go","conv":"native",
+//	{"model":"resnet50","size":224,"batch":8,"mode":"train","backend":"go","precision":"float32",
 //	 "img_per_s":..,"step_ms_median":..,"step_ms_mean":..,"peak_mem_mb":..,...}
 //
 // Train mode runs forward + backward + a plain SGD update of every trainable variable (written inline
@@ -11,7 +11,7 @@
 // Usage:
 //
 //	bench -model resnet50 -size 224 -batch 8 -mode train|infer [-steps N] [-warmup N] [-backend B]
-//	      [-precision float32|bfloat16] [-conv auto|native|gather] [-cpuprofile file]
+//	      [-precision float32|bfloat16] [-cpuprofile file]
 //	      [-data DIR [-epochs N] [-workers N]]
 //
 // -data DIR also trains on a dataset in the list-file layout (DIR/train_list.txt, as cat12 or one made by
@@ -53,6 +53,7 @@ import (
 
 	openbackend "github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -64,11 +65,11 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // config holds the parsed flags.
 type config struct {
-	model, mode, backend, conv, layout, cpuProfile string
-	precision, data                                string
-	size, batch, steps, warmup, classes, epochs    int
-	workers                                        int
-	learningRate                                   float64
+	model, mode, backend, layout, cpuProfile    string
+	precision, data                             string
+	size, batch, steps, warmup, classes, epochs int
+	workers                                     int
+	learningRate                                float64
 }
 
 // result is the JSON line printed on success.
@@ -78,7 +79,6 @@ type result struct {
 	Batch        int       `json:"batch"`
 	Mode         string    `json:"mode"`
 	Backend      string    `json:"backend"`
-	Conv         string    `json:"conv"`
 	Precision    string    `json:"precision"`
 	ImgPerS      float64   `json:"img_per_s"`
 	StepMsMedian float64   `json:"step_ms_median"`
@@ -109,7 +109,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.steps, "steps", 10, "timed steps")
 	fs.IntVar(&c.warmup, "warmup", 2, "untimed steps before timing (the first one compiles)")
 	fs.StringVar(&c.backend, "backend", "go", "backend: go (ops_sequential), go:OPTIONS, xla:cpu, onnxruntime (build tag onnx)")
-	fs.StringVar(&c.conv, "conv", "auto", "convolution implementation: auto, native or gather")
 	fs.StringVar(&c.precision, "precision", "float32", "activations: float32, or bfloat16 (convolutions in bfloat16, float32 master weights, batch norm and loss)")
 	fs.StringVar(&c.layout, "layout", string(resnet.LayoutTorchvision), "weight layout: v1.5 (torchvision) or v1 (keras)")
 	fs.IntVar(&c.classes, "classes", 1000, "number of classes")
@@ -176,11 +175,6 @@ func bench(c config) (res result, err error) {
 			err = fmt.Errorf("bench: %v", r)
 		}
 	}()
-	impl, err := resnet.ParseConvImpl(c.conv)
-	if err != nil {
-		return res, err
-	}
-	resnet.DefaultConvImpl = impl
 	m, err := resnet.New(c.model, c.classes, resnet.Layout(c.layout))
 	if err != nil {
 		return res, err
@@ -193,26 +187,53 @@ func bench(c config) (res result, err error) {
 
 	store := model.NewStore()
 	store.RootScope().SetParam(model.ParamInitialSeed, int64(1))
-	training := c.mode == "train"
-	if !training {
-		// Backends that embed non-trainable variables as constants in inference graphs (ONNX Runtime)
-		// need every variable to hold a value first: create them in a scratch training graph and
-		// initialise them.
-		g := NewGraph(backend, "create_variables")
-		store.SetTraining(g, true)
-		model.SetStore(g, store)
-		m.Logits(store.RootScope().In("model"), Parameter(g, "images", shapes.Make(dtypes.Float32, c.batch, c.size, c.size, 3)))
-		g.Finalize()
-		if err := store.InitializeVariables(backend, nil); err != nil {
-			return res, fmt.Errorf("bench: initialising variables: %w", err)
+	if c.mode == "infer" {
+		if err := initVariables(c, backend, store, m); err != nil {
+			return res, err
 		}
 	}
-	convUsed := impl
-	exec, err := model.NewExec(backend, store, func(scope *model.Scope, images, labels *Node) *Node {
-		g := images.Graph()
-		if convUsed == resnet.ConvAuto {
-			convUsed = resnet.ConvImplFor(g)
+	exec, err := model.NewExec(backend, store, stepGraph(c, store, m))
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	images, labels := syntheticBatch(c)
+	step := func() error {
+		out, err := exec.Call1(images, labels)
+		if err != nil {
+			return fmt.Errorf("bench: step: %w", err)
 		}
+		tensors.MustCopyFlatData[float32](out) // wait for the result on the host.
+		out.FinalizeAll()
+		return nil
+	}
+	t, err := timeSteps(c, step)
+	if err != nil {
+		return res, err
+	}
+	return newResult(c, backend.String(), t), nil
+}
+
+// initVariables creates and initialises the model's variables in a scratch training graph: backends
+// that embed non-trainable variables as constants in inference graphs (ONNX Runtime) need every
+// variable to hold a value first.
+func initVariables(c config, backend compute.Backend, store *model.Store, m *resnet.Model) error {
+	g := NewGraph(backend, "create_variables")
+	store.SetTraining(g, true)
+	model.SetStore(g, store)
+	m.Logits(store.RootScope().In("model"), Parameter(g, "images", shapes.Make(dtypes.Float32, c.batch, c.size, c.size, 3)))
+	g.Finalize()
+	if err := store.InitializeVariables(backend, nil); err != nil {
+		return fmt.Errorf("bench: initialising variables: %w", err)
+	}
+	return nil
+}
+
+// stepGraph returns the graph of one step: the logits (infer), or the loss after a plain SGD update of
+// every trainable variable (train).
+func stepGraph(c config, store *model.Store, m *resnet.Model) func(scope *model.Scope, images, labels *Node) *Node {
+	training := c.mode == "train"
+	return func(scope *model.Scope, images, labels *Node) *Node {
+		g := images.Graph()
 		store.SetTraining(g, training)
 		modelScope := scope.In("model")
 		input := images
@@ -238,61 +259,61 @@ func bench(c config) (res result, err error) {
 			v.SetNodeValue(Sub(nodes[i], MulScalar(grads[i], c.learningRate)))
 		}
 		return loss
-	})
-	if err != nil {
-		return res, fmt.Errorf("bench: %w", err)
 	}
+}
 
-	images, labels := syntheticBatch(c)
-	step := func() error {
-		out, err := exec.Call1(images, labels)
-		if err != nil {
-			return fmt.Errorf("bench: step: %w", err)
-		}
-		tensors.MustCopyFlatData[float32](out) // wait for the result on the host.
-		out.FinalizeAll()
-		return nil
-	}
+// timing is what timeSteps measures.
+type timing struct {
+	compileS float64   // the first warm-up step, which compiles
+	totalS   float64   // the timed steps
+	stepsMs  []float64 // each timed step
+}
 
+// timeSteps runs the warm-up steps (at least one), then times c.steps steps, under the CPU profiler
+// with -cpuprofile.
+func timeSteps(c config, step func() error) (t timing, err error) {
 	start := time.Now()
 	for i := range max(c.warmup, 1) {
 		if err := step(); err != nil {
-			return res, err
+			return t, err
 		}
 		if i == 0 {
-			res.CompileS = time.Since(start).Seconds()
+			t.compileS = time.Since(start).Seconds()
 		}
 	}
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
 		if err != nil {
-			return res, fmt.Errorf("bench: %w", err)
+			return t, fmt.Errorf("bench: %w", err)
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return res, fmt.Errorf("bench: %s: %w", c.cpuProfile, err)
+			return t, fmt.Errorf("bench: %s: %w", c.cpuProfile, err)
 		}
 		defer pprof.StopCPUProfile()
 	}
-	stepsMs := make([]float64, 0, c.steps)
+	t.stepsMs = make([]float64, 0, c.steps)
 	t0 := time.Now()
 	for range c.steps {
 		s := time.Now()
 		if err := step(); err != nil {
-			return res, err
+			return t, err
 		}
-		stepsMs = append(stepsMs, float64(time.Since(s).Microseconds())/1e3)
+		t.stepsMs = append(t.stepsMs, float64(time.Since(s).Microseconds())/1e3)
 	}
-	total := time.Since(t0).Seconds()
+	t.totalS = time.Since(t0).Seconds()
+	return t, nil
+}
 
-	res = result{
-		Model: c.model, Size: c.size, Batch: c.batch, Mode: c.mode, Backend: backend.String(), Conv: convUsed.String(), Precision: c.precision,
-		ImgPerS: round(float64(c.batch*c.steps)/total, 3), StepMsMean: round(total*1e3/float64(c.steps), 1),
-		StepMsMedian: round(median(stepsMs), 1), StepMsMin: round(slices.Min(stepsMs), 1),
-		PeakMemMB: round(peakMemMB(), 1), Steps: c.steps, Warmup: c.warmup, CompileS: round(res.CompileS, 2),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), StepsMs: stepsMs,
+// newResult returns the JSON line's fields for the measured timing t.
+func newResult(c config, backend string, t timing) result {
+	return result{
+		Model: c.model, Size: c.size, Batch: c.batch, Mode: c.mode, Backend: backend, Precision: c.precision,
+		ImgPerS: round(float64(c.batch*c.steps)/t.totalS, 3), StepMsMean: round(t.totalS*1e3/float64(c.steps), 1),
+		StepMsMedian: round(median(t.stepsMs), 1), StepMsMin: round(slices.Min(t.stepsMs), 1),
+		PeakMemMB: round(peakMemMB(), 1), Steps: c.steps, Warmup: c.warmup, CompileS: round(t.compileS, 2),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), StepsMs: t.stepsMs,
 	}
-	return res, nil
 }
 
 // syntheticBatch returns images [batch, size, size, 3] float32 ~ U[-1,1) and labels [batch] int32.

@@ -52,7 +52,6 @@ func TestRunTiny(t *testing.T) {
 			require.Equal(t, "resnet18", res.Model)
 			require.Equal(t, mode, res.Mode)
 			require.Equal(t, "go", res.Backend)
-			require.Equal(t, "native", res.Conv)
 			require.Equal(t, 2, res.Steps)
 			require.Len(t, res.StepsMs, 2)
 			require.Greater(t, res.ImgPerS, 0.0)
@@ -69,7 +68,6 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{"mode", []string{"-mode", "eval"}, `bench: -mode "eval": want train or infer`},
 		{"model", []string{"-model", "resnet51", "-size", "32"}, `resnet: unknown model "resnet51"`},
-		{"conv", []string{"-conv", "winograd"}, `unknown convolution implementation "winograd"`},
 		{"size", []string{"-size", "8"}, "bench: need -size >= 32"},
 		{"data missing", []string{"-data", "/nonexistent"}, "bench: -data: open /nonexistent/train_list.txt"},
 		{"data infer", []string{"-data", "/nonexistent", "-mode", "infer"}, "bench: -data needs -mode train and -epochs >= 2"},

@@ -47,26 +47,8 @@ const usage = `usage: predict (-checkpoint DIR | -pretrained SPEC) (-images DIR|
 `
 
 func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer, terminal bool) int {
-	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var o predict.Options
-	fs.StringVar(&o.Checkpoint, "checkpoint", "", "run directory or checkpoint directory")
-	fs.IntVar(&o.Step, "step", -1, "checkpoint of this epoch (-1: best, else the latest)")
-	fs.StringVar(&o.Pretrained, "pretrained", "", `pretrained weights instead of a checkpoint: "imagenet", a .pth, .safetensors or TF.js model`)
-	fs.StringVar(&o.CacheDir, "cache", "", "weights cache directory (default $GOCLS_CACHE or ~/.cache/gocls)")
-	fs.StringVar(&o.Images, "images", "", `folder of images, one image file, or a list file ("NAME" or "NAME<TAB>label" lines)`)
-	fs.StringVar(&o.Root, "root", "", "directory the list's names are relative to (default: the list's directory)")
-	fs.StringVar(&o.Out, "out", "", `output file (default result.csv; with -labels none; with -format jsonl stdout)`)
-	fs.StringVar(&o.Format, "format", "csv", "csv (result.csv) or jsonl (one JSON object per image)")
-	fs.IntVar(&o.TopK, "topk", 0, "also write the K most probable classes per image")
-	fs.StringVar(&o.TopKOut, "topk-out", "", "top-K CSV path (default topk.csv next to -out)")
-	fs.BoolVar(&o.FlipTTA, "tta", false, "horizontal-flip test-time augmentation (averages image and mirror)")
-	fs.BoolVar(&o.SkipBad, "skip-bad", false, "skip unreadable images instead of failing (they are listed)")
-	fs.StringVar(&o.Labels, "labels", "", `evaluation mode: list file of "NAME<TAB>label" lines`)
-	fs.StringVar(&o.ConfusionOut, "confusion", "", "evaluation mode: confusion CSV path (default confusion.csv next to -out); PNG beside it")
-	fs.IntVar(&o.BatchSize, "batch", predict.DefaultBatchSize, "images per batch")
-	fs.IntVar(&o.Workers, "workers", 0, "decoding goroutines (0: one per CPU)")
-	fs.StringVar(&o.Backend, "backend", "", "GoMLX backend: go (default), xla:cpu, xla:cuda")
+	fs := newFlagSet(&o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
@@ -111,6 +93,30 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer, termi
 		fmt.Fprintf(log, "note: metrics exclude %d skipped image(s)\n", len(sum.Skipped))
 	}
 	return 0
+}
+
+// newFlagSet declares the command's flags, which set the fields of o.
+func newFlagSet(o *predict.Options) *flag.FlagSet {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.Checkpoint, "checkpoint", "", "run directory or checkpoint directory")
+	fs.IntVar(&o.Step, "step", -1, "checkpoint of this epoch (-1: best, else the latest)")
+	fs.StringVar(&o.Pretrained, "pretrained", "", `pretrained weights instead of a checkpoint: "imagenet", a .pth, .safetensors or TF.js model`)
+	fs.StringVar(&o.CacheDir, "cache", "", "weights cache directory (default $GOCLS_CACHE or ~/.cache/gocls)")
+	fs.StringVar(&o.Images, "images", "", `folder of images, one image file, or a list file ("NAME" or "NAME<TAB>label" lines)`)
+	fs.StringVar(&o.Root, "root", "", "directory the list's names are relative to (default: the list's directory)")
+	fs.StringVar(&o.Out, "out", "", `output file (default result.csv; with -labels none; with -format jsonl stdout)`)
+	fs.StringVar(&o.Format, "format", "csv", "csv (result.csv) or jsonl (one JSON object per image)")
+	fs.IntVar(&o.TopK, "topk", 0, "also write the K most probable classes per image")
+	fs.StringVar(&o.TopKOut, "topk-out", "", "top-K CSV path (default topk.csv next to -out)")
+	fs.BoolVar(&o.FlipTTA, "tta", false, "horizontal-flip test-time augmentation (averages image and mirror)")
+	fs.BoolVar(&o.SkipBad, "skip-bad", false, "skip unreadable images instead of failing (they are listed)")
+	fs.StringVar(&o.Labels, "labels", "", `evaluation mode: list file of "NAME<TAB>label" lines`)
+	fs.StringVar(&o.ConfusionOut, "confusion", "", "evaluation mode: confusion CSV path (default confusion.csv next to -out); PNG beside it")
+	fs.IntVar(&o.BatchSize, "batch", predict.DefaultBatchSize, "images per batch")
+	fs.IntVar(&o.Workers, "workers", 0, "decoding goroutines (0: one per CPU)")
+	fs.StringVar(&o.Backend, "backend", "", "GoMLX backend: go (default), xla:cpu, xla:cuda")
+	return fs
 }
 
 // quickCheck rejects flag combinations that are wrong before anything is loaded.

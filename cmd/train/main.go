@@ -35,6 +35,52 @@ func (s *setFlags) String() string     { return strings.Join(*s, " ") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	a, code := parseArgs(args, stderr)
+	if a == nil {
+		return code
+	}
+	cfg, err := train.LoadConfig(a.config, a.sets)
+	if err == nil {
+		err = cfg.CheckPaths()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "train:", err)
+		return 2
+	}
+	if !a.quiet {
+		settings, _ := cfgfile.Marshal(cfg)
+		fmt.Fprintf(stdout, "settings in effect (%s):\n%s\n", a.config, settings)
+	}
+	res, predictions, err := runUntilInterrupted(cfg, stdout, stderr)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, "train: interrupted; checkpoint saved, run the same command again to resume")
+			return 130
+		}
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	best := fmt.Sprintf("best val top-1 %.4f (epoch %d)", res.BestTop1, res.BestEpoch)
+	if res.BestEpoch == 0 {
+		best = "no validated epoch, so no best/"
+	}
+	fmt.Fprintf(stdout, "done: %d epochs, %d steps, %s, run directory %s\n", res.Epochs, res.Steps, best, res.RunDir)
+	if predictions != "" {
+		fmt.Fprintf(stdout, "predictions: %s\n", predictions)
+	}
+	return 0
+}
+
+// cmdArgs is the parsed command line.
+type cmdArgs struct {
+	config string
+	sets   []string // -set overrides, then -backend's
+	quiet  bool
+}
+
+// parseArgs parses the command line; nil means stop with the exit code
+// (0 after -h, 2 on a usage error, reported on stderr).
+func parseArgs(args []string, stderr io.Writer) (*cmdArgs, int) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file (see configs/ and docs/CONFIG.md)")
@@ -48,34 +94,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return nil, 0
 		}
-		return 2
+		return nil, 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "train: unexpected arguments %q\n", fs.Args())
-		return 2
+		return nil, 2
 	}
 	if *configPath == "" {
 		fmt.Fprintln(stderr, "train: -config is required (for a first run: -config configs/quickstart.yaml)")
-		return 2
+		return nil, 2
 	}
 	if *backendName != "" {
 		sets = append(sets, "run.backend="+*backendName)
 	}
-	cfg, err := train.LoadConfig(*configPath, sets)
-	if err == nil {
-		err = cfg.CheckPaths()
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "train:", err)
-		return 2
-	}
-	if !*quiet {
-		settings, _ := cfgfile.Marshal(cfg)
-		fmt.Fprintf(stdout, "settings in effect (%s):\n%s\n", *configPath, settings)
-	}
+	return &cmdArgs{config: *configPath, sets: sets, quiet: *quiet}, 0
+}
 
+// runUntilInterrupted trains, then runs the config's predict section
+// (returning the file it wrote); the first SIGINT or SIGTERM cancels the
+// run, which then saves a checkpoint and returns context.Canceled, and a
+// second one kills the process at once.
+func runUntilInterrupted(cfg train.Config, stdout, stderr io.Writer) (*train.Result, string, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	finished := make(chan struct{})
@@ -91,20 +132,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}()
 	res, err := train.Run(ctx, cfg, stdout)
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			fmt.Fprintln(stderr, "train: interrupted; checkpoint saved, run the same command again to resume")
-			return 130
-		}
-		fmt.Fprintln(stderr, err)
-		return 1
+		return nil, "", err
 	}
-	best := fmt.Sprintf("best val top-1 %.4f (epoch %d)", res.BestTop1, res.BestEpoch)
-	if res.BestEpoch == 0 {
-		best = "no validated epoch, so no best/"
-	}
-	fmt.Fprintf(stdout, "done: %d epochs, %d steps, %s, run directory %s\n", res.Epochs, res.Steps, best, res.RunDir)
-	if res.Predictions != "" {
-		fmt.Fprintf(stdout, "predictions: %s\n", res.Predictions)
-	}
-	return 0
+	predictions, err := predictSection(ctx, cfg, res.RunDir, stdout)
+	return res, predictions, err
 }

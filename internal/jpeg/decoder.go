@@ -17,22 +17,6 @@ const (
 	YCCK
 )
 
-func (c ColorSpace) String() string {
-	switch c {
-	case Gray:
-		return "gray"
-	case YCbCr:
-		return "YCbCr"
-	case RGB:
-		return "RGB"
-	case CMYK:
-		return "CMYK"
-	case YCCK:
-		return "YCCK"
-	}
-	return "unknown"
-}
-
 // Config is what the headers up to the frame (SOF) marker say.
 type Config struct {
 	Width, Height int

@@ -320,7 +320,9 @@ func (d *decoder) decodeBlock(c *component, b *[64]int16) error {
 
 // huffSequential decodes one block of a sequential Huffman scan. The bit
 // buffer lives in locals; each step refills it to at least 32 bits, enough
-// for a code and its magnitude bits.
+// for a code and its magnitude bits. It is the decoder's innermost loop and
+// stays one function: split into helpers, the bit buffer would go through
+// memory at every call instead of staying in registers.
 func (d *decoder) huffSequential(c *component, b *[64]int16) error {
 	br := &d.bits
 	v, err := br.decodeValue(&d.dcTab[c.td])

@@ -133,49 +133,59 @@ func Parse(data []byte) (map[string]Tensor, map[string]string, error) {
 			}
 			continue
 		}
-		var e entry
-		if err := json.Unmarshal(msg, &e); err != nil {
-			return nil, nil, fmt.Errorf("tensor %q: bad entry: %w", name, err)
+		t, err := parseTensor(name, msg, body)
+		if err != nil {
+			return nil, nil, err
 		}
-		n := 1
-		for _, d := range e.Shape {
-			if d < 0 || (d > 0 && n > math.MaxInt32/d) {
-				return nil, nil, fmt.Errorf("tensor %q: bad shape %v", name, e.Shape)
-			}
-			n *= d
-		}
-		var width int64
-		switch e.DType {
-		case "F32":
-			width = 4
-		case "F16", "BF16":
-			width = 2
-		case "F64":
-			width = 8
-		default:
-			return nil, nil, fmt.Errorf("tensor %q: unsupported dtype %s", name, e.DType)
-		}
-		start, end := e.Offsets[0], e.Offsets[1]
-		if start < 0 || end < start || end > int64(len(body)) || end-start != int64(n)*width {
-			return nil, nil, fmt.Errorf("tensor %q: data offsets %v do not match shape %v %s (body %d bytes)", name, e.Offsets, e.Shape, e.DType, len(body))
-		}
-		b := body[start:end]
-		out := make([]float32, n)
-		for i := range out {
-			switch e.DType {
-			case "F32":
-				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-			case "F64":
-				out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
-			case "BF16":
-				out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16)
-			case "F16":
-				out[i] = halfToFloat(binary.LittleEndian.Uint16(b[2*i:]))
-			}
-		}
-		tensors[name] = Tensor{Shape: append([]int{}, e.Shape...), Data: out}
+		tensors[name] = t
 	}
 	return tensors, metadata, nil
+}
+
+// parseTensor decodes the header entry msg of tensor name and its data,
+// which must lie in body, to float32.
+func parseTensor(name string, msg json.RawMessage, body []byte) (Tensor, error) {
+	var e entry
+	if err := json.Unmarshal(msg, &e); err != nil {
+		return Tensor{}, fmt.Errorf("tensor %q: bad entry: %w", name, err)
+	}
+	n := 1
+	for _, d := range e.Shape {
+		if d < 0 || (d > 0 && n > math.MaxInt32/d) {
+			return Tensor{}, fmt.Errorf("tensor %q: bad shape %v", name, e.Shape)
+		}
+		n *= d
+	}
+	var width int64
+	switch e.DType {
+	case "F32":
+		width = 4
+	case "F16", "BF16":
+		width = 2
+	case "F64":
+		width = 8
+	default:
+		return Tensor{}, fmt.Errorf("tensor %q: unsupported dtype %s", name, e.DType)
+	}
+	start, end := e.Offsets[0], e.Offsets[1]
+	if start < 0 || end < start || end > int64(len(body)) || end-start != int64(n)*width {
+		return Tensor{}, fmt.Errorf("tensor %q: data offsets %v do not match shape %v %s (body %d bytes)", name, e.Offsets, e.Shape, e.DType, len(body))
+	}
+	b := body[start:end]
+	out := make([]float32, n)
+	for i := range out {
+		switch e.DType {
+		case "F32":
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		case "F64":
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		case "BF16":
+			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16)
+		case "F16":
+			out[i] = halfToFloat(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+	}
+	return Tensor{Shape: append([]int{}, e.Shape...), Data: out}, nil
 }
 
 func halfToFloat(h uint16) float32 {

@@ -14,7 +14,6 @@ import (
 var (
 	flagConvBenchBackend = flag.String("conv.backend", "go:ops_sequential",
 		"backend configuration for BenchmarkConvResNet50 (default: the pure-Go backend as the trainer runs it; onnxruntime needs -tags onnx)")
-	flagConvBenchImpl  = flag.String("conv.impl", "auto", "Conv2D implementation for BenchmarkConvResNet50: auto, native or gather")
 	flagConvBenchBatch = flag.Int("conv.batch", 8, "batch size for BenchmarkConvResNet50")
 )
 
@@ -72,16 +71,12 @@ func TestResNet50ConvShapesCount(t *testing.T) {
 }
 
 // BenchmarkConvResNet50 times every distinct ResNet50 convolution (batch -conv.batch, default 8) on
-// -conv.backend with -conv.impl: "fwd" returns y, "bwd" returns the gradients w.r.t. input and kernel
+// -conv.backend: "fwd" returns y, "bwd" returns the gradients w.r.t. input and kernel
 // (kernel only for the stem, whose input needs none) of sum(y*r). It reports GFLOP/s (2 per
 // multiply-add; the backward counts 2x the forward FLOPs, 1x for the stem).
 //
 //	GOEXPERIMENT=simd go test ./models/resnet -run '^$' -bench ConvResNet50 -benchtime 3x
 func BenchmarkConvResNet50(b *testing.B) {
-	impl, err := ParseConvImpl(*flagConvBenchImpl)
-	if err != nil {
-		b.Fatal(err)
-	}
 	backend, err := compute.NewWithConfig(*flagConvBenchBackend)
 	if err != nil {
 		b.Fatal(err)
@@ -99,7 +94,7 @@ func BenchmarkConvResNet50(b *testing.B) {
 		for _, mode := range []string{"fwd", "bwd"} {
 			b.Run(fmt.Sprintf("%s/%s", s.name, mode), func(b *testing.B) {
 				exec, err := NewExec(backend, func(x, k, r *Node) []*Node {
-					y := Conv2DWith(impl, x, k, s.s, pad)
+					y := Conv2D(x, k, s.s, pad)
 					if mode == "fwd" {
 						return []*Node{y}
 					}

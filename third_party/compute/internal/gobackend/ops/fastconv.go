@@ -96,6 +96,9 @@ func execConvGeneralFast(backend *gobackend.Backend, node *gobackend.Node, input
 	params := node.Data.(*convNode)
 	plan, ok := newFastConvPlan(params, input.RawShape, kernel.RawShape, node.Shape)
 	if !ok {
+		if plan, ok := newBFloat16ConvPlan(params, input.RawShape, kernel.RawShape, node.Shape); ok {
+			return execConvBFloat16(backend, node, plan, input, kernel)
+		}
 		return execConvGeneral(backend, node, inputs, owned)
 	}
 	if epi := params.epilogue; epi != nil && epi.reluMask {
@@ -387,11 +390,17 @@ type fastConvPlan struct {
 	epiMask    []float32 // if set (and epiA nil): outputs where epiMask <= 0 (or NaN) become 0
 }
 
-// newFastConvPlan returns the plan, or false if fastConv does not handle this convolution.
+// newFastConvPlan returns the plan of a float32 convolution, or false if fastConv does not handle it.
 func newFastConvPlan(params *convNode, inShape, kShape, outShape shapes.Shape) (*fastConvPlan, bool) {
 	if inShape.DType != dtypes.Float32 || kShape.DType != dtypes.Float32 || outShape.DType != dtypes.Float32 {
 		return nil, false
 	}
+	return newConvPlanGeometry(params, inShape, kShape, outShape)
+}
+
+// newConvPlanGeometry returns the plan for the convolution's geometry, whatever its dtype, or false if
+// fastConv does not handle that geometry.
+func newConvPlanGeometry(params *convNode, inShape, kShape, outShape shapes.Shape) (*fastConvPlan, bool) {
 	axes := params.axes
 	if inShape.Rank() != 4 || len(axes.InputSpatial) != 2 || params.channelGroupCount > 1 || params.batchGroupCount > 1 {
 		return nil, false
