@@ -92,9 +92,6 @@ func (s Saver) at(dir string, p Point) {
 
 // Save writes every variable of store and the JSON encoding of state into the
 // checkpoint directory dir, replacing any previous one atomically.
-func Save(dir string, store *model.Store, state any) error { return Saver{}.Save(dir, store, state) }
-
-// Save is the package-level Save with the Saver's seams.
 func (s Saver) Save(dir string, store *model.Store, state any) error {
 	tensorsOut, stateJSON, err := encode(store, state)
 	if err != nil {
@@ -501,9 +498,6 @@ func Latest(runDir string) (string, error) {
 }
 
 // Prune removes all but the newest keep numbered checkpoints (keep <= 0 keeps all).
-func Prune(runDir string, keep int) error { return Saver{}.Prune(runDir, keep) }
-
-// Prune is the package-level Prune with the Saver's seams.
 func (s Saver) Prune(runDir string, keep int) error {
 	if keep <= 0 {
 		return nil

@@ -27,7 +27,7 @@ func newStore(t *testing.T, w []float32, rng []uint64) *model.Store {
 func TestSaveLoadRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run", Name(3))
 	src := newStore(t, []float32{1, 2, 3, 4}, []uint64{7, 8, 1 << 60})
-	require.NoError(t, Save(dir, src, trainState{Epoch: 3, LR: 0.01}))
+	require.NoError(t, Saver{}.Save(dir, src, trainState{Epoch: 3, LR: 0.01}))
 
 	// Into an empty store: variables are created.
 	dst := model.NewStore()
@@ -45,7 +45,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 
 func TestLoadShapeMismatch(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), Name(1))
-	require.NoError(t, Save(dir, newStore(t, []float32{1, 2, 3, 4}, []uint64{1, 2, 3}), nil))
+	require.NoError(t, Saver{}.Save(dir, newStore(t, []float32{1, 2, 3, 4}, []uint64{1, 2, 3}), nil))
 	s := model.NewStore()
 	_, err := s.CreateVariable("/model/fc/weights", tensors.FromFlatDataAndDimensions([]float32{1, 2}, 2))
 	require.NoError(t, err)
@@ -55,11 +55,11 @@ func TestLoadShapeMismatch(t *testing.T) {
 func TestSaveReplacesAndPrune(t *testing.T) {
 	run := t.TempDir()
 	for e := 1; e <= 4; e++ {
-		require.NoError(t, Save(filepath.Join(run, Name(e)), newStore(t, []float32{float32(e), 0, 0, 0}, []uint64{1, 2, 3}), trainState{Epoch: e}))
+		require.NoError(t, Saver{}.Save(filepath.Join(run, Name(e)), newStore(t, []float32{float32(e), 0, 0, 0}, []uint64{1, 2, 3}), trainState{Epoch: e}))
 	}
 	// Overwrite epoch 4 in place.
-	require.NoError(t, Save(filepath.Join(run, Name(4)), newStore(t, []float32{40, 0, 0, 0}, []uint64{1, 2, 3}), trainState{Epoch: 4}))
-	require.NoError(t, Prune(run, 2))
+	require.NoError(t, Saver{}.Save(filepath.Join(run, Name(4)), newStore(t, []float32{40, 0, 0, 0}, []uint64{1, 2, 3}), trainState{Epoch: 4}))
+	require.NoError(t, Saver{}.Prune(run, 2))
 	l, err := List(run)
 	require.NoError(t, err)
 	require.Equal(t, []string{filepath.Join(run, Name(3)), filepath.Join(run, Name(4))}, l)
@@ -80,12 +80,12 @@ func TestResolve(t *testing.T) {
 	run := t.TempDir()
 	_, err := Resolve(run, -1)
 	require.ErrorContains(t, err, "no checkpoint found")
-	require.NoError(t, Save(filepath.Join(run, Name(1)), newStore(t, []float32{1, 0, 0, 0}, []uint64{1, 2, 3}), nil))
-	require.NoError(t, Save(filepath.Join(run, Name(2)), newStore(t, []float32{2, 0, 0, 0}, []uint64{1, 2, 3}), nil))
+	require.NoError(t, Saver{}.Save(filepath.Join(run, Name(1)), newStore(t, []float32{1, 0, 0, 0}, []uint64{1, 2, 3}), nil))
+	require.NoError(t, Saver{}.Save(filepath.Join(run, Name(2)), newStore(t, []float32{2, 0, 0, 0}, []uint64{1, 2, 3}), nil))
 	got, err := Resolve(run, -1)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(run, Name(2)), got)
-	require.NoError(t, Save(filepath.Join(run, Best), newStore(t, []float32{1, 0, 0, 0}, []uint64{1, 2, 3}), nil))
+	require.NoError(t, Saver{}.Save(filepath.Join(run, Best), newStore(t, []float32{1, 0, 0, 0}, []uint64{1, 2, 3}), nil))
 	got, _ = Resolve(run, -1)
 	require.Equal(t, filepath.Join(run, Best), got)
 	// Killed between Save's two renames: only best.old is left.

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/gocls/gocls/internal/atomicfile"
-	"github.com/gocls/gocls/models/resnet"
 	"github.com/gocls/gocls/preprocess"
 )
 
@@ -17,12 +16,12 @@ const ModelInfoFile = "model.json"
 // ModelInfo describes the network a run trains: everything prediction needs
 // besides the weights. It is written once per run directory.
 type ModelInfo struct {
-	Arch          string               `json:"arch"`        // e.g. "resnet50"
-	Layout        resnet.Layout        `json:"layout"`      // "v1.5" (torchvision) or "v1" (Keras)
-	NumClasses    int                  `json:"num_classes"` // size of the classifier
-	Classes       []string             `json:"classes,omitempty"`
-	Scope         string               `json:"scope"` // variable scope of the network, e.g. "/model"
-	Preprocessing resnet.Preprocessing `json:"preprocessing"`
+	Arch          string                `json:"arch"`        // e.g. "resnet50"
+	Layout        string                `json:"layout"`      // a resnet.Layout: "v1.5" (torchvision) or "v1" (Keras)
+	NumClasses    int                   `json:"num_classes"` // size of the classifier
+	Classes       []string              `json:"classes,omitempty"`
+	Scope         string                `json:"scope"` // variable scope of the network, e.g. "/model"
+	Preprocessing preprocess.Convention `json:"preprocessing"`
 	// Preprocess are the image operations the run applies to each decoded
 	// image before the resize (its data.preprocess, every parameter
 	// spelled out); prediction applies them too.

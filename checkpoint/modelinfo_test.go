@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gocls/gocls/models/resnet"
 	"github.com/gocls/gocls/preprocess"
 )
 
@@ -15,8 +14,8 @@ func TestModelInfoPreprocess(t *testing.T) {
 	dir := t.TempDir()
 	steps, err := preprocess.ResolveSteps([]preprocess.StepConfig{{"op": "gaussian", "ksize": 5}, {"op": "cvtcolor", "code": "hsv"}})
 	require.NoError(t, err)
-	info := ModelInfo{Arch: "resnet18", Layout: resnet.LayoutTorchvision, NumClasses: 3, Scope: "/model",
-		Preprocessing: resnet.TorchvisionImageNet, Preprocess: steps}
+	info := ModelInfo{Arch: "resnet18", Layout: "v1.5", NumClasses: 3, Scope: "/model",
+		Preprocessing: preprocess.TorchvisionImageNet, Preprocess: steps}
 	require.NoError(t, WriteModelInfo(dir, info))
 	back, err := ReadModelInfo(dir)
 	require.NoError(t, err)

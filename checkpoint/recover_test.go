@@ -15,7 +15,7 @@ func TestRecover(t *testing.T) {
 	run := t.TempDir()
 	store := newStore(t, []float32{1, 2, 3, 4}, []uint64{1, 2, 3})
 	for _, d := range []string{Name(1), Best, "best.old", "interrupted.old"} {
-		require.NoError(t, Save(filepath.Join(run, d), store, trainState{Epoch: 1}))
+		require.NoError(t, Saver{}.Save(filepath.Join(run, d), store, trainState{Epoch: 1}))
 	}
 	leftovers := []string{".ckpt-00000002.tmp-123", ".best.tmp-9", ".interrupted.tmp-removing"}
 	for _, d := range leftovers {

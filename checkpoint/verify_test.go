@@ -42,7 +42,7 @@ func TestLoadRefusesDamage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), Name(1))
-			require.NoError(t, Save(dir, newStore(t, []float32{1, 2, 3, 4}, []uint64{1, 2, 3}), trainState{Epoch: 1}))
+			require.NoError(t, Saver{}.Save(dir, newStore(t, []float32{1, 2, 3, 4}, []uint64{1, 2, 3}), trainState{Epoch: 1}))
 			tc.damage(dir)
 			dst := newStore(t, []float32{0, 0, 0, 0}, []uint64{0, 0, 0})
 			err := Load(dir, dst, &trainState{})
@@ -60,7 +60,7 @@ func TestLoadRefusesDamage(t *testing.T) {
 // A checkpoint of an older version (no manifest) still loads, unverified.
 func TestLoadWithoutManifest(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), Name(1))
-	require.NoError(t, Save(dir, newStore(t, []float32{1, 2, 3, 4}, []uint64{1, 2, 3}), trainState{Epoch: 1}))
+	require.NoError(t, Saver{}.Save(dir, newStore(t, []float32{1, 2, 3, 4}, []uint64{1, 2, 3}), trainState{Epoch: 1}))
 	require.True(t, Verified(dir))
 	require.NoError(t, os.Remove(filepath.Join(dir, ManifestFile)))
 	require.False(t, Verified(dir))

@@ -7,6 +7,7 @@ import (
 	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/models/resnet"
 	"github.com/gocls/gocls/predict/predicttest"
+	"github.com/gocls/gocls/preprocess"
 )
 
 // BenchmarkEngine measures inference throughput (img/s) of preprocessed
@@ -35,7 +36,7 @@ func BenchmarkEngine(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			c := &Classifier{Net: net, Store: store, Scope: predicttest.Scope, Preprocessing: resnet.TorchvisionImageNet, Source: "bench"}
+			c := &Classifier{Net: net, Store: store, Scope: resnet.RootScope, Preprocessing: preprocess.TorchvisionImageNet, Source: "bench"}
 			eng, err := NewEngine(be, c, bc.batch, bc.crop, bc.flip)
 			if err != nil {
 				b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // setHead rewrites best/ of runDir (a valid checkpoint, manifest and all)
@@ -20,11 +21,11 @@ func setHead(t *testing.T, runDir string, f func([]float32)) {
 	best := filepath.Join(runDir, checkpoint.Best)
 	store := model.NewStore()
 	require.NoError(t, checkpoint.Load(best, store, nil))
-	v := store.GetVariable(DefaultScope + "/fc/weights")
+	v := store.GetVariable(resnet.RootScope + "/fc/weights")
 	w := tensors.MustCopyFlatData[float32](v.MustValue())
 	f(w)
 	require.NoError(t, v.SetValue(tensors.FromFlatDataAndDimensions(w, v.Shape().Dimensions...)))
-	require.NoError(t, checkpoint.Save(best, store, nil))
+	require.NoError(t, checkpoint.Saver{}.Save(best, store, nil))
 }
 
 // Predict refuses a damaged checkpoint, weights that are not finite and

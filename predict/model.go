@@ -19,17 +19,14 @@ import (
 	"github.com/gocls/gocls/weights"
 )
 
-// DefaultScope is the variable scope of the network when model.json names none.
-const DefaultScope = "/model"
-
 // Classifier is a network with its weights, ready for inference.
 type Classifier struct {
 	Net           *resnet.Model
 	Store         *model.Store
-	Scope         string               // variable scope passed to Logits, e.g. "/model"
-	Classes       []string             // class names (may be empty or shorter than Net.NumClasses)
-	Preprocessing resnet.Preprocessing // input convention of the weights
-	Source        string               // checkpoint directory or weights source
+	Scope         string                // variable scope passed to Logits, e.g. "/model"
+	Classes       []string              // class names (may be empty or shorter than Net.NumClasses)
+	Preprocessing preprocess.Convention // input convention of the weights
+	Source        string                // checkpoint directory or weights source
 	// Steps are the image operations the run trained with (model.json
 	// "preprocess"), applied to each decoded image before the resize.
 	Steps []preprocess.StepConfig
@@ -48,7 +45,7 @@ func LoadCheckpoint(path string, step int) (*Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
-	net, err := resnet.New(info.Arch, info.NumClasses, info.Layout)
+	net, err := resnet.New(info.Arch, info.NumClasses, resnet.Layout(info.Layout))
 	if err != nil {
 		return nil, fmt.Errorf("predict: %s: %w", dir, err)
 	}
@@ -61,7 +58,7 @@ func LoadCheckpoint(path string, step int) (*Classifier, error) {
 	}
 	scope := info.Scope
 	if scope == "" {
-		scope = DefaultScope
+		scope = resnet.RootScope
 	}
 	return &Classifier{Net: net, Store: store, Scope: scope, Classes: info.Classes, Preprocessing: info.Preprocessing, Source: dir,
 		Steps: info.Preprocess}, nil
@@ -101,10 +98,10 @@ func LoadPretrained(spec, cacheDir string) (*Classifier, error) {
 		return nil, fmt.Errorf("predict: %s: %w", set.Source, err)
 	}
 	store := model.NewStore()
-	if err := set.Assign(store.Scope(DefaultScope), false); err != nil {
+	if err := set.Assign(store.Scope(resnet.RootScope), false); err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
-	return &Classifier{Net: net, Store: store, Scope: DefaultScope, Classes: set.Labels, Preprocessing: set.Preprocessing, Source: set.Source}, nil
+	return &Classifier{Net: net, Store: store, Scope: resnet.RootScope, Classes: set.Labels, Preprocessing: set.Preprocessing, Source: set.Source}, nil
 }
 
 // Engine runs a Classifier on fixed-size batches of preprocessed images.

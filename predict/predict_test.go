@@ -21,6 +21,7 @@ import (
 	"github.com/gocls/gocls/dataset"
 	"github.com/gocls/gocls/internal/safetensors"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gocls/gocls/weights"
 )
 
@@ -413,7 +414,7 @@ func TestPretrainedSafetensors(t *testing.T) {
 	require.NoError(t, err)
 	rel := map[string]safetensors.Tensor{}
 	for k, v := range ts {
-		rel[strings.TrimPrefix(k, DefaultScope+"/")] = v
+		rel[strings.TrimPrefix(k, resnet.RootScope+"/")] = v
 	}
 	st := filepath.Join(dir, "tiny.safetensors")
 	f, err := os.Create(st)
@@ -427,7 +428,7 @@ func TestPretrainedSafetensors(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(runDir, "best"), filepath.Join(imRun, "best")))
 	info, err := checkpoint.ReadModelInfo(runDir)
 	require.NoError(t, err)
-	info.Preprocessing, info.Classes = resnet.TorchvisionImageNet, nil
+	info.Preprocessing, info.Classes = preprocess.TorchvisionImageNet, nil
 	require.NoError(t, checkpoint.WriteModelInfo(imRun, info))
 
 	files := []string{filepath.Join(data, "cat_12_test", "test0002.jpg"), filepath.Join(data, "cat_12_test", "test0004.jpg")}

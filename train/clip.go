@@ -5,6 +5,8 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // clipEps is torch.nn.utils.clip_grad_norm_'s guard against a zero norm.
@@ -31,7 +33,7 @@ func (o *optimizer) clip(params []*model.Variable, grads []*Node, h hyper) []*No
 	weights := make([]*Node, len(grads))
 	for k, i := range order {
 		sorted[k] = grads[i]
-		if o.freezing && !isHead(params[i].Path()) {
+		if o.freezing && !resnet.IsHead(params[i].Path()) {
 			weights[k] = h.BackboneOn
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/internal/backend"
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // refClip is torch.nn.utils.clip_grad_norm_ in float64 over the gradients
@@ -86,7 +87,7 @@ func TestClipGradNorm(t *testing.T) {
 			require.NoError(t, err)
 			counts := make([]bool, len(grads))
 			for i, p := range optParams {
-				counts[i] = isHead(p.path) || !tc.freezing || tc.backboneOn
+				counts[i] = resnet.IsHead(p.path) || !tc.freezing || tc.backboneOn
 			}
 			want := grads
 			if tc.maxNorm > 0 {

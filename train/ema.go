@@ -8,10 +8,12 @@ import (
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // emaScope holds the exponential moving average of every variable under
-// modelScope, at the same relative path, so that the network's forward
+// resnet.RootScope, at the same relative path, so that the network's forward
 // function runs on it unchanged and checkpoints carry it.
 const emaScope = "/ema"
 
@@ -43,7 +45,7 @@ func newEMA(be compute.Backend, store *model.Store, forward forwardFn, cfg Optim
 	e := &ema{store: store, decay: cfg.EMADecay, warmup: cfg.EMAWarmup}
 	e.updateExec = model.MustNewExec(be, store, func(_ *model.Scope, weight *Node) *Node {
 		g := weight.Graph()
-		for v := range store.Scope(modelScope).IterVariables() {
+		for v := range store.Scope(resnet.RootScope).IterVariables() {
 			ev := store.GetVariable(emaPath(v.Path()))
 			w := v.NodeValue(g)
 			if !w.DType().IsFloat() {
@@ -73,14 +75,14 @@ func lerp(start, end, weight *Node) *Node {
 }
 
 func emaPath(modelPath string) string {
-	return emaScope + strings.TrimPrefix(modelPath, modelScope)
+	return emaScope + strings.TrimPrefix(modelPath, resnet.RootScope)
 }
 
 // ensure gives every network variable that has none an average equal to its
 // current value (a fresh run, or one resumed from a checkpoint without EMA),
 // as timm's ModelEmaV3 starts from a copy of the model.
 func (e *ema) ensure() error {
-	for v := range e.store.Scope(modelScope).IterVariables() {
+	for v := range e.store.Scope(resnet.RootScope).IterVariables() {
 		if e.store.GetVariable(emaPath(v.Path())) != nil {
 			continue
 		}

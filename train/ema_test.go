@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/models/resnet"
 	"github.com/gocls/gocls/predict"
 )
 
@@ -66,7 +67,7 @@ func TestEMAFollowsReference(t *testing.T) {
 		next := map[string][]float64{}
 		nModel := 0
 		for name, w := range vars {
-			rel, ok := strings.CutPrefix(name, modelScope+"/")
+			rel, ok := strings.CutPrefix(name, resnet.RootScope+"/")
 			if !ok {
 				continue
 			}

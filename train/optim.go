@@ -7,6 +7,8 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // optimizerScope holds the optimizer state (momentum, Adam moments, step
@@ -42,9 +44,6 @@ type optimizer struct {
 func newOptimizer(cfg OptimConfig, freezing bool) *optimizer {
 	return &optimizer{cfg: cfg, freezing: freezing}
 }
-
-// isHead reports whether the variable at path belongs to the classifier.
-func isHead(path string) bool { return strings.Contains(path, "/fc/") }
 
 // isBNOrBias reports whether the variable at path is a BatchNorm scale or
 // offset, or a bias: the parameters excluded from weight decay by
@@ -98,7 +97,7 @@ func (o *optimizer) apply(store *model.Store, g *Graph, params []*model.Variable
 	for i, v := range params {
 		w := v.NodeValue(g)
 		grad := grads[i]
-		backbone := !isHead(v.Path())
+		backbone := !resnet.IsHead(v.Path())
 		lr := h.LR
 		if backbone {
 			lr = h.BackboneLR

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/internal/backend"
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // optParams is a tiny store: one parameter of each kind the optimizer
@@ -104,7 +105,7 @@ func refOptimizer(cfg OptimConfig, steps []optStep) [][]float64 {
 			tBackbone++
 		}
 		for i, p := range optParams {
-			head := isHead(p.path)
+			head := resnet.IsHead(p.path)
 			if !head && !s.backboneOn {
 				continue
 			}
@@ -248,7 +249,7 @@ func TestFrozenBackboneUntouched(t *testing.T) {
 			cfg := OptimConfig{Name: name, Momentum: 0.9, WeightDecay: 0.1, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8}
 			got, store := runOptimizer(t, cfg, true, gradSeq(3, 0.1, 0.1, func(int) bool { return false }))
 			for i, p := range optParams {
-				if isHead(p.path) {
+				if resnet.IsHead(p.path) {
 					require.NotEqual(t, p.init, got[i], p.path)
 				} else {
 					require.Equal(t, p.init, got[i], p.path)

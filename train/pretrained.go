@@ -12,10 +12,11 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gocls/gocls/weights"
 )
 
-// loadPretrained initialises the network variables under modelScope from
+// loadPretrained initialises the network variables under resnet.RootScope from
 // cfg.Model.Pretrained and returns the preprocessing those weights expect
 // (its resize/crop are then taken from data.eval by the caller):
 //
@@ -28,7 +29,7 @@ import (
 // The architecture and layout must match model.arch / model.layout. The
 // classifier (fc) is skipped, and so left to its random initialisation,
 // when the class counts differ.
-func loadPretrained(cfg Config, store *model.Store, log io.Writer) (resnet.Preprocessing, error) {
+func loadPretrained(cfg Config, store *model.Store, log io.Writer) (preprocess.Convention, error) {
 	spec := cfg.Model.Pretrained
 	classes := cfg.Data.NumClasses
 	if spec != "imagenet" {
@@ -37,23 +38,23 @@ func loadPretrained(cfg Config, store *model.Store, log io.Writer) (resnet.Prepr
 			return loadOwnCheckpoint(cfg, dir, store, log)
 		}
 		if _, statErr := os.Stat(spec); statErr != nil {
-			return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained: %w", statErr)
+			return preprocess.Convention{}, fmt.Errorf("train: model.pretrained: %w", statErr)
 		}
 		if _, infoErr := checkpoint.ReadModelInfo(spec); infoErr == nil {
-			return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained: %w", err) // a run directory of ours without checkpoints
+			return preprocess.Convention{}, fmt.Errorf("train: model.pretrained: %w", err) // a run directory of ours without checkpoints
 		}
 	}
 	set, err := weights.Open(spec, weights.DefaultCacheDir())
 	if err != nil {
-		return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained: %w", err)
+		return preprocess.Convention{}, fmt.Errorf("train: model.pretrained: %w", err)
 	}
 	if set.Arch != cfg.Model.Arch || set.Layout != cfg.Model.Layout {
-		return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained %s holds %s weights in layout %q, but model.arch is %s and model.layout %q: set them to match",
+		return preprocess.Convention{}, fmt.Errorf("train: model.pretrained %s holds %s weights in layout %q, but model.arch is %s and model.layout %q: set them to match",
 			spec, set.Arch, set.Layout, cfg.Model.Arch, cfg.Model.Layout)
 	}
 	skipHead := set.NumClasses != classes
-	if err := set.Assign(store.Scope(modelScope), skipHead); err != nil {
-		return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained: %w", err)
+	if err := set.Assign(store.Scope(resnet.RootScope), skipHead); err != nil {
+		return preprocess.Convention{}, fmt.Errorf("train: model.pretrained: %w", err)
 	}
 	fmt.Fprintf(log, "initialised from %s (%s, %s)%s\n", set.Source, set.Arch, set.Layout, headNote(skipHead, set.NumClasses, classes))
 	return set.Preprocessing, nil
@@ -61,22 +62,22 @@ func loadPretrained(cfg Config, store *model.Store, log io.Writer) (resnet.Prepr
 
 // loadOwnCheckpoint copies the network tensors of checkpoint dir (not its
 // optimizer state) into store.
-func loadOwnCheckpoint(cfg Config, dir string, store *model.Store, log io.Writer) (resnet.Preprocessing, error) {
+func loadOwnCheckpoint(cfg Config, dir string, store *model.Store, log io.Writer) (preprocess.Convention, error) {
 	info, err := checkpoint.ReadModelInfo(checkpoint.RunDirOf(dir))
 	if err != nil {
-		return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained: %w", err)
+		return preprocess.Convention{}, fmt.Errorf("train: model.pretrained: %w", err)
 	}
-	if info.Arch != cfg.Model.Arch || info.Layout != cfg.Model.Layout {
-		return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained %s holds %s weights in layout %q, but model.arch is %s and model.layout %q: set them to match",
+	if info.Arch != cfg.Model.Arch || resnet.Layout(info.Layout) != cfg.Model.Layout {
+		return preprocess.Convention{}, fmt.Errorf("train: model.pretrained %s holds %s weights in layout %q, but model.arch is %s and model.layout %q: set them to match",
 			dir, info.Arch, info.Layout, cfg.Model.Arch, cfg.Model.Layout)
 	}
 	ts, err := checkpoint.LoadTensors(dir)
 	if err != nil {
-		return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained: %w", err)
+		return preprocess.Convention{}, fmt.Errorf("train: model.pretrained: %w", err)
 	}
 	scope := info.Scope
 	if scope == "" {
-		scope = modelScope
+		scope = resnet.RootScope
 	}
 	skipHead := info.NumClasses != cfg.Data.NumClasses
 	names := make([]string, 0, len(ts))
@@ -87,17 +88,17 @@ func loadOwnCheckpoint(cfg Config, dir string, store *model.Store, log io.Writer
 	n := 0
 	for _, name := range names {
 		rel, ok := strings.CutPrefix(name, scope+"/")
-		if !ok || (skipHead && isHead("/"+rel)) {
+		if !ok || (skipHead && resnet.IsHead("/"+rel)) {
 			continue
 		}
 		t := ts[name]
-		if _, err := store.CreateVariable(modelScope+"/"+rel, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
-			return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained %s: %s: %w", dir, name, err)
+		if _, err := store.CreateVariable(resnet.RootScope+"/"+rel, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
+			return preprocess.Convention{}, fmt.Errorf("train: model.pretrained %s: %s: %w", dir, name, err)
 		}
 		n++
 	}
 	if n == 0 {
-		return resnet.Preprocessing{}, fmt.Errorf("train: model.pretrained %s: no tensors under %s", dir, scope)
+		return preprocess.Convention{}, fmt.Errorf("train: model.pretrained %s: no tensors under %s", dir, scope)
 	}
 	fmt.Fprintf(log, "initialised %d tensors from %s (%s, %s)%s\n", n, dir, info.Arch, info.Layout, headNote(skipHead, info.NumClasses, cfg.Data.NumClasses))
 	warnPretrainedSteps(cfg, dir, info, log)

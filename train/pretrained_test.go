@@ -4,7 +4,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -14,7 +15,7 @@ import (
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/internal/safetensors"
 	"github.com/gocls/gocls/models/resnet"
-	"github.com/gocls/gocls/weights"
+	"github.com/gocls/gocls/preprocess"
 )
 
 // writeWeightsFile writes a complete resnet18 weight set named as this
@@ -22,26 +23,23 @@ import (
 // number i is filled with i+1.
 func writeWeightsFile(t *testing.T, layout resnet.Layout, classes int) (string, map[string]float32) {
 	t.Helper()
-	shapes, err := weights.ExpectedShapes("resnet18", layout, classes)
+	net, err := resnet.New("resnet18", classes, layout)
 	require.NoError(t, err)
-	names := make([]string, 0, len(shapes))
-	for n := range shapes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	vars := net.Variables()
+	slices.SortFunc(vars, func(a, b resnet.Var) int { return strings.Compare(a.Path, b.Path) })
 	ts := map[string]safetensors.Tensor{}
 	values := map[string]float32{}
-	for i, n := range names {
+	for i, v := range vars {
 		size := 1
-		for _, d := range shapes[n] {
+		for _, d := range v.Dims {
 			size *= d
 		}
 		data := make([]float32, size)
 		for j := range data {
 			data[j] = float32(i + 1)
 		}
-		ts[n] = safetensors.Tensor{Shape: shapes[n], Data: data}
-		values[n] = float32(i + 1)
+		ts[v.Path] = safetensors.Tensor{Shape: v.Dims, Data: data}
+		values[v.Path] = float32(i + 1)
 	}
 	p := filepath.Join(t.TempDir(), "w.safetensors")
 	f, err := os.Create(p)
@@ -57,11 +55,11 @@ func TestLoadPretrainedWeightsFile(t *testing.T) {
 		layout     resnet.Layout
 		fileClass  int
 		classes    int
-		wantPrep   resnet.Preprocessing
+		wantPrep   preprocess.Convention
 		headLoaded bool
 	}{
-		{"torchvision same classes", resnet.LayoutTorchvision, 3, 3, resnet.TorchvisionImageNet, true},
-		{"keras new head", resnet.LayoutKeras, 5, 3, resnet.KerasCaffeImageNet, false},
+		{"torchvision same classes", resnet.LayoutTorchvision, 3, 3, preprocess.TorchvisionImageNet, true},
+		{"keras new head", resnet.LayoutKeras, 5, 3, preprocess.KerasCaffeImageNet, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, values := writeWeightsFile(t, tc.layout, tc.fileClass)
@@ -74,8 +72,8 @@ func TestLoadPretrainedWeightsFile(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tc.wantPrep, prep)
 			for name, want := range values {
-				v := store.GetVariable(modelScope + "/" + name)
-				if isHead("/" + name) {
+				v := store.GetVariable(resnet.RootScope + "/" + name)
+				if resnet.IsHead("/" + name) {
 					require.Equal(t, tc.headLoaded, v != nil, name)
 					if v == nil {
 						continue
@@ -140,9 +138,9 @@ func TestFineTuneFromWeightsFile(t *testing.T) {
 	res := mustRun(t, cfg, hooks{})
 	info, err := checkpoint.ReadModelInfo(res.RunDir)
 	require.NoError(t, err)
-	want := resnet.KerasCaffeImageNet
+	want := preprocess.KerasCaffeImageNet
 	want.Resize, want.Crop = 18, 16
 	require.Equal(t, want, info.Preprocessing)
 	require.Equal(t, 3, info.NumClasses)
-	require.Equal(t, resnet.LayoutKeras, info.Layout)
+	require.Equal(t, string(resnet.LayoutKeras), info.Layout)
 }

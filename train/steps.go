@@ -81,12 +81,12 @@ func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *op
 	}
 	s.evalExec = model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
 		store.SetTraining(images.Graph(), false)
-		return forward(store.Scope(modelScope), images)
+		return forward(store.Scope(resnet.RootScope), images)
 	})
 	return s
 }
 
-// stepGraph builds the training graphs: the network under modelScope, its
+// stepGraph builds the training graphs: the network under resnet.RootScope, its
 // loss (label smoothing, mixup/CutMix targets) and the optimizer update.
 type stepGraph struct {
 	store     *model.Store
@@ -95,13 +95,13 @@ type stepGraph struct {
 	mixup     *mixer // nil without mixup/CutMix
 }
 
-// gradients returns the trainable parameters under modelScope that the
+// gradients returns the trainable parameters under resnet.RootScope that the
 // graph uses, the gradients of the summed loss, the mean loss and how many
 // examples rank their label first.
 func (sg stepGraph) gradients(images, labels, mix *Node) (params []*model.Variable, grads []*Node, meanLoss, correct *Node) {
 	g := images.Graph()
 	sg.store.SetTraining(g, true)
-	scope := sg.store.Scope(modelScope)
+	scope := sg.store.Scope(resnet.RootScope)
 	if mix != nil {
 		images = sg.mixup.images(images, mix)
 	}

@@ -25,10 +25,8 @@ import (
 	"github.com/gocls/gocls/internal/cfgfile"
 	"github.com/gocls/gocls/internal/synth"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 )
-
-// modelScope is the variable scope of the network inside the store.
-const modelScope = "/model"
 
 // interruptedDir is the run directory's mid-epoch checkpoint, written when a
 // run is cancelled (SIGINT/SIGTERM) or stops at run.max_steps inside an
@@ -155,7 +153,7 @@ func prepare(cfg Config, runDir string, log io.Writer, hk hooks) (*runner, error
 	if err != nil {
 		return nil, err
 	}
-	var prep resnet.Preprocessing
+	var prep preprocess.Convention
 	havePrep := false
 	if resumeDir != "" {
 		cfg, prep, havePrep = archFromCheckpoint(cfg, runDir, log)
@@ -180,7 +178,7 @@ func prepare(cfg Config, runDir string, log io.Writer, hk hooks) (*runner, error
 		prep, havePrep = *pretrainedPrep, true
 	}
 	if !havePrep {
-		prep = resnet.TorchvisionImageNet
+		prep = preprocess.TorchvisionImageNet
 	}
 	prep.Crop, prep.Resize = cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter
 	if err := writeRunInfo(cfg, runDir, prep); err != nil {
@@ -233,7 +231,7 @@ func openModel(cfg Config, log io.Writer) (compute.Backend, *resnet.Model, error
 // newest intact checkpoint when resuming (the state then comes from it
 // too), else model.pretrained, whose preprocessing it returns, else nothing
 // (the variables are initialised when the graphs first run).
-func startingWeights(cfg Config, runDir string, resuming bool, store *model.Store, log io.Writer) (*state, *resnet.Preprocessing, error) {
+func startingWeights(cfg Config, runDir string, resuming bool, store *model.Store, log io.Writer) (*state, *preprocess.Convention, error) {
 	st := &state{}
 	switch {
 	case resuming:
@@ -258,9 +256,9 @@ func startingWeights(cfg Config, runDir string, resuming bool, store *model.Stor
 // writeRunInfo writes model.json (what predict needs: architecture, classes,
 // preprocessing, the scope of the weights to use) and the resolved
 // config.yaml.
-func writeRunInfo(cfg Config, runDir string, prep resnet.Preprocessing) error {
-	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: cfg.Model.Layout, NumClasses: cfg.Data.NumClasses,
-		Scope: modelScope, Preprocessing: prep}
+func writeRunInfo(cfg Config, runDir string, prep preprocess.Convention) error {
+	info := checkpoint.ModelInfo{Arch: cfg.Model.Arch, Layout: string(cfg.Model.Layout), NumClasses: cfg.Data.NumClasses,
+		Scope: resnet.RootScope, Preprocessing: prep}
 	if cfg.Optim.EMADecay > 0 {
 		info.Scope = emaScope // evaluation, best/ and predict use the averaged weights
 	}
@@ -451,7 +449,7 @@ func (r *runner) evalSteps() *steps {
 
 // checkpointEpoch writes the end-of-epoch checkpoints: ckpt-<epoch>, best
 // when isBest, then prunes old numbered ones. A kill at any instant leaves
-// the previous checkpoints loadable (checkpoint.Save renames complete
+// the previous checkpoints loadable (checkpoint.Saver.Save renames complete
 // directories into place).
 func (r *runner) checkpointEpoch(isBest bool) error {
 	// The interrupted checkpoint is older than the one about to be saved:
@@ -571,11 +569,11 @@ func loadResume(runDir string, store *model.Store, st *state, log io.Writer) (st
 
 // archFromCheckpoint takes the architecture, class count and preprocessing
 // of a resumed run from its model.json, warning where the config differs.
-func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, resnet.Preprocessing, bool) {
+func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, preprocess.Convention, bool) {
 	info, err := checkpoint.ReadModelInfo(runDir)
 	if err != nil {
 		fmt.Fprintf(log, "warning: %v; using the config's architecture\n", err)
-		return cfg, resnet.Preprocessing{}, false
+		return cfg, preprocess.Convention{}, false
 	}
 	warn := func(key string, cfgVal, ckptVal any) {
 		fmt.Fprintf(log, "warning: %s is %v in the config but %v in %s: resuming with %v\n", key, cfgVal, ckptVal,
@@ -585,9 +583,9 @@ func archFromCheckpoint(cfg Config, runDir string, log io.Writer) (Config, resne
 		warn("model.arch", cfg.Model.Arch, info.Arch)
 		cfg.Model.Arch = info.Arch
 	}
-	if info.Layout != cfg.Model.Layout {
-		warn("model.layout", cfg.Model.Layout, info.Layout)
-		cfg.Model.Layout = info.Layout
+	if layout := resnet.Layout(info.Layout); layout != cfg.Model.Layout {
+		warn("model.layout", cfg.Model.Layout, layout)
+		cfg.Model.Layout = layout
 	}
 	if info.NumClasses != cfg.Data.NumClasses {
 		warn("data.num_classes", cfg.Data.NumClasses, info.NumClasses)

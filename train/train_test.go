@@ -16,6 +16,7 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 )
 
 // resumeConfig exercises every piece of state a resume must restore:
@@ -186,7 +187,7 @@ func TestFineTuneFrozenBackbone(t *testing.T) {
 	require.Len(t, after["/model/fc/biases"], 4)
 	checked := 0
 	for name, v := range after {
-		if !strings.HasPrefix(name, "/model/") || isHead(name) || strings.HasSuffix(name, "/mean") || strings.HasSuffix(name, "/variance") {
+		if !strings.HasPrefix(name, "/model/") || resnet.IsHead(name) || strings.HasSuffix(name, "/mean") || strings.HasSuffix(name, "/variance") {
 			continue
 		}
 		require.Equal(t, before[name], v, "%s changed while frozen", name)
@@ -224,7 +225,7 @@ func TestFindResume(t *testing.T) {
 	runDir := t.TempDir()
 	store := model.NewStore()
 	for _, d := range []string{checkpoint.Name(1), checkpoint.Name(2), checkpoint.Best} {
-		require.NoError(t, checkpoint.Save(filepath.Join(runDir, d), store, state{}))
+		require.NoError(t, checkpoint.Saver{}.Save(filepath.Join(runDir, d), store, state{}))
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(runDir, "split.json"), []byte("{}"), 0o644))
 	cfg := DefaultConfig()
@@ -233,7 +234,7 @@ func TestFindResume(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(runDir, checkpoint.Name(2)), got, "latest numbered")
 
-	require.NoError(t, checkpoint.Save(filepath.Join(runDir, interruptedDir), store, state{Epoch: 2, Batch: 1}))
+	require.NoError(t, checkpoint.Saver{}.Save(filepath.Join(runDir, interruptedDir), store, state{Epoch: 2, Batch: 1}))
 	got, err = findResume(cfg, runDir, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(runDir, interruptedDir), got, "interrupted is newer")
@@ -251,10 +252,10 @@ func TestFindResume(t *testing.T) {
 
 func TestArchFromCheckpoint(t *testing.T) {
 	runDir := t.TempDir()
-	prep := resnet.KerasCaffeImageNet
+	prep := preprocess.KerasCaffeImageNet
 	prep.Resize, prep.Crop = 40, 32
-	require.NoError(t, checkpoint.WriteModelInfo(runDir, checkpoint.ModelInfo{Arch: "resnet34", Layout: resnet.LayoutKeras,
-		NumClasses: 5, Scope: modelScope, Preprocessing: prep}))
+	require.NoError(t, checkpoint.WriteModelInfo(runDir, checkpoint.ModelInfo{Arch: "resnet34", Layout: string(resnet.LayoutKeras),
+		NumClasses: 5, Scope: resnet.RootScope, Preprocessing: prep}))
 	cfg := DefaultConfig()
 	var log strings.Builder
 	got, gotPrep, ok := archFromCheckpoint(cfg, runDir, &log)

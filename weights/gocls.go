@@ -9,6 +9,7 @@ import (
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/internal/safetensors"
+	"github.com/gocls/gocls/models/resnet"
 )
 
 // goclsFormat is the safetensors metadata "format" of this project's checkpoints.
@@ -26,8 +27,9 @@ func openCheckpointDir(dir string) (*Set, error) {
 
 // newCheckpointSet turns the tensors of one of this project's checkpoints
 // (model.safetensors in ckptDir, metadata format=gocls) into a Set: the
-// network's variables (under the run's scope, "/model") are kept with the
-// scope removed, the optimizer state is left out. The run's model.json, when
+// network's variables (under the run's scope: model.json's, else
+// resnet.RootScope) are kept with the scope removed, the optimizer state is
+// left out. The run's model.json, when
 // present, gives the layout, preprocessing and class names, and must agree
 // with the architecture the tensors show; without it they are inferred as for
 // any safetensors file of this project's names.
@@ -37,7 +39,7 @@ func newCheckpointSet(source, ckptDir string, raw map[string]safetensors.Tensor)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("weights: %s: %w", source, err)
 	}
-	scope := "/model"
+	scope := resnet.RootScope
 	if haveInfo && info.Scope != "" {
 		scope = info.Scope
 	}
@@ -53,7 +55,7 @@ func newCheckpointSet(source, ckptDir string, raw map[string]safetensors.Tensor)
 	if !haveInfo {
 		return newSafetensorsSet(source, ts, nil)
 	}
-	s, err := newSet(source, ts, info.Layout, info.Preprocessing)
+	s, err := newSet(source, ts, resnet.Layout(info.Layout), info.Preprocessing)
 	if err != nil {
 		return nil, err
 	}

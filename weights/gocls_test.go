@@ -22,8 +22,7 @@ func TestOpenOwnCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
 	require.NoError(t, predicttest.SaveRun(run, "resnet18", 3, predicttest.TinyPreprocessing, 1))
-	want, err := ExpectedShapes("resnet18", resnet.LayoutTorchvision, 3)
-	require.NoError(t, err)
+	want := mustShapes(t, "resnet18", resnet.LayoutTorchvision, 3)
 	for _, spec := range []string{run, filepath.Join(run, checkpoint.Best), filepath.Join(run, checkpoint.Name(1)), filepath.Join(run, checkpoint.Best, "model.safetensors")} {
 		t.Run(strings.TrimPrefix(spec, dir), func(t *testing.T) {
 			s, err := Open(spec, "")

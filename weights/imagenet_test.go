@@ -13,6 +13,7 @@ import (
 
 	"github.com/gocls/gocls/dataset"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gocls/gocls/weights"
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/gomlx/backends/default"
@@ -247,7 +248,7 @@ func TestImageNetSmallReference(t *testing.T) {
 
 	set, err := weights.Open("imagenet", cache)
 	require.NoError(t, err)
-	require.Equal(t, resnet.KerasCaffeImageNet, set.Preprocessing, "the reference's input convention")
+	require.Equal(t, preprocess.KerasCaffeImageNet, set.Preprocessing, "the reference's input convention")
 	store := model.NewStore()
 	require.NoError(t, set.Assign(store.RootScope().In("model"), false))
 	m, err := resnet.New(set.Arch, set.NumClasses, set.Layout)
@@ -293,7 +294,7 @@ func smallRefInput(t *testing.T, path string) []float32 {
 	img, err := png.Decode(f)
 	require.NoError(t, err)
 	require.Equal(t, image.Rect(0, 0, 112, 112), img.Bounds(), path)
-	mean := resnet.KerasCaffeImageNet.Mean // BGR order
+	mean := preprocess.KerasCaffeImageNet.Mean // BGR order
 	x := make([]float32, 0, 224*224*3)
 	for y := range 224 {
 		for xx := range 224 {

@@ -11,99 +11,46 @@ import (
 	"github.com/gocls/gocls/models/resnet"
 )
 
-// stageWidths are the block widths of layer1..layer4 (as in models/resnet).
-var stageWidths = [4]int{64, 128, 256, 512}
-
-// isHead reports whether a variable path belongs to the classification head.
-func isHead(path string) bool { return strings.HasPrefix(path, "fc/") }
-
-// ExpectedShapes returns the variable tree (paths relative to the model scope,
-// as documented in docs/ARCHITECTURE.md) and shapes that resnet.New(arch,
-// numClasses, layout) creates: conv kernels [kh, kw, Cin, Cout] (HWIO), conv
-// biases [Cout] (Keras layout only), BatchNorm {scale, offset, mean,
-// variance} [C], fc/weights [in, numClasses] and fc/biases [numClasses].
-func ExpectedShapes(arch string, layout resnet.Layout, numClasses int) (map[string][]int, error) {
-	v, ok := resnet.Variants[arch]
-	if !ok {
-		return nil, fmt.Errorf("weights: unknown architecture %q (known: %s)", arch, strings.Join(resnet.Names(), ", "))
+// modelVariables returns the variables of resnet.New(arch, numClasses, layout) by path relative to
+// the model's scope: the tree every reader renames its tensors onto.
+func modelVariables(arch string, layout resnet.Layout, numClasses int) (map[string]resnet.Var, error) {
+	m, err := resnet.New(arch, numClasses, layout)
+	if err != nil {
+		return nil, err
 	}
-	if layout != resnet.LayoutKeras && layout != resnet.LayoutTorchvision {
-		return nil, fmt.Errorf("weights: unknown layout %q", layout)
+	vars := map[string]resnet.Var{}
+	for _, v := range m.Variables() {
+		vars[v.Path] = v
 	}
-	out := map[string][]int{}
-	conv := func(scope string, k, in, o int) {
-		out[scope+"/kernel"] = []int{k, k, in, o}
-		if layout == resnet.LayoutKeras {
-			out[scope+"/bias"] = []int{o}
-		}
-	}
-	bn := func(scope string, c int) {
-		for _, n := range []string{"scale", "offset", "mean", "variance"} {
-			out[scope+"/"+n] = []int{c}
-		}
-	}
-	conv("stem/conv", 7, 3, 64)
-	bn("stem/bn", 64)
-	in := 64
-	bottleneck := v.Block == resnet.Bottleneck
-	expansion := 1
-	if bottleneck {
-		expansion = 4
-	}
-	for s := range 4 {
-		w := stageWidths[s]
-		for b := range v.Layers[s] {
-			p := fmt.Sprintf("layer%d/block_%d/", s+1, b)
-			if bottleneck {
-				conv(p+"conv1", 1, in, w)
-				bn(p+"bn1", w)
-				conv(p+"conv2", 3, w, w)
-				bn(p+"bn2", w)
-				conv(p+"conv3", 1, w, w*expansion)
-				bn(p+"bn3", w*expansion)
-			} else {
-				conv(p+"conv1", 3, in, w)
-				bn(p+"bn1", w)
-				conv(p+"conv2", 3, w, w)
-				bn(p+"bn2", w)
-			}
-			stride := 1
-			if s > 0 && b == 0 {
-				stride = 2
-			}
-			if stride != 1 || in != w*expansion {
-				conv(p+"downsample/conv", 1, in, w*expansion)
-				bn(p+"downsample/bn", w*expansion)
-			}
-			in = w * expansion
-		}
-	}
-	out["fc/weights"] = []int{in, numClasses}
-	out["fc/biases"] = []int{numClasses}
-	return out, nil
+	return vars, nil
 }
 
-// detectArch infers the architecture from a renamed tensor set: blocks per
-// stage and whether blocks have a conv3 (bottleneck).
-func detectArch(ts map[string]safetensors.Tensor) (string, error) {
-	var blocks [4]int
-	bottleneck := false
-	for name := range ts {
-		var s, b int
-		if n, _ := fmt.Sscanf(name, "layer%d/block_%d/", &s, &b); n == 2 && s >= 1 && s <= 4 {
-			blocks[s-1] = max(blocks[s-1], b+1)
-			if strings.Contains(name, "/conv3/") {
-				bottleneck = true
+// detectArch returns the architecture whose variables in layout are named most like the tensors of a
+// renamed set (fewest missing plus unexpected names; the shallower on a tie). The set is then checked
+// against it, so that a damaged set is reported tensor by tensor.
+func detectArch(ts map[string]safetensors.Tensor, layout resnet.Layout) (string, error) {
+	best, bestDiff := "", 0
+	for _, arch := range resnet.Names() {
+		vars, err := modelVariables(arch, layout, 1)
+		if err != nil {
+			return "", err
+		}
+		diff := 0
+		for name := range ts {
+			if _, ok := vars[name]; !ok {
+				diff++
 			}
 		}
-	}
-	for _, n := range resnet.Names() {
-		v := resnet.Variants[n]
-		if v.Layers == blocks && (v.Block == resnet.Bottleneck) == bottleneck {
-			return n, nil
+		for name := range vars {
+			if _, ok := ts[name]; !ok {
+				diff++
+			}
+		}
+		if best == "" || diff < bestDiff {
+			best, bestDiff = arch, diff
 		}
 	}
-	return "", fmt.Errorf("no known ResNet has %v blocks per stage (bottleneck=%v)", blocks, bottleneck)
+	return best, nil
 }
 
 // Keras ResNet50 (keras.applications, Keras <= 2.2) names: conv1, bn_conv1,

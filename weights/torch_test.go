@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -60,7 +61,7 @@ func TestTorchvisionResNet18MatchesPyTorch(t *testing.T) {
 	require.Equal(t, "resnet18", pth.Arch)
 	require.Equal(t, resnet.LayoutTorchvision, pth.Layout)
 	require.Equal(t, 10, pth.NumClasses)
-	require.Equal(t, resnet.TorchvisionImageNet, pth.Preprocessing)
+	require.Equal(t, preprocess.TorchvisionImageNet, pth.Preprocessing)
 
 	store := model.NewStore()
 	require.NoError(t, pth.Assign(store.RootScope().In("model"), false))

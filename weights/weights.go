@@ -16,11 +16,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/internal/safetensors"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -34,7 +36,7 @@ type Set struct {
 	Arch          string
 	Layout        resnet.Layout
 	NumClasses    int
-	Preprocessing resnet.Preprocessing
+	Preprocessing preprocess.Convention
 	Labels        []string
 	Tensors       map[string]safetensors.Tensor
 	Source        string
@@ -131,7 +133,7 @@ func openTFJS(path string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %s: %w", path, err)
 	}
-	s, err := newSet(path, ts, resnet.LayoutKeras, resnet.KerasCaffeImageNet)
+	s, err := newSet(path, ts, resnet.LayoutKeras, preprocess.KerasCaffeImageNet)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +163,7 @@ func newTorchSet(path string, raw map[string]safetensors.Tensor) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %s: %w", path, err)
 	}
-	return newSet(path, ts, resnet.LayoutTorchvision, resnet.TorchvisionImageNet)
+	return newSet(path, ts, resnet.LayoutTorchvision, preprocess.TorchvisionImageNet)
 }
 
 // newSafetensorsSet accepts PyTorch names (torchvision, timm, Hugging Face)
@@ -172,22 +174,22 @@ func newSafetensorsSet(path string, raw map[string]safetensors.Tensor, meta map[
 	if _, ours := raw["stem/conv/kernel"]; !ours {
 		return newTorchSet(path, raw)
 	}
-	layout, pre := resnet.LayoutTorchvision, resnet.TorchvisionImageNet
+	layout, pre := resnet.LayoutTorchvision, preprocess.TorchvisionImageNet
 	if _, ok := raw["stem/conv/bias"]; ok {
-		layout, pre = resnet.LayoutKeras, resnet.KerasCaffeImageNet
+		layout, pre = resnet.LayoutKeras, preprocess.KerasCaffeImageNet
 	}
 	switch resnet.Layout(meta["layout"]) {
 	case resnet.LayoutKeras:
-		layout, pre = resnet.LayoutKeras, resnet.KerasCaffeImageNet
+		layout, pre = resnet.LayoutKeras, preprocess.KerasCaffeImageNet
 	case resnet.LayoutTorchvision:
-		layout, pre = resnet.LayoutTorchvision, resnet.TorchvisionImageNet
+		layout, pre = resnet.LayoutTorchvision, preprocess.TorchvisionImageNet
 	}
 	return newSet(path, raw, layout, pre)
 }
 
 // newSet infers arch and classes and checks every tensor against the tree.
-func newSet(source string, ts map[string]safetensors.Tensor, layout resnet.Layout, pre resnet.Preprocessing) (*Set, error) {
-	arch, err := detectArch(ts)
+func newSet(source string, ts map[string]safetensors.Tensor, layout resnet.Layout, pre preprocess.Convention) (*Set, error) {
+	arch, err := detectArch(ts, layout)
 	if err != nil {
 		return nil, fmt.Errorf("weights: %s: %w", source, err)
 	}
@@ -196,52 +198,40 @@ func newSet(source string, ts map[string]safetensors.Tensor, layout resnet.Layou
 		return nil, fmt.Errorf("weights: %s: no classification head (fc bias) found", source)
 	}
 	s := &Set{Arch: arch, Layout: layout, NumClasses: fc.Shape[0], Preprocessing: pre, Tensors: ts, Source: source}
-	want, err := ExpectedShapes(arch, layout, s.NumClasses)
+	want, err := modelVariables(arch, layout, s.NumClasses)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("weights: %s: %w", source, err)
 	}
 	if err := checkShapes(ts, want, false); err != nil {
-		return nil, fmt.Errorf("weights: %s: %w", source, err)
+		return nil, fmt.Errorf("weights: %s: as a %s in layout %q: %w", source, arch, layout, err)
 	}
 	return s, nil
 }
 
 // checkShapes lists unknown, missing and wrongly shaped tensors in one error.
-func checkShapes(ts map[string]safetensors.Tensor, want map[string][]int, skipHead bool) error {
+func checkShapes(ts map[string]safetensors.Tensor, want map[string]resnet.Var, skipHead bool) error {
 	var problems []string
 	for _, name := range sortedKeys(ts) {
-		if skipHead && isHead(name) {
+		if skipHead && resnet.IsHead(name) {
 			continue
 		}
 		w, ok := want[name]
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("unexpected tensor %s %v", name, ts[name].Shape))
-		case !equalInts(w, ts[name].Shape):
-			problems = append(problems, fmt.Sprintf("tensor %s has shape %v, want %v", name, ts[name].Shape, w))
+		case !slices.Equal(w.Dims, ts[name].Shape):
+			problems = append(problems, fmt.Sprintf("tensor %s has shape %v, want %v", name, ts[name].Shape, w.Dims))
 		}
 	}
 	for _, name := range sortedKeys(want) {
-		if _, ok := ts[name]; !ok && !(skipHead && isHead(name)) {
-			problems = append(problems, fmt.Sprintf("missing tensor %s %v", name, want[name]))
+		if _, ok := ts[name]; !ok && !(skipHead && resnet.IsHead(name)) {
+			problems = append(problems, fmt.Sprintf("missing tensor %s %v", name, want[name].Dims))
 		}
 	}
 	if len(problems) > 0 {
 		return listError(problems)
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Assign sets the variables under scope (the scope later passed to
@@ -253,9 +243,9 @@ func equalInts(a, b []int) bool {
 // without a variable and shape mismatches are reported together in one
 // error, and then nothing is assigned.
 func (s *Set) Assign(scope *model.Scope, skipHead bool) error {
-	want, err := ExpectedShapes(s.Arch, s.Layout, s.NumClasses)
+	want, err := modelVariables(s.Arch, s.Layout, s.NumClasses)
 	if err != nil {
-		return err
+		return fmt.Errorf("weights: %s: %w", s.Source, err)
 	}
 	if err := checkShapes(s.Tensors, want, skipHead); err != nil {
 		return fmt.Errorf("weights: %s: %w", s.Source, err)
@@ -270,7 +260,7 @@ func (s *Set) Assign(scope *model.Scope, skipHead bool) error {
 	}
 	if len(existing) > 0 {
 		for _, rel := range sortedKeys(existing) {
-			if skipHead && isHead(rel) {
+			if skipHead && resnet.IsHead(rel) {
 				continue
 			}
 			if _, ok := s.Tensors[rel]; !ok {
@@ -279,12 +269,12 @@ func (s *Set) Assign(scope *model.Scope, skipHead bool) error {
 		}
 	}
 	for _, name := range sortedKeys(s.Tensors) {
-		if skipHead && isHead(name) {
+		if skipHead && resnet.IsHead(name) {
 			continue
 		}
 		t := s.Tensors[name]
 		if v, ok := existing[name]; ok {
-			if !equalInts(v.Shape().Dimensions, t.Shape) {
+			if !slices.Equal(v.Shape().Dimensions, t.Shape) {
 				problems = append(problems, fmt.Sprintf("variable %s has shape %v, tensor %v", v.Path(), v.Shape().Dimensions, t.Shape))
 			}
 		} else if len(existing) > 0 {
@@ -295,7 +285,7 @@ func (s *Set) Assign(scope *model.Scope, skipHead bool) error {
 		return fmt.Errorf("weights: %s: %w", s.Source, listError(problems))
 	}
 	for _, name := range sortedKeys(s.Tensors) {
-		if skipHead && isHead(name) {
+		if skipHead && resnet.IsHead(name) {
 			continue
 		}
 		t := s.Tensors[name]
@@ -310,9 +300,7 @@ func (s *Set) Assign(scope *model.Scope, skipHead bool) error {
 		if err != nil {
 			return fmt.Errorf("weights: creating %s: %w", name, err)
 		}
-		if strings.HasSuffix(name, "/mean") || strings.HasSuffix(name, "/variance") {
-			v.SetTrainable(false) // BatchNorm running statistics
-		}
+		v.SetTrainable(want[name].Trainable)
 	}
 	return nil
 }

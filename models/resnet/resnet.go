@@ -3,7 +3,7 @@
 // training-mode gradient flows through the batch statistics.
 //
 // The package does no I/O: pretrained weights are loaded by the weights package onto the variable tree
-// documented on Model.Logits.
+// that Model.Variables lists.
 package resnet
 
 import (
@@ -88,8 +88,23 @@ func Names() []string {
 	return names
 }
 
+// stemWidth is the number of channels of the stem's 7x7 convolution.
+const stemWidth = 64
+
 // stageWidths are the block widths of the 4 stages (output channels are width*expansion).
 var stageWidths = [4]int{64, 128, 256, 512}
+
+// RootScope is the scope under which train and predict build the network (the scope passed to Logits)
+// and under which checkpoints store its variables; a run's model.json may name another (e.g. "/ema").
+const RootScope = "/model"
+
+// headScope is the classifier's scope, relative to the network's.
+const headScope = "fc"
+
+// IsHead reports whether the variable at path belongs to the classifier (the layer a fine-tuning
+// replaces). path may be relative to the network's scope ("fc/weights") or absolute
+// ("/model/fc/weights", "/ema/fc/biases").
+func IsHead(path string) bool { return slices.Contains(strings.Split(path, "/"), headScope) }
 
 // Model is a configured ResNet. Its fields may be changed after New and before building a graph.
 type Model struct {
@@ -131,31 +146,105 @@ func New(name string, numClasses int, layout Layout) (*Model, error) {
 	return m, nil
 }
 
-// FeatureDim is the number of channels of the pooled features fed to the classifier: 512 for
-// BasicBlock variants, 2048 for Bottleneck ones.
-func (m *Model) FeatureDim() int {
-	return stageWidths[3] * m.Variant.Block.expansion()
+// convSpec is one convolution of the network and the batch norm that follows it: where they sit in the
+// variable tree and their geometry. Both the graph (Features) and the variable list (Variables) are
+// made from these, so that the two cannot disagree.
+type convSpec struct {
+	at       string // scope of the pair in its block ("downsample" or "") or, for the stem, the network's
+	conv, bn string // the scopes of the two, in at: e.g. "conv1", "bn1"
+	in, out  int    // channels
+	size     int    // kernel size x size
+	stride   int
+	padding  int
+	// zeroScale: the last batch norm of a residual branch with ZeroInitResidual.
+	zeroScale bool
 }
+
+// blockSpec is one residual block, block_{index} of stage layer{stage+1}: relu(branch(x) +
+// shortcut(x)), with ReLUs between the branch's convolutions. downsample is the projection shortcut
+// (1x1 conv + BN), nil for the identity.
+type blockSpec struct {
+	stage, index int
+	branch       []convSpec
+	downsample   *convSpec
+}
+
+// stem is the first convolution: 7x7/2 from the 3 image channels, followed by BN, ReLU and max-pooling.
+var stem = convSpec{at: "stem", conv: "conv", bn: "bn", in: 3, out: stemWidth, size: 7, stride: 2, padding: 3}
+
+// blocks lists the residual blocks in order: stage s (scope layer{s+1}) has Variant.Layers[s] blocks
+// (block_{i}) of width stageWidths[s]; the first block of stages 2-4 halves the resolution.
+func (m *Model) blocks() []blockSpec {
+	var blocks []blockSpec
+	in := stemWidth
+	for stage, numBlocks := range m.Variant.Layers {
+		for i := range numBlocks {
+			stride := 1
+			if stage > 0 && i == 0 {
+				stride = 2
+			}
+			b := m.newBlock(in, stageWidths[stage], stride)
+			b.stage, b.index = stage, i
+			blocks = append(blocks, b)
+			in = b.outChannels()
+		}
+	}
+	return blocks
+}
+
+// newBlock is a block of the given width on in channels. A block whose stride or channel count
+// changes gets a projection shortcut.
+func (m *Model) newBlock(in, width, stride int) blockSpec {
+	kind := m.Variant.Block
+	out := width * kind.expansion()
+	var b blockSpec
+	if stride != 1 || in != out {
+		b.downsample = &convSpec{at: "downsample", conv: "conv", bn: "bn", in: in, out: out, size: 1, stride: stride}
+	}
+	if kind == BasicBlock {
+		b.branch = []convSpec{
+			{conv: "conv1", bn: "bn1", in: in, out: width, size: 3, stride: stride, padding: 1},
+			{conv: "conv2", bn: "bn2", in: width, out: width, size: 3, stride: 1, padding: 1, zeroScale: m.ZeroInitResidual},
+		}
+		return b
+	}
+	stride1, stride2 := 1, stride // v1.5: stride on the 3x3 conv.
+	if m.Layout == LayoutKeras {
+		stride1, stride2 = stride, 1 // v1: stride on the first 1x1 conv.
+	}
+	b.branch = []convSpec{
+		{conv: "conv1", bn: "bn1", in: in, out: width, size: 1, stride: stride1},
+		{conv: "conv2", bn: "bn2", in: width, out: width, size: 3, stride: stride2, padding: 1},
+		{conv: "conv3", bn: "bn3", in: width, out: out, size: 1, stride: 1, zeroScale: m.ZeroInitResidual},
+	}
+	return b
+}
+
+// scopes are the block's scope and that of its stage.
+func (b blockSpec) scopes() (stage, block string) {
+	return fmt.Sprintf("layer%d", b.stage+1), fmt.Sprintf("block_%d", b.index)
+}
+
+// outChannels is the number of channels a block outputs.
+func (b blockSpec) outChannels() int { return b.branch[len(b.branch)-1].out }
 
 // Logits builds the network on images [batch, H, W, 3] float32 (already normalised) and returns the
 // logits [batch, NumClasses]. Training mode (batch statistics, running-average updates) is taken
-// from scope.IsTraining(g).
-//
-// Variables, relative to scope:
+// from scope.IsTraining(g). The variables it creates under scope are those Variables lists:
 //
 //	stem/conv/kernel [7,7,3,64], stem/bn/{scale,offset,mean,variance}
 //	layer{1..4}/block_{i}/conv{1,2[,3]}/kernel, layer{1..4}/block_{i}/bn{1,2[,3]}/...
 //	layer{1..4}/block_0/downsample/conv/kernel, .../downsample/bn/...
-//	fc/weights [FeatureDim, NumClasses], fc/biases [NumClasses]
+//	fc/weights [512 or 2048, NumClasses], fc/biases [NumClasses]
 //
 // With LayoutKeras every conv also has a bias ("conv*/bias").
 func (m *Model) Logits(scope *model.Scope, images *Node) *Node {
 	features := m.Features(scope, images)
-	return m.fc(scope.In("fc"), features)
+	return m.fc(scope.In(headScope), features)
 }
 
 // Features builds the network without its classifier: images [batch, H, W, 3] -> globally
-// average-pooled features [batch, FeatureDim()]. Variables as in Logits, minus fc.
+// average-pooled features [batch, 512 or 2048]. Variables as in Logits, minus fc.
 //
 // Mixed precision: with bfloat16 (or float16) images the convolutions run in that dtype, while the
 // variables stay float32 (see ParamDType), batch norm runs in float32, and the pooled features and
@@ -171,66 +260,61 @@ func (m *Model) Features(scope *model.Scope, images *Node) *Node {
 		panic(fmt.Sprintf("resnet: unknown layout %q", m.Layout))
 	}
 
-	// Stem: 7x7/2 conv, BN, ReLU, 3x3/2 max-pool (padding 1; the input is >= 0 after ReLU so zero
-	// padding equals torch's -inf padding).
-	x := relu(m.convBN(scope.In("stem"), "conv", "bn", images, 64, 7, 2, 3, false))
+	// Stem: conv, BN, ReLU, 3x3/2 max-pool (padding 1; the input is >= 0 after ReLU so zero padding
+	// equals torch's -inf padding).
+	x := relu(m.convBN(scope, stem, images))
 	x = MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
-
-	for stage, numBlocks := range m.Variant.Layers {
-		layer := scope.In("layer%d", stage+1)
-		for i := range numBlocks {
-			stride := 1
-			if stage > 0 && i == 0 {
-				stride = 2
-			}
-			x = m.block(layer.In("block_%d", i), x, stageWidths[stage], stride)
+	var stage *model.Scope
+	for _, b := range m.blocks() {
+		stageName, blockName := b.scopes()
+		if b.index == 0 {
+			stage = scope.In("%s", stageName)
 		}
+		x = m.block(stage.In("%s", blockName), b, x)
 	}
 	return ReduceMean(ConvertDType(x, ParamDType(x.DType())), 1, 2)
 }
 
-// block is one residual block of the given width; x is [batch, H, W, Cin].
-func (m *Model) block(scope *model.Scope, x *Node, width, stride int) *Node {
-	kind := m.Variant.Block
-	outChannels := width * kind.expansion()
-	inChannels := x.Shape().Dimensions[3]
-
+// block builds residual block b on x [batch, H, W, Cin] in the block's scope.
+func (m *Model) block(scope *model.Scope, b blockSpec, x *Node) *Node {
 	shortcut := x
-	if stride != 1 || inChannels != outChannels {
-		shortcut = m.convBN(scope.In("downsample"), "conv", "bn", x, outChannels, 1, stride, 0, false)
+	if b.downsample != nil {
+		shortcut = m.convBN(scope, *b.downsample, x)
 	}
-
-	var y *Node
-	if kind == BasicBlock {
-		y = relu(m.convBN(scope, "conv1", "bn1", x, width, 3, stride, 1, false))
-		y = m.convBN(scope, "conv2", "bn2", y, width, 3, 1, 1, m.ZeroInitResidual)
-	} else {
-		stride1, stride2 := 1, stride // v1.5: stride on the 3x3 conv.
-		if m.Layout == LayoutKeras {
-			stride1, stride2 = stride, 1 // v1: stride on the first 1x1 conv.
+	y := x
+	for i, c := range b.branch {
+		if i > 0 {
+			y = relu(y)
 		}
-		y = relu(m.convBN(scope, "conv1", "bn1", x, width, 1, stride1, 0, false))
-		y = relu(m.convBN(scope, "conv2", "bn2", y, width, 3, stride2, 1, false))
-		y = m.convBN(scope, "conv3", "bn3", y, outChannels, 1, 1, 0, m.ZeroInitResidual)
+		y = m.convBN(scope, c, y)
 	}
 	return relu(Add(y, shortcut))
 }
 
-// conv is a size x size convolution with outChannels filters, kernel [size, size, Cin, outChannels]
-// initialised as torchvision (kaiming normal, fan_out, ReLU gain: std = sqrt(2 / (size*size*out))).
-// In the Keras layout it also has a zero-initialised bias [outChannels], returned (in the parameter
-// dtype) rather than added: every conv feeds a batch norm, which absorbs it (BatchNormWithBias).
-func (m *Model) conv(scope *model.Scope, x *Node, outChannels, size, stride, padding int) (y, bias *Node) {
+// convBN builds c's conv followed by its batch norm (the conv's bias, in the Keras layout, goes to the
+// batch norm) in scope, the block's (the network's for the stem).
+func (m *Model) convBN(scope *model.Scope, c convSpec, x *Node) *Node {
+	if c.at != "" {
+		scope = scope.In("%s", c.at)
+	}
+	y, bias := m.conv(scope.In("%s", c.conv), x, c)
+	return m.bn(scope.In("%s", c.bn), y, bias, c.zeroScale)
+}
+
+// conv is c's convolution, kernel [size, size, in, out] initialised as torchvision (kaiming normal,
+// fan_out, ReLU gain: std = sqrt(2 / (size*size*out))). In the Keras layout it also has a
+// zero-initialised bias [out], returned (in the parameter dtype) rather than added: every conv feeds a
+// batch norm, which absorbs it (BatchNormWithBias).
+func (m *Model) conv(scope *model.Scope, x *Node, c convSpec) (y, bias *Node) {
 	g := x.Graph()
-	inChannels := x.Shape().Dimensions[3]
-	std := math.Sqrt(2 / float64(size*size*outChannels))
+	std := math.Sqrt(2 / float64(c.size*c.size*c.out))
 	pdt := ParamDType(x.DType())
 	kernel := scope.WithInitializer(initializer.RandomNormalFn(scope, std)).
-		VariableWithShape("kernel", shapes.Make(pdt, size, size, inChannels, outChannels)).NodeValue(g)
-	y = Conv2D(x, ConvertDType(kernel, x.DType()), stride, padding)
+		VariableWithShape(kernelVar, shapes.Make(pdt, c.kernelDims()...)).NodeValue(g)
+	y = Conv2D(x, ConvertDType(kernel, x.DType()), c.stride, c.padding)
 	if m.Layout == LayoutKeras {
 		bias = scope.WithInitializer(initializer.Zero).
-			VariableWithShape("bias", shapes.Make(pdt, outChannels)).NodeValue(g)
+			VariableWithShape(biasVar, shapes.Make(pdt, c.out)).NodeValue(g)
 	}
 	return y, bias
 }
@@ -242,12 +326,6 @@ func (m *Model) bn(scope *model.Scope, x, bias *Node, zeroScale bool) *Node {
 		return ConvertDType(BatchNormWithBias(scope, ConvertDType(x, pdt), bias, m.Epsilon, m.Momentum, zeroScale), x.DType())
 	}
 	return BatchNormWithBias(scope, x, bias, m.Epsilon, m.Momentum, zeroScale)
-}
-
-// convBN is conv followed by bn (the conv's bias, in the Keras layout, goes to the batch norm).
-func (m *Model) convBN(scope *model.Scope, conv, bn string, x *Node, outChannels, size, stride, padding int, zeroScale bool) *Node {
-	y, bias := m.conv(scope.In("%s", conv), x, outChannels, size, stride, padding)
-	return m.bn(scope.In("%s", bn), y, bias, zeroScale)
 }
 
 // ParamDType is the dtype of the variables for activations of dtype dt: dt itself, except that
@@ -267,7 +345,70 @@ func (m *Model) fc(scope *model.Scope, features *Node) *Node {
 	in := features.Shape().Dimensions[1]
 	bound := 1 / math.Sqrt(float64(in))
 	scope = scope.WithInitializer(initializer.RandomUniformFn(scope, -bound, bound))
-	weights := scope.VariableWithShape("weights", shapes.Make(features.DType(), in, m.NumClasses)).NodeValue(g)
-	biases := scope.VariableWithShape("biases", shapes.Make(features.DType(), m.NumClasses)).NodeValue(g)
+	weights := scope.VariableWithShape(fcWeightsVar, shapes.Make(features.DType(), in, m.NumClasses)).NodeValue(g)
+	biases := scope.VariableWithShape(fcBiasesVar, shapes.Make(features.DType(), m.NumClasses)).NodeValue(g)
 	return Add(MatMul(features, weights), Reshape(biases, 1, m.NumClasses))
 }
+
+// Names of the variables in their scopes.
+const (
+	kernelVar    = "kernel"  // conv kernel [size, size, in, out]
+	biasVar      = "bias"    // conv bias [out], Keras layout only
+	fcWeightsVar = "weights" // classifier weights [features, NumClasses]
+	fcBiasesVar  = "biases"  // classifier biases [NumClasses]
+)
+
+// bnVariables are the variables BatchNormWithBias creates, each [channels]; the running statistics
+// are not trainable.
+var bnVariables = []struct {
+	name      string
+	trainable bool
+}{{"scale", true}, {"offset", true}, {"mean", false}, {"variance", false}}
+
+// Var is one variable of the network.
+type Var struct {
+	Path      string // relative to the scope passed to Logits, e.g. "layer1/block_0/conv1/kernel"
+	Dims      []int  // conv kernels [kh, kw, in, out] (HWIO), classifier weights [in, out]
+	Trainable bool   // false for the batch-norm running statistics
+}
+
+// Variables lists the variables Logits creates under its scope, in the order it creates them: both
+// are made from the same structure (stem, blocks). Their dtype is ParamDType of the images' dtype.
+func (m *Model) Variables() []Var {
+	vars := m.convBNVariables(nil, "", stem)
+	features := stem.out
+	for _, b := range m.blocks() {
+		stageName, blockName := b.scopes()
+		at := stageName + "/" + blockName + "/"
+		if b.downsample != nil {
+			vars = m.convBNVariables(vars, at, *b.downsample)
+		}
+		for _, c := range b.branch {
+			vars = m.convBNVariables(vars, at, c)
+		}
+		features = b.outChannels()
+	}
+	return append(vars,
+		Var{Path: headScope + "/" + fcWeightsVar, Dims: []int{features, m.NumClasses}, Trainable: true},
+		Var{Path: headScope + "/" + fcBiasesVar, Dims: []int{m.NumClasses}, Trainable: true})
+}
+
+// convBNVariables appends the variables of c's conv and batch norm to vars; prefix is the path of
+// c's block ("" for the stem).
+func (m *Model) convBNVariables(vars []Var, prefix string, c convSpec) []Var {
+	if c.at != "" {
+		prefix += c.at + "/"
+	}
+	conv, bn := prefix+c.conv+"/", prefix+c.bn+"/"
+	vars = append(vars, Var{Path: conv + kernelVar, Dims: c.kernelDims(), Trainable: true})
+	if m.Layout == LayoutKeras {
+		vars = append(vars, Var{Path: conv + biasVar, Dims: []int{c.out}, Trainable: true})
+	}
+	for _, v := range bnVariables {
+		vars = append(vars, Var{Path: bn + v.name, Dims: []int{c.out}, Trainable: v.trainable})
+	}
+	return vars
+}
+
+// kernelDims are the dimensions of c's kernel: [size, size, in, out].
+func (c convSpec) kernelDims() []int { return []int{c.size, c.size, c.in, c.out} }

@@ -97,7 +97,6 @@ func TestNewDefaults(t *testing.T) {
 			require.Equal(t, 0.1, m.Momentum)
 			require.False(t, m.ZeroInitResidual)
 			require.Equal(t, Variants["resnet50"], m.Variant)
-			require.Equal(t, 2048, m.FeatureDim())
 		})
 	}
 	require.Equal(t, []string{"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"}, Names())
@@ -212,6 +211,60 @@ func TestVariableTreeGolden(t *testing.T) {
 			require.Equal(t, string(want), got)
 		})
 	}
+}
+
+// Variables must list exactly the variables a built graph creates: paths, shapes, dtype and
+// trainability (the weight readers check pretrained tensors against it).
+func TestVariablesMatchGraph(t *testing.T) {
+	for _, name := range Names() {
+		for _, layout := range []Layout{LayoutTorchvision, LayoutKeras} {
+			t.Run(fmt.Sprintf("%s/%s", name, layout), func(t *testing.T) {
+				m, err := New(name, 7, layout)
+				require.NoError(t, err)
+				store, _ := buildGraph(t, m, 1, 32, true)
+				var built []Var // in creation order
+				for v := range store.IterVariables() {
+					require.Equal(t, dtypes.Float32, v.Shape().DType, v.Path())
+					path := strings.TrimPrefix(v.Path(), "/model/")
+					built = append(built, Var{Path: path, Dims: v.Shape().Dimensions, Trainable: v.Trainable})
+				}
+				listed := m.Variables()
+				require.Equal(t, built, listed)
+				fc := listed[len(listed)-2]
+				require.Equal(t, "fc/weights", fc.Path)
+				require.Equal(t, []int{map[BlockKind]int{BasicBlock: 512, Bottleneck: 2048}[m.Variant.Block], 7}, fc.Dims)
+			})
+		}
+	}
+}
+
+func TestIsHead(t *testing.T) {
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"fc/weights", true},
+		{"fc/biases", true},
+		{"/model/fc/weights", true},
+		{"/ema/fc/biases", true},
+		{"stem/conv/kernel", false},
+		{"/model/layer4/block_2/bn3/scale", false},
+		{"/optimizer/adam_steps/head", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			require.Equal(t, tc.want, IsHead(tc.path))
+		})
+	}
+	m, err := New("resnet18", 3, LayoutKeras)
+	require.NoError(t, err)
+	var heads []string
+	for _, v := range m.Variables() {
+		if IsHead(v.Path) {
+			heads = append(heads, v.Path)
+		}
+	}
+	require.Equal(t, []string{"fc/weights", "fc/biases"}, heads)
 }
 
 // randomImages returns deterministic pseudo-random images [batch, size, size, 3] in [-1, 1).

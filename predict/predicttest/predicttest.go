@@ -17,13 +17,11 @@ import (
 	"github.com/gocls/gocls/checkpoint"
 	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/models/resnet"
+	"github.com/gocls/gocls/preprocess"
 )
 
-// Scope is the variable scope of the saved network.
-const Scope = "/model"
-
 // TinyPreprocessing is a cheap input convention: resize 32, crop 32.
-var TinyPreprocessing = resnet.Preprocessing{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.25, 0.25, 0.25}, Scale: 1, Resize: 32, Crop: 32}
+var TinyPreprocessing = preprocess.Convention{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.25, 0.25, 0.25}, Scale: 1, Resize: 32, Crop: 32}
 
 // ClassName is the name SaveRun gives class i in model.json: "acat", "bcat", ...
 func ClassName(i int) string { return string(rune('a'+i%26)) + "cat" }
@@ -33,7 +31,7 @@ func ClassName(i int) string { return string(rune('a'+i%26)) + "cat" }
 // decisive, and writes run/best, run/ckpt-00000001 (the same network with
 // the classifier weights negated, so its best class is best's worst) and
 // run/model.json with prep and class names ClassName(i).
-func SaveRun(run, arch string, classes int, prep resnet.Preprocessing, seed int64) error {
+func SaveRun(run, arch string, classes int, prep preprocess.Convention, seed int64) error {
 	net, err := resnet.New(arch, classes, resnet.LayoutTorchvision)
 	if err != nil {
 		return err
@@ -47,7 +45,7 @@ func SaveRun(run, arch string, classes int, prep resnet.Preprocessing, seed int6
 		return err
 	}
 	exec, err := model.NewExec(be, store, func(root *model.Scope, images *Node) *Node {
-		return net.Logits(store.Scope(Scope), images)
+		return net.Logits(store.Scope(resnet.RootScope), images)
 	})
 	if err != nil {
 		return err
@@ -56,7 +54,7 @@ func SaveRun(run, arch string, classes int, prep resnet.Preprocessing, seed int6
 		return fmt.Errorf("predicttest: %w", err)
 	}
 	scale := func(f float32) error {
-		v := store.GetVariable(Scope + "/fc/weights")
+		v := store.GetVariable(resnet.RootScope + "/fc/weights")
 		vals, err := tensors.CopyFlatData[float32](v.MustValue())
 		if err != nil {
 			return err
@@ -69,25 +67,25 @@ func SaveRun(run, arch string, classes int, prep resnet.Preprocessing, seed int6
 	if err := scale(20); err != nil {
 		return err
 	}
-	if err := checkpoint.Save(filepath.Join(run, checkpoint.Best), store, nil); err != nil {
+	if err := (checkpoint.Saver{}).Save(filepath.Join(run, checkpoint.Best), store, nil); err != nil {
 		return err
 	}
 	if err := scale(-1); err != nil {
 		return err
 	}
-	if err := checkpoint.Save(filepath.Join(run, checkpoint.Name(1)), store, nil); err != nil {
+	if err := (checkpoint.Saver{}).Save(filepath.Join(run, checkpoint.Name(1)), store, nil); err != nil {
 		return err
 	}
 	names := make([]string, classes)
 	for i := range names {
 		names[i] = ClassName(i)
 	}
-	return checkpoint.WriteModelInfo(run, checkpoint.ModelInfo{Arch: arch, Layout: resnet.LayoutTorchvision,
-		NumClasses: classes, Classes: names, Scope: Scope, Preprocessing: prep})
+	return checkpoint.WriteModelInfo(run, checkpoint.ModelInfo{Arch: arch, Layout: string(resnet.LayoutTorchvision),
+		NumClasses: classes, Classes: names, Scope: resnet.RootScope, Preprocessing: prep})
 }
 
 // NewStore returns arch (torchvision layout, classes outputs) with every
-// variable under Scope initialised from seed on be (use the store with that
+// variable under resnet.RootScope initialised from seed on be (use the store with that
 // backend only), for benchmarks that need a network but no run directory.
 func NewStore(be compute.Backend, arch string, classes, crop int, seed int64) (*model.Store, *resnet.Model, error) {
 	net, err := resnet.New(arch, classes, resnet.LayoutTorchvision)
@@ -99,7 +97,7 @@ func NewStore(be compute.Backend, arch string, classes, crop int, seed int64) (*
 		return nil, nil, err
 	}
 	exec, err := model.NewExec(be, store, func(root *model.Scope, images *Node) *Node {
-		return net.Logits(store.Scope(Scope), images)
+		return net.Logits(store.Scope(resnet.RootScope), images)
 	})
 	if err != nil {
 		return nil, nil, err
