@@ -47,10 +47,10 @@ func BatchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum floa
 	if zeroScale {
 		scaleInit = initializer.Zero
 	}
-	scale := scope.WithInitializer(scaleInit).VariableWithShape("scale", varShape).SetTrainable(true).NodeValue(g)
-	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", varShape).SetTrainable(true).NodeValue(g)
-	meanVar := scope.WithInitializer(initializer.Zero).VariableWithShape("mean", varShape).SetTrainable(false)
-	varianceVar := scope.WithInitializer(initializer.One).VariableWithShape("variance", varShape).SetTrainable(false)
+	scale := scope.WithInitializer(scaleInit).VariableWithShape(bnScaleVar, varShape).SetTrainable(true).NodeValue(g)
+	offset := scope.WithInitializer(initializer.Zero).VariableWithShape(bnOffsetVar, varShape).SetTrainable(true).NodeValue(g)
+	meanVar := scope.WithInitializer(initializer.Zero).VariableWithShape(bnMeanVar, varShape).SetTrainable(false)
+	varianceVar := scope.WithInitializer(initializer.One).VariableWithShape(bnVarianceVar, varShape).SetTrainable(false)
 
 	if !scope.IsTraining(g) {
 		// The mean of x is the running mean of x + bias, minus bias.

@@ -356,6 +356,11 @@ const (
 	biasVar      = "bias"    // conv bias [out], Keras layout only
 	fcWeightsVar = "weights" // classifier weights [features, NumClasses]
 	fcBiasesVar  = "biases"  // classifier biases [NumClasses]
+
+	bnScaleVar    = "scale"    // batch-norm scale [channels]
+	bnOffsetVar   = "offset"   // batch-norm offset [channels]
+	bnMeanVar     = "mean"     // batch-norm running mean [channels], not trainable
+	bnVarianceVar = "variance" // batch-norm running variance [channels], not trainable
 )
 
 // bnVariables are the variables BatchNormWithBias creates, each [channels]; the running statistics
@@ -363,7 +368,7 @@ const (
 var bnVariables = []struct {
 	name      string
 	trainable bool
-}{{"scale", true}, {"offset", true}, {"mean", false}, {"variance", false}}
+}{{bnScaleVar, true}, {bnOffsetVar, true}, {bnMeanVar, false}, {bnVarianceVar, false}}
 
 // Var is one variable of the network.
 type Var struct {
