@@ -250,22 +250,38 @@ func (s *Set) Assign(scope *model.Scope, skipHead bool) error {
 	if err := checkShapes(s.Tensors, want, skipHead); err != nil {
 		return fmt.Errorf("weights: %s: %w", s.Source, err)
 	}
-	store := scope.Store()
+	existing := scopeVariables(scope)
+	if problems := s.mismatches(existing, scope.Scope(), skipHead); len(problems) > 0 {
+		return fmt.Errorf("weights: %s: %w", s.Source, listError(problems))
+	}
+	return s.setValues(scope, existing, want, skipHead)
+}
+
+// scopeVariables returns the variables already under scope, by path relative to it.
+func scopeVariables(scope *model.Scope) map[string]*model.Variable {
 	base := scope.Scope()
-	var problems []string
 	existing := map[string]*model.Variable{}
 	for v := range scope.IterVariables() {
 		rel := strings.TrimPrefix(strings.TrimPrefix(v.Path(), base), "/")
 		existing[rel] = v
 	}
-	if len(existing) > 0 {
-		for _, rel := range sortedKeys(existing) {
-			if skipHead && resnet.IsHead(rel) {
-				continue
-			}
-			if _, ok := s.Tensors[rel]; !ok {
-				problems = append(problems, fmt.Sprintf("variable %s has no pretrained tensor", existing[rel].Path()))
-			}
+	return existing
+}
+
+// mismatches lists what keeps the tensors from replacing the existing variables one for one: a
+// variable without a tensor, a shape that differs, a tensor without a variable. With no existing
+// variables there is nothing to match: Assign creates them.
+func (s *Set) mismatches(existing map[string]*model.Variable, base string, skipHead bool) []string {
+	if len(existing) == 0 {
+		return nil
+	}
+	var problems []string
+	for _, rel := range sortedKeys(existing) {
+		if skipHead && resnet.IsHead(rel) {
+			continue
+		}
+		if _, ok := s.Tensors[rel]; !ok {
+			problems = append(problems, fmt.Sprintf("variable %s has no pretrained tensor", existing[rel].Path()))
 		}
 	}
 	for _, name := range sortedKeys(s.Tensors) {
@@ -273,17 +289,18 @@ func (s *Set) Assign(scope *model.Scope, skipHead bool) error {
 			continue
 		}
 		t := s.Tensors[name]
-		if v, ok := existing[name]; ok {
-			if !slices.Equal(v.Shape().Dimensions, t.Shape) {
-				problems = append(problems, fmt.Sprintf("variable %s has shape %v, tensor %v", v.Path(), v.Shape().Dimensions, t.Shape))
-			}
-		} else if len(existing) > 0 {
+		if v, ok := existing[name]; !ok {
 			problems = append(problems, fmt.Sprintf("tensor %s has no variable under %s", name, base))
+		} else if !slices.Equal(v.Shape().Dimensions, t.Shape) {
+			problems = append(problems, fmt.Sprintf("variable %s has shape %v, tensor %v", v.Path(), v.Shape().Dimensions, t.Shape))
 		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("weights: %s: %w", s.Source, listError(problems))
-	}
+	return problems
+}
+
+// setValues copies each tensor into its variable, creating the variables that do not exist yet
+// with the model's trainability.
+func (s *Set) setValues(scope *model.Scope, existing map[string]*model.Variable, want map[string]resnet.Var, skipHead bool) error {
 	for _, name := range sortedKeys(s.Tensors) {
 		if skipHead && resnet.IsHead(name) {
 			continue
@@ -296,7 +313,7 @@ func (s *Set) Assign(scope *model.Scope, skipHead bool) error {
 			}
 			continue
 		}
-		v, err := store.CreateVariable(model.JoinPath(base, name), value)
+		v, err := scope.Store().CreateVariable(model.JoinPath(scope.Scope(), name), value)
 		if err != nil {
 			return fmt.Errorf("weights: creating %s: %w", name, err)
 		}
