@@ -44,58 +44,57 @@ func applyOp(op autoOp, mag float64, img, tmp pixels, cols []int) bool {
 		affineNearest(tmp, img, inverseAffine(float64(img.w)*0.5, float64(img.h)*0.5, 0, float64(int(mag)), 0, 0), cols)
 	case opRotate:
 		rotatePIL(tmp, img, mag, cols)
-	case opBrightness:
-		var lut [256]uint8
-		for v := range lut {
-			lut[v] = blend8(0, uint8(v), float32(1+mag))
-		}
-		applyLUT(img, &lut, &lut, &lut)
-		return false
+	case opSharpness:
+		sharpen(tmp, img, float32(1+mag))
 	case opColor:
 		blendGray(img, float32(1+mag))
 		return false
+	default:
+		applyPointOp(op, mag, img)
+		return false
+	}
+	return true
+}
+
+// applyPointOp applies an op that maps each channel value through a lookup table, in place.
+func applyPointOp(op autoOp, mag float64, img pixels) {
+	var lut [256]uint8
+	switch op {
+	case opBrightness:
+		for v := range lut {
+			lut[v] = blend8(0, uint8(v), float32(1+mag))
+		}
 	case opContrast:
-		var lut [256]uint8
 		mean := grayMean(img)
 		for v := range lut {
 			lut[v] = blend8(mean, uint8(v), float32(1+mag))
 		}
-		applyLUT(img, &lut, &lut, &lut)
-		return false
-	case opSharpness:
-		sharpen(tmp, img, float32(1+mag))
 	case opPosterize:
-		var lut [256]uint8
 		mask := ^uint8(1<<(8-int(mag)) - 1)
 		for v := range lut {
 			lut[v] = uint8(v) & mask
 		}
-		applyLUT(img, &lut, &lut, &lut)
-		return false
 	case opSolarize:
-		var lut [256]uint8
 		for v := range lut {
 			lut[v] = uint8(v)
 			if float64(v) >= mag {
 				lut[v] = 255 - uint8(v)
 			}
 		}
-		applyLUT(img, &lut, &lut, &lut)
-		return false
 	case opAutoContrast:
 		h := histograms(img)
 		r, g, b := autoContrastLUT(&h[0]), autoContrastLUT(&h[1]), autoContrastLUT(&h[2])
 		applyLUT(img, &r, &g, &b)
-		return false
+		return
 	case opEqualize:
 		h := histograms(img)
 		r, g, b := equalizeLUT(&h[0]), equalizeLUT(&h[1]), equalizeLUT(&h[2])
 		applyLUT(img, &r, &g, &b)
-		return false
+		return
 	default: // opIdentity
-		return false
+		return
 	}
-	return true
+	applyLUT(img, &lut, &lut, &lut)
 }
 
 // inverseAffine is torchvision's _get_inverse_affine_matrix for angle 0 and
