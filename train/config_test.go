@@ -73,13 +73,16 @@ func TestConfigFilesLoad(t *testing.T) {
 func TestLoadConfigOverrides(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.yaml")
 	require.NoError(t, os.WriteFile(p, []byte("# test\nrun:\n  epochs: 4\nschedule:\n  name: piecewise\n  boundaries: [2]\n  values: [0.1, 0.01]\n"), 0o644))
-	cfg, err := LoadConfig(p, []string{"optim.name=adamw", "optim.betas=[0.8, 0.9]", "model.freeze_backbone_epochs=1"})
+	cfg, err := LoadConfig(p, []string{"optim.name=adamw", "optim.betas=[0.8, 0.9]", "model.freeze_backbone_epochs=1",
+		"data.augment.crop=160"})
 	require.NoError(t, err)
 	require.Equal(t, 4, cfg.Run.Epochs)
 	require.Equal(t, []float64{0.1, 0.01}, cfg.Schedule.Values)
 	require.Equal(t, "adamw", cfg.Optim.Name)
 	require.Equal(t, [2]float64{0.8, 0.9}, cfg.Optim.Betas)
 	require.Equal(t, 1, cfg.Model.FreezeBackboneEpochs)
+	require.Equal(t, 160, cfg.Data.TrainCrop())
+	require.Equal(t, 224, cfg.Data.Eval.Crop, "the training crop leaves evaluation's")
 	require.Equal(t, 1e-4, cfg.Optim.WeightDecay, "defaults stay")
 }
 

@@ -11,14 +11,31 @@ import (
 	"github.com/gocls/gocls/preprocess"
 )
 
+// loaders returns the run's training loader (shuffled, uint8 pixels,
+// data.augment.crop-sized crops) and validation loader (in order, normalised
+// data.eval crops).
+func loaders(cfg Config, trainSet, valSet []dataset.Sample, norm dataset.Normalize, log io.Writer) (tr, val *dataset.Loader, err error) {
+	trainT, evalT, err := transforms(cfg, norm)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
+		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(), Pixels: true,
+		OnBad: func(path string, err error) { fmt.Fprintf(log, "skipping unreadable image: %v\n", err) }}
+	evalOpts := opts
+	evalOpts.Shuffle, evalOpts.DropLast, evalOpts.Pixels = false, false, false
+	evalOpts.OnBad = nil
+	return dataset.NewLoader(trainSet, trainT, opts), dataset.NewLoader(valSet, evalT, evalOpts), nil
+}
+
 // transforms returns the training and evaluation transforms of the run,
 // both running cfg.Data.Preprocess first.
-func transforms(cfg Config, crop, resize int, norm dataset.Normalize) (tr, ev dataset.Transform, err error) {
-	tr, err = dataset.TrainTransform(cfg.Data.Augment, crop, norm).WithSteps(cfg.Data.Preprocess)
+func transforms(cfg Config, norm dataset.Normalize) (tr, ev dataset.Transform, err error) {
+	tr, err = dataset.TrainTransform(cfg.Data.Augment, cfg.Data.TrainCrop(), norm).WithSteps(cfg.Data.Preprocess)
 	if err != nil {
 		return tr, ev, fmt.Errorf("train: data.preprocess: %w", err)
 	}
-	ev, err = dataset.EvalTransform(resize, crop, norm).WithSteps(cfg.Data.Preprocess)
+	ev, err = dataset.EvalTransform(cfg.Data.Eval.ResizeShorter, cfg.Data.Eval.Crop, norm).WithSteps(cfg.Data.Preprocess)
 	if err != nil {
 		return tr, ev, fmt.Errorf("train: data.preprocess: %w", err)
 	}

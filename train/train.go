@@ -228,20 +228,13 @@ func run(ctx context.Context, cfg Config, log io.Writer, hk hooks) (res *Result,
 	if cfg.Optim.EMADecay > 0 {
 		avg = newEMA(be, store, forward, cfg.Optim)
 	}
-	loaderOpts := dataset.LoaderOptions{BatchSize: cfg.Run.BatchSize, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
-		Seed: cfg.Run.Seed, Shuffle: true, DropLast: len(trainSet) >= cfg.Run.BatchSize, Decode: cfg.Data.DecodeOptions(), Pixels: true,
-		OnBad: func(path string, err error) { fmt.Fprintf(log, "skipping unreadable image: %v\n", err) }}
-	evalOpts := loaderOpts
-	evalOpts.Shuffle, evalOpts.DropLast, evalOpts.Pixels = false, false, false
-	evalOpts.OnBad = nil
-	trainT, evalT, err := transforms(cfg, prep.Crop, prep.Resize, norm)
+	trainLoader, valLoader, err := loaders(cfg, trainSet, valSet, norm, log)
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, ema: avg, st: &st, crop: prep.Crop,
+	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, steps: steps, ema: avg, st: &st, crop: prep.Crop, trainCrop: cfg.Data.TrainCrop(),
 		classes: cfg.Data.NumClasses, bar: wantProgress(cfg.Run.Progress, log),
-		trainLoader: dataset.NewLoader(trainSet, trainT, loaderOpts),
-		valLoader:   dataset.NewLoader(valSet, evalT, evalOpts)}
+		trainLoader: trainLoader, valLoader: valLoader}
 	if len(st.History) > 0 {
 		if err := r.writeReports(nil); err != nil {
 			return nil, err
@@ -283,7 +276,8 @@ type runner struct {
 	steps                  *steps
 	ema                    *ema // nil without optim.ema_decay
 	st                     *state
-	crop, classes          int
+	crop, classes          int // crop: evaluation's
+	trainCrop              int
 	bar                    bool
 	trainLoader, valLoader *dataset.Loader
 }
