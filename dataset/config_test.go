@@ -28,6 +28,7 @@ preprocess:
   - op: filter2d
     kernel: [[0, 1, 0], [1, 1.5, 1], [0, 1, 0]]
 augment:
+  crop: 160
   random_resized_crop: true
   scale: [0.2, 1.0]
   ratio: [0.75, 1.3333]
@@ -50,6 +51,8 @@ eval: {resize_shorter: 256, crop: 224}
 	require.Equal(t, [3]any{"ra", 3, 12}, [3]any{cfg.Augment.AutoAugment, cfg.Augment.RANumOps, cfg.Augment.RAMagnitude})
 	require.Equal(t, [2]float64{0.2, 1}, cfg.Augment.Scale)
 	require.Equal(t, 0.1, cfg.Augment.Jitter.Hue)
+	require.Equal(t, 160, cfg.TrainCrop())
+	require.Equal(t, 224, cfg.Eval.Crop)
 	require.Equal(t, []preprocess.StepConfig{{"op": "gaussian", "ksize": 5},
 		{"op": "filter2d", "kernel": []any{[]any{0, 1, 0}, []any{1, 1.5, 1}, []any{0, 1, 0}}}}, cfg.Preprocess)
 	require.Equal(t, color.NRGBA{0, 0, 0, 255}, cfg.DecodeOptions().Background)
@@ -71,6 +74,9 @@ func TestConfigDefaultsValid(t *testing.T) {
 	c := DefaultConfig()
 	require.NoError(t, c.Validate())
 	require.Equal(t, color.NRGBA{255, 255, 255, 255}, c.DecodeOptions().Background)
+	require.Equal(t, 224, c.TrainCrop(), "augment.crop 0 trains on the eval crop")
+	c.Eval.Crop = 192
+	require.Equal(t, 192, c.TrainCrop())
 }
 
 func TestConfigValidateErrors(t *testing.T) {
@@ -86,6 +92,7 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"prefetch", func(c *Config) { c.Prefetch = -2 }, "prefetch"},
 		{"scale", func(c *Config) { c.Augment.Scale = [2]float64{0.5, 0.1} }, "augment.scale"},
 		{"ratio", func(c *Config) { c.Augment.Ratio = [2]float64{0, 1} }, "augment.ratio"},
+		{"train crop", func(c *Config) { c.Augment.Crop = -1 }, "augment.crop must be >= 0 (0: eval.crop), got -1"},
 		{"padding", func(c *Config) { c.Augment.Padding = -1 }, "augment.padding"},
 		{"hflip", func(c *Config) { c.Augment.HFlip = 2 }, "augment.hflip"},
 		{"rotation", func(c *Config) { c.Augment.Rotation = 200 }, "augment.rotation"},

@@ -70,16 +70,46 @@ func TestConfigFilesLoad(t *testing.T) {
 	}
 }
 
+// The cat12 recipes: the seed's kept as it was, the GPU recipe changing only
+// what issue 17 measured, the CPU recipe training on crops smaller than its
+// 224 evaluation.
+func TestCat12Recipes(t *testing.T) {
+	load := func(name string) Config {
+		cfg, err := LoadConfig(filepath.Join(repoRoot(t), "configs", name), nil)
+		require.NoError(t, err)
+		return cfg
+	}
+	seed, gpu, cpu := load("cat12_resnet50_seed.yaml"), load("cat12_resnet50.yaml"), load("cat12_resnet50_cpu.yaml")
+	require.Equal(t, ScheduleConfig{Name: "piecewise", Boundaries: []float64{10, 20}, Values: []float64{0.01, 0.001, 0.0001}},
+		seed.Schedule)
+	require.Equal(t, 30, seed.Run.Epochs)
+	require.Equal(t, DefaultConfig().Data.Augment, seed.Data.Augment)
+	require.Equal(t, DefaultConfig().Optim.BackboneLRMult, seed.Optim.BackboneLRMult)
+
+	want := seed
+	want.Run.Name = gpu.Run.Name
+	want.Schedule = ScheduleConfig{Name: "cosine", WarmupEpochs: 1}
+	want.Optim.BackboneLRMult, want.Optim.LabelSmoothing = 0.1, 0.1
+	want.Data.Augment.Scale = [2]float64{0.25, 1}
+	require.Equal(t, want, gpu)
+
+	require.Equal(t, 224, cpu.Data.Eval.Crop)
+	require.Less(t, cpu.Data.TrainCrop(), cpu.Data.Eval.Crop)
+}
+
 func TestLoadConfigOverrides(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.yaml")
 	require.NoError(t, os.WriteFile(p, []byte("# test\nrun:\n  epochs: 4\nschedule:\n  name: piecewise\n  boundaries: [2]\n  values: [0.1, 0.01]\n"), 0o644))
-	cfg, err := LoadConfig(p, []string{"optim.name=adamw", "optim.betas=[0.8, 0.9]", "model.freeze_backbone_epochs=1"})
+	cfg, err := LoadConfig(p, []string{"optim.name=adamw", "optim.betas=[0.8, 0.9]", "model.freeze_backbone_epochs=1",
+		"data.augment.crop=160"})
 	require.NoError(t, err)
 	require.Equal(t, 4, cfg.Run.Epochs)
 	require.Equal(t, []float64{0.1, 0.01}, cfg.Schedule.Values)
 	require.Equal(t, "adamw", cfg.Optim.Name)
 	require.Equal(t, [2]float64{0.8, 0.9}, cfg.Optim.Betas)
 	require.Equal(t, 1, cfg.Model.FreezeBackboneEpochs)
+	require.Equal(t, 160, cfg.Data.TrainCrop())
+	require.Equal(t, 224, cfg.Data.Eval.Crop, "the training crop leaves evaluation's")
 	require.Equal(t, 1e-4, cfg.Optim.WeightDecay, "defaults stay")
 }
 

@@ -11,10 +11,11 @@ import (
 	"github.com/gocls/gocls/preprocess"
 )
 
-// loaders returns the run's training loader (shuffled, uint8 pixels) and
-// validation loader (in order, normalised floats).
+// loaders returns the run's training loader (shuffled, uint8 pixels,
+// data.augment.crop-sized crops) and validation loader (in order, normalised
+// data.eval crops).
 func loaders(cfg Config, trainSet, valSet []dataset.Sample, norm dataset.Normalize, log io.Writer) (tr, val *dataset.Loader, err error) {
-	trainT, evalT, err := transforms(cfg, cfg.Data.Eval.Crop, cfg.Data.Eval.ResizeShorter, norm)
+	trainT, evalT, err := transforms(cfg, norm)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -29,12 +30,12 @@ func loaders(cfg Config, trainSet, valSet []dataset.Sample, norm dataset.Normali
 
 // transforms returns the training and evaluation transforms of the run,
 // both running cfg.Data.Preprocess first.
-func transforms(cfg Config, crop, resize int, norm dataset.Normalize) (tr, ev dataset.Transform, err error) {
-	tr, err = dataset.TrainTransform(cfg.Data.Augment, crop, norm).WithSteps(cfg.Data.Preprocess)
+func transforms(cfg Config, norm dataset.Normalize) (tr, ev dataset.Transform, err error) {
+	tr, err = dataset.TrainTransform(cfg.Data.Augment, cfg.Data.TrainCrop(), norm).WithSteps(cfg.Data.Preprocess)
 	if err != nil {
 		return tr, ev, fmt.Errorf("train: data.preprocess: %w", err)
 	}
-	ev, err = dataset.EvalTransform(resize, crop, norm).WithSteps(cfg.Data.Preprocess)
+	ev, err = dataset.EvalTransform(cfg.Data.Eval.ResizeShorter, cfg.Data.Eval.Crop, norm).WithSteps(cfg.Data.Preprocess)
 	if err != nil {
 		return tr, ev, fmt.Errorf("train: data.preprocess: %w", err)
 	}
