@@ -131,7 +131,23 @@ func (c Config) Validate() error {
 	if c.Prefetch < 0 {
 		bad("prefetch must be >= 0, got %d", c.Prefetch)
 	}
-	a := c.Augment
+	errs = append(errs, c.Augment.validate()...)
+	if _, err := preprocess.ParseSteps(c.Preprocess); err != nil {
+		bad("preprocess: %s", strings.TrimPrefix(err.Error(), "preprocess: "))
+	}
+	if c.Eval.Crop <= 0 {
+		bad("eval.crop must be > 0, got %d", c.Eval.Crop)
+	}
+	if c.Eval.ResizeShorter < c.Eval.Crop {
+		bad("eval.resize_shorter (%d) must be >= eval.crop (%d)", c.Eval.ResizeShorter, c.Eval.Crop)
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks the augmentation settings; the errors name the keys.
+func (a AugmentConfig) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("dataset: config: "+format, args...)) }
 	if a.RandomResizedCrop {
 		if !(a.Scale[0] > 0 && a.Scale[0] <= a.Scale[1] && a.Scale[1] <= 1) {
 			bad("augment.scale must satisfy 0 < min <= max <= 1, got %v", a.Scale)
@@ -171,16 +187,7 @@ func (c Config) Validate() error {
 	if a.RAMagnitude < 0 || a.RAMagnitude >= autoBins {
 		bad("augment.ra_magnitude must be in [0,%d], got %d", autoBins-1, a.RAMagnitude)
 	}
-	if _, err := preprocess.ParseSteps(c.Preprocess); err != nil {
-		bad("preprocess: %s", strings.TrimPrefix(err.Error(), "preprocess: "))
-	}
-	if c.Eval.Crop <= 0 {
-		bad("eval.crop must be > 0, got %d", c.Eval.Crop)
-	}
-	if c.Eval.ResizeShorter < c.Eval.Crop {
-		bad("eval.resize_shorter (%d) must be >= eval.crop (%d)", c.Eval.ResizeShorter, c.Eval.Crop)
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // TrainCrop is the side of the training crops: Augment.Crop, or Eval.Crop
