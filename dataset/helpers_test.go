@@ -121,3 +121,17 @@ func runPython(t *testing.T, imports []string, body string, args ...string) {
 	}
 	require.NoError(t, err, string(out))
 }
+
+// forEachResampleKernel runs f with the scalar resampler, then with the SIMD
+// one where this build and CPU have it (useSIMD), and restores useSIMD.
+func forEachResampleKernel(f func(simd bool)) {
+	kernels := []bool{false}
+	if useSIMD {
+		kernels = append(kernels, true)
+	}
+	defer func(v bool) { useSIMD = v }(useSIMD)
+	for _, simd := range kernels {
+		useSIMD = simd
+		f(simd)
+	}
+}

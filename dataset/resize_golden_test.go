@@ -165,13 +165,7 @@ var identityNorm = Normalize{Scale: 255}
 func TestResizeMatchesPillowGoldens(t *testing.T) {
 	cases := readResizeCases(t)
 	require.Len(t, cases, 22)
-	kernels := []bool{false}
-	if useSIMD {
-		kernels = append(kernels, true)
-	}
-	defer func(v bool) { useSIMD = v }(useSIMD)
-	for _, simd := range kernels {
-		useSIMD = simd
+	forEachResampleKernel(func(simd bool) {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%s %s simd=%v", c.name, c.kind, simd), func(t *testing.T) {
 				src := toRGB(loadPNG(t, filepath.Join("testdata", "resize", "src_"+c.src+".png")), Info{}, DecodeOptions{})
@@ -181,7 +175,7 @@ func TestResizeMatchesPillowGoldens(t *testing.T) {
 				requireSameValues(t, rgbValues(want), got)
 			})
 		}
-	}
+	})
 }
 
 func runResizeCase(t *testing.T, c resizeCase, src *image.RGBA) []float32 {
@@ -274,9 +268,7 @@ func TestResizeMatchesPillowRandom(t *testing.T) {
 	}
 	list := writeFile(t, dir, "cases.txt", []byte(strings.Join(lines, "\n")+"\n"))
 	runPython(t, []string{"from PIL import Image", "import torchvision.transforms as T"}, pillowRandomScript, list)
-	defer func(v bool) { useSIMD = v }(useSIMD)
-	for _, simd := range []bool{false, useSIMD} {
-		useSIMD = simd
+	forEachResampleKernel(func(simd bool) {
 		for i, j := range jobs {
 			want, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("out%d.raw", i)))
 			require.NoError(t, err)
@@ -286,7 +278,7 @@ func TestResizeMatchesPillowRandom(t *testing.T) {
 				t.Fatalf("case %q (simd=%v) differs", j.line, simd)
 			}
 		}
-	}
+	})
 	t.Logf("%d random cases equal Pillow's values", len(jobs))
 }
 

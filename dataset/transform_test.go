@@ -42,13 +42,7 @@ func TestResampleMatchesSlow(t *testing.T) {
 			job  resampleJob
 		}{fmt.Sprintf("random %d", i), randomJob(rng, src.Rect)})
 	}
-	kernels := []bool{false}
-	if useSIMD {
-		kernels = append(kernels, true)
-	}
-	defer func(v bool) { useSIMD = v }(useSIMD)
-	for _, simd := range kernels {
-		useSIMD = simd
+	forEachResampleKernel(func(simd bool) {
 		slack := newRGBA(src.Rect)
 		copy(slack.Pix, src.Pix)
 		for _, img := range []*image.RGBA{slack, exactRGBA(src)} { // with and without slack after the pixels
@@ -63,7 +57,7 @@ func TestResampleMatchesSlow(t *testing.T) {
 				})
 			}
 		}
-	}
+	})
 }
 
 // randomJob draws a crop box inside r, an output size from 1/5 to 5 times
