@@ -71,7 +71,7 @@ func (r *runner) feed(ctx context.Context, ch <-chan dataset.Batch) <-chan fed {
 				return
 			}
 			f := fed{b: b}
-			f.images, f.labels, f.err = uploadBatch(r.steps.be, b, r.trainCrop)
+			f.images, f.labels, f.err = uploadBatch(r.steps.be, b, r.cfg.Data.TrainCrop())
 			r.trainLoader.Release(b)
 			f.b.Images, f.b.Pixels = nil, nil // released: Release(f.b) is now a no-op
 			select {
@@ -305,7 +305,7 @@ func (r *runner) step(f fed, epoch, idx int, applyStep, frozen bool) (pendingSte
 			in.BackboneLR = 0
 		}
 		if cfg.Mixup.enabled() {
-			p := cfg.Mixup.draw(mixRNG(cfg.Run.Seed, epoch, idx), r.trainCrop, r.trainCrop)
+			p := cfg.Mixup.draw(mixRNG(cfg.Run.Seed, epoch, idx), cfg.Data.TrainCrop(), cfg.Data.TrainCrop())
 			in.Mix = &p
 		}
 		loss, correct, err = r.steps.train(images, labels, in)

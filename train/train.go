@@ -184,7 +184,7 @@ func prepare(cfg Config, runDir string, log io.Writer, hk hooks) (*runner, error
 	if err := writeRunInfo(cfg, runDir, prep); err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, st: st, crop: prep.Crop, trainCrop: cfg.Data.TrainCrop(),
+	r := &runner{cfg: cfg, runDir: runDir, log: log, hk: hk, store: store, st: st, crop: prep.Crop,
 		classes: cfg.Data.NumClasses, bar: cfg.Run.ProgressBars(log)}
 	norm := dataset.Normalize{Mean: prep.Mean, Std: prep.Std, Scale: prep.Scale, BGR: prep.BGR}
 	r.buildGraphs(be, net, norm)
@@ -299,8 +299,7 @@ type runner struct {
 	steps                  *steps
 	ema                    *ema // nil without optim.ema_decay
 	st                     *state
-	crop, classes          int // crop: evaluation's
-	trainCrop              int
+	crop, classes          int // crop: evaluation's; training's is cfg.Data.TrainCrop()
 	bar                    bool
 	trainLoader, valLoader *dataset.Loader
 }
