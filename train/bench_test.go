@@ -26,7 +26,7 @@ func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Te
 	require.NoError(b, err)
 	store := model.NewStore()
 	require.NoError(b, store.SetRNGStateFromSeed(1))
-	s := newSteps(be, store, net.Logits, newOptimizer(DefaultConfig().Optim, false), 0, false, nil)
+	s := newSteps(be, store, stepConfig{forward: net.Logits, opt: newOptimizer(DefaultConfig().Optim)})
 	rng := rand.New(rand.NewPCG(1, 2))
 	img := make([]float32, batch*size*size*3)
 	for i := range img {
@@ -49,7 +49,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	}{{"resnet18", 16, 32}, {"resnet50", 8, 64}} {
 		b.Run(tc.arch, func(b *testing.B) {
 			s, images, labels := benchSteps(b, tc.arch, tc.batch, tc.size)
-			in := stepInputs{LR: 0.01, BackboneLR: 0.01, BackboneOn: true, Examples: tc.batch}
+			in := stepInputs{LR: 0.01, BackboneLR: 0.01, Examples: tc.batch}
 			_, _, err := s.train(images, labels, in) // compile
 			require.NoError(b, err)
 			b.ReportAllocs()

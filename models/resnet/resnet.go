@@ -243,6 +243,19 @@ func (m *Model) Logits(scope *model.Scope, images *Node) *Node {
 	return m.fc(scope.In(headScope), features)
 }
 
+// FrozenLogits is Logits with the backbone frozen, for a linear probe: the features come from an
+// inference-mode forward (batch norm normalises with its running statistics and leaves them
+// unchanged, as timm's FrozenBatchNorm2d) and pass through StopGradient, so that a gradient of the
+// logits reaches the classifier (fc) only and the backward pass never enters the backbone. The graph
+// must be in inference mode (scope.IsTraining(g) false); the variables are those of Logits.
+func (m *Model) FrozenLogits(scope *model.Scope, images *Node) *Node {
+	if scope.IsTraining(images.Graph()) {
+		panic("resnet: FrozenLogits needs a graph in inference mode (a frozen backbone's batch norm uses its running statistics)")
+	}
+	features := StopGradient(m.Features(scope, images))
+	return m.fc(scope.In(headScope), features)
+}
+
 // Features builds the network without its classifier: images [batch, H, W, 3] -> globally
 // average-pooled features [batch, 512 or 2048]. Variables as in Logits, minus fc.
 //
