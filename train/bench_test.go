@@ -27,16 +27,22 @@ func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Te
 	store := model.NewStore()
 	require.NoError(b, store.SetRNGStateFromSeed(1))
 	s := newSteps(be, store, stepConfig{forward: net.Logits, frozen: net.FrozenLogits, opt: newOptimizer(DefaultConfig().Optim)})
-	rng := rand.New(rand.NewPCG(1, 2))
+	images, labels := randomBatch(rand.New(rand.NewPCG(1, 2)), batch, size, 12)
+	return s, images, labels
+}
+
+// randomBatch is batch normal random images [batch, size, size, 3] and
+// uniform labels [batch] below classes.
+func randomBatch(rng *rand.Rand, batch, size, classes int) (images, labels *tensors.Tensor) {
 	img := make([]float32, batch*size*size*3)
 	for i := range img {
 		img[i] = float32(rng.NormFloat64())
 	}
 	lab := make([]int32, batch)
 	for i := range lab {
-		lab[i] = int32(rng.IntN(12))
+		lab[i] = int32(rng.IntN(classes))
 	}
-	return s, tensors.FromFlatDataAndDimensions(img, batch, size, size, 3), tensors.FromFlatDataAndDimensions(lab, batch)
+	return tensors.FromFlatDataAndDimensions(img, batch, size, size, 3), tensors.FromFlatDataAndDimensions(lab, batch)
 }
 
 // BenchmarkTrainStep is one SGD step (forward, backward, update) of a

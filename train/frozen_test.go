@@ -1,13 +1,21 @@
 package train
 
 import (
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/models/resnet"
 )
 
@@ -74,4 +82,126 @@ func TestFrozenEpochKeepsBackbone(t *testing.T) {
 				loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2))))
 		})
 	}
+}
+
+// TestFrozenStepIsLinearProbe: a frozen-backbone SGD step moves the head
+// exactly as gradient descent on a logistic regression (softmax
+// cross-entropy, with label smoothing) over the features the inference
+// forward gives, computed in float64; every other variable, BN running
+// statistics included, keeps its value bit for bit.
+func TestFrozenStepIsLinearProbe(t *testing.T) {
+	const batch, size, classes, lr = 4, 16, 3, 0.5
+	for _, smoothing := range []float64{0, 0.1} {
+		t.Run(fmt.Sprintf("smoothing %g", smoothing), func(t *testing.T) {
+			be, err := backend.New("go")
+			require.NoError(t, err)
+			net, err := resnet.New("resnet18", classes, resnet.LayoutTorchvision)
+			require.NoError(t, err)
+			store := model.NewStore()
+			require.NoError(t, store.SetRNGStateFromSeed(1))
+			s := newSteps(be, store, stepConfig{forward: net.Logits, frozen: net.FrozenLogits,
+				opt: newOptimizer(OptimConfig{Name: "sgd"}), smoothing: smoothing})
+			rng := rand.New(rand.NewPCG(3, 4))
+			// A full step first, so that the BN statistics are not their initial values.
+			images, labels := randomBatch(rng, batch, size, classes)
+			_, _, err = s.train(images, labels, stepInputs{LR: 0.1, BackboneLR: 0.1, Examples: batch})
+			require.NoError(t, err)
+
+			images, labels = randomBatch(rng, batch, size, classes)
+			features := inferenceFeatures(t, s, net, images)
+			before := storeValues(store)
+			_, _, err = s.train(images, labels, stepInputs{LR: lr, Examples: batch, Frozen: true})
+			require.NoError(t, err)
+			after := storeValues(store)
+
+			wantW, wantB := linearProbeStep(features, tensors.MustCopyFlatData[int32](labels), before["/model/fc/weights"],
+				before["/model/fc/biases"], classes, lr, smoothing)
+			requireUpdate(t, before["/model/fc/weights"], wantW, after["/model/fc/weights"])
+			requireUpdate(t, before["/model/fc/biases"], wantB, after["/model/fc/biases"])
+			for name, v := range before {
+				if !resnet.IsHead(name) {
+					require.Equal(t, v, after[name], "%s changed in a frozen step", name)
+				}
+			}
+		})
+	}
+}
+
+// requireUpdate checks that a variable moved from before to (about) want:
+// the update got-before equals want-before to 1e-5 of the largest update
+// (the features of a random network are large), and is not zero.
+func requireUpdate(t *testing.T, before []float32, want []float64, got []float32) {
+	t.Helper()
+	wantUp, gotUp := make([]float64, len(want)), make([]float64, len(want))
+	largest := 0.0
+	for i := range want {
+		wantUp[i], gotUp[i] = want[i]-float64(before[i]), float64(got[i])-float64(before[i])
+		largest = max(largest, math.Abs(wantUp[i]))
+	}
+	require.Greater(t, largest, 0.0)
+	require.InDeltaSlice(t, wantUp, gotUp, 1e-5*largest)
+}
+
+// inferenceFeatures runs the backbone of s's variables in inference mode:
+// the pooled features [batch][width].
+func inferenceFeatures(t *testing.T, s *steps, net *resnet.Model, images *tensors.Tensor) [][]float64 {
+	t.Helper()
+	exec := model.MustNewExec(s.be, s.store, func(_ *model.Scope, images *Node) *Node {
+		s.store.SetTraining(images.Graph(), false)
+		return net.Features(s.store.Scope(resnet.RootScope), images)
+	})
+	out, err := exec.Call(images)
+	require.NoError(t, err)
+	flat := tensors.MustCopyFlatData[float32](out[0])
+	n := images.Shape().Dimensions[0]
+	features := make([][]float64, n)
+	for i := range features {
+		features[i] = toF64(flat[i*len(flat)/n : (i+1)*len(flat)/n])
+	}
+	return features
+}
+
+// linearProbeStep is one gradient-descent step, in float64, on the mean
+// softmax cross-entropy of logits = features·w + b against the labels
+// smoothed by e: w [width, classes] and b [classes] move by -lr times
+// features^T (p - q) / n and sum(p - q) / n.
+func linearProbeStep(features [][]float64, labels []int32, w, b []float32, classes int, lr, e float64) (newW, newB []float64) {
+	newW, newB = toF64(w), toF64(b)
+	n := float64(len(features))
+	for i, f := range features {
+		logits := make([]float64, classes)
+		for k := range logits {
+			logits[k] = float64(b[k])
+			for j, x := range f {
+				logits[k] += x * float64(w[j*classes+k])
+			}
+		}
+		p := softmax64(logits)
+		for k := range p {
+			q := e / float64(classes)
+			if k == int(labels[i]) {
+				q += 1 - e
+			}
+			d := (p[k] - q) / n
+			newB[k] -= lr * d
+			for j, x := range f {
+				newW[j*classes+k] -= lr * x * d
+			}
+		}
+	}
+	return newW, newB
+}
+
+func softmax64(z []float64) []float64 {
+	top := slices.Max(z)
+	out := make([]float64, len(z))
+	sum := 0.0
+	for k, v := range z {
+		out[k] = math.Exp(v - top)
+		sum += out[k]
+	}
+	for k := range out {
+		out[k] /= sum
+	}
+	return out
 }
