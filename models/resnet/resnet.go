@@ -7,6 +7,7 @@
 package resnet
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -250,7 +251,8 @@ func (m *Model) Logits(scope *model.Scope, images *Node) *Node {
 // must be in inference mode (scope.IsTraining(g) false); the variables are those of Logits.
 func (m *Model) FrozenLogits(scope *model.Scope, images *Node) *Node {
 	if scope.IsTraining(images.Graph()) {
-		panic("resnet: FrozenLogits needs a graph in inference mode (a frozen backbone's batch norm uses its running statistics)")
+		// An error value: model.Exec returns it as the call's error.
+		panic(errors.New("resnet: FrozenLogits needs a graph in inference mode (a frozen backbone's batch norm uses its running statistics)"))
 	}
 	features := StopGradient(m.Features(scope, images))
 	return m.fc(scope.In(headScope), features)
