@@ -83,9 +83,11 @@ type stepConfig struct {
 // newSteps builds the graphs (compiled lazily on first use).
 func newSteps(be compute.Backend, store *model.Store, c stepConfig) *steps {
 	s := &steps{be: be, store: store}
-	s.full = newStepExecs(be, store, c, stepGraph{store: store, forward: c.forward, smoothing: c.smoothing, mixup: c.mixup})
+	sg := stepGraph{store: store, forward: c.forward, smoothing: c.smoothing, mixup: c.mixup}
+	s.full = newStepExecs(be, store, c, sg)
 	if c.frozen != nil {
-		s.frozen = newStepExecs(be, store, c, stepGraph{store: store, forward: c.frozen, smoothing: c.smoothing, mixup: c.mixup, frozen: true})
+		sg.forward, sg.frozen = c.frozen, true
+		s.frozen = newStepExecs(be, store, c, sg)
 	}
 	s.evalExec = model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
 		store.SetTraining(images.Graph(), false)
@@ -94,6 +96,7 @@ func newSteps(be compute.Backend, store *model.Store, c stepConfig) *steps {
 	return s
 }
 
+// newStepExecs makes the graphs of the step sg builds.
 func newStepExecs(be compute.Backend, store *model.Store, c stepConfig, sg stepGraph) stepExecs {
 	var e stepExecs
 	e.train = model.MustNewExec(be, store, func(_ *model.Scope, images, labels, in *Node) (*Node, *Node) {
