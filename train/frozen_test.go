@@ -56,7 +56,7 @@ func requireFrozenBetween(t *testing.T, before, after map[string][]float32) {
 // model.freeze_backbone_epochs covering the second: between the two
 // checkpoints on disk the backbone, its BN statistics and its optimizer
 // state are bit-identical while the head trains, with every option that
-// acts on a step.
+// acts on a step and with bfloat16 activations.
 func TestFrozenEpochKeepsBackbone(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -71,6 +71,7 @@ func TestFrozenEpochKeepsBackbone(t *testing.T) {
 			c.Mixup.MixupAlpha, c.Mixup.CutmixAlpha = 0.8, 1
 		}},
 		{"sgd accumulation", func(c *Config) { c.Optim.AccumSteps = 2 }},
+		{"sgd bfloat16", func(c *Config) { c.Run.Precision = "bfloat16" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig(t)
