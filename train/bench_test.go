@@ -17,8 +17,8 @@ import (
 	"github.com/gocls/gocls/models/resnet"
 )
 
-// benchSteps compiles the training graph of arch at size x size and returns
-// it with a random batch.
+// benchSteps makes the training graphs (full and frozen-backbone) of arch at
+// size x size and returns them with a random batch.
 func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Tensor, *tensors.Tensor) {
 	be, err := backend.New(os.Getenv("GOCLS_BACKEND"))
 	require.NoError(b, err)
@@ -26,17 +26,23 @@ func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Te
 	require.NoError(b, err)
 	store := model.NewStore()
 	require.NoError(b, store.SetRNGStateFromSeed(1))
-	s := newSteps(be, store, net.Logits, newOptimizer(DefaultConfig().Optim, false), 0, false, nil)
-	rng := rand.New(rand.NewPCG(1, 2))
+	s := newSteps(be, store, stepConfig{forward: net.Logits, frozen: net.FrozenLogits, opt: newOptimizer(DefaultConfig().Optim)})
+	images, labels := randomBatch(rand.New(rand.NewPCG(1, 2)), batch, size, 12)
+	return s, images, labels
+}
+
+// randomBatch is batch normal random images [batch, size, size, 3] and
+// uniform labels [batch] below classes.
+func randomBatch(rng *rand.Rand, batch, size, classes int) (images, labels *tensors.Tensor) {
 	img := make([]float32, batch*size*size*3)
 	for i := range img {
 		img[i] = float32(rng.NormFloat64())
 	}
 	lab := make([]int32, batch)
 	for i := range lab {
-		lab[i] = int32(rng.IntN(12))
+		lab[i] = int32(rng.IntN(classes))
 	}
-	return s, tensors.FromFlatDataAndDimensions(img, batch, size, size, 3), tensors.FromFlatDataAndDimensions(lab, batch)
+	return tensors.FromFlatDataAndDimensions(img, batch, size, size, 3), tensors.FromFlatDataAndDimensions(lab, batch)
 }
 
 // BenchmarkTrainStep is one SGD step (forward, backward, update) of a
@@ -49,7 +55,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	}{{"resnet18", 16, 32}, {"resnet50", 8, 64}} {
 		b.Run(tc.arch, func(b *testing.B) {
 			s, images, labels := benchSteps(b, tc.arch, tc.batch, tc.size)
-			in := stepInputs{LR: 0.01, BackboneLR: 0.01, BackboneOn: true, Examples: tc.batch}
+			in := stepInputs{LR: 0.01, BackboneLR: 0.01, Examples: tc.batch}
 			_, _, err := s.train(images, labels, in) // compile
 			require.NoError(b, err)
 			b.ReportAllocs()
@@ -61,6 +67,39 @@ func BenchmarkTrainStep(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*tc.batch)/b.Elapsed().Seconds(), "img/s")
+		})
+	}
+}
+
+// BenchmarkFrozenStep compares, back to back, a full training step, a
+// frozen-backbone step (model.freeze_backbone_epochs) and an inference
+// forward of a ResNet50 on 8 images of 224x224: the frozen step should cost
+// about the inference forward. Run with -benchtime=5x: a full step takes
+// seconds on 2 cores.
+func BenchmarkFrozenStep(b *testing.B) {
+	const batch, size = 8, 224
+	s, images, labels := benchSteps(b, "resnet50", batch, size)
+	train := func(frozen bool) func() error {
+		in := stepInputs{LR: 0.01, BackboneLR: 0.01, Examples: batch, Frozen: frozen}
+		return func() error { _, _, err := s.train(images, labels, in); return err }
+	}
+	for _, tc := range []struct {
+		name string
+		run  func() error
+	}{
+		{"full", train(false)},
+		{"frozen", train(true)},
+		{"inference", func() error { _, err := s.logits(images); return err }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			require.NoError(b, tc.run()) // compile
+			b.ResetTimer()
+			for b.Loop() {
+				if err := tc.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "img/s")
 		})
 	}
 }

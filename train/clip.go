@@ -5,8 +5,6 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
-
-	"github.com/gocls/gocls/models/resnet"
 )
 
 // clipEps is torch.nn.utils.clip_grad_norm_'s guard against a zero norm.
@@ -14,10 +12,10 @@ const clipEps = 1e-6
 
 // clip returns grads scaled by min(1, max/(norm+1e-6)), norm being the L2
 // norm of all of them together (torch.nn.utils.clip_grad_norm_ with
-// optim.clip_grad_norm as max_norm); unchanged when clipping is off. While
-// the backbone is frozen its gradients are left out of the norm, as torch
-// leaves out parameters with requires_grad=False.
-func (o *optimizer) clip(params []*model.Variable, grads []*Node, h hyper) []*Node {
+// optim.clip_grad_norm as max_norm); unchanged when clipping is off. A
+// frozen-backbone step passes the head's gradients only, so its norm is the
+// head's, as torch leaves out parameters with requires_grad=False.
+func (o *optimizer) clip(params []*model.Variable, grads []*Node) []*Node {
 	if o.cfg.ClipGradNorm <= 0 || len(grads) == 0 {
 		return grads
 	}
@@ -30,14 +28,10 @@ func (o *optimizer) clip(params []*model.Variable, grads []*Node, h hyper) []*No
 	}
 	sort.Slice(order, func(a, b int) bool { return params[order[a]].Path() < params[order[b]].Path() })
 	sorted := make([]*Node, len(grads))
-	weights := make([]*Node, len(grads))
 	for k, i := range order {
 		sorted[k] = grads[i]
-		if o.freezing && !resnet.IsHead(params[i].Path()) {
-			weights[k] = h.BackboneOn
-		}
 	}
-	scaled := clipGlobalNorm(sorted, weights, o.cfg.ClipGradNorm)
+	scaled := clipGlobalNorm(sorted, o.cfg.ClipGradNorm)
 	out := make([]*Node, len(grads))
 	for k, i := range order {
 		out[i] = scaled[k]
@@ -46,16 +40,12 @@ func (o *optimizer) clip(params []*model.Variable, grads []*Node, h hyper) []*No
 }
 
 // clipGlobalNorm scales grads by min(1, maxNorm/(norm+1e-6)) where norm² is
-// the sum of weights[i]*sum(grads[i]²) (a nil weights or a nil entry
-// counts 1).
-func clipGlobalNorm(grads, weights []*Node, maxNorm float64) []*Node {
+// the sum of sum(grads[i]²).
+func clipGlobalNorm(grads []*Node, maxNorm float64) []*Node {
 	dt := grads[0].DType()
 	var sumSq *Node
-	for i, gr := range grads {
+	for _, gr := range grads {
 		sq := ReduceAllSum(Square(ConvertDType(gr, dt)))
-		if weights != nil && weights[i] != nil {
-			sq = Mul(sq, ConvertDType(weights[i], dt))
-		}
 		if sumSq == nil {
 			sumSq = sq
 		} else {

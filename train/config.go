@@ -59,7 +59,9 @@ type ModelConfig struct {
 	Layout     resnet.Layout `yaml:"layout"`     // "v1.5" torchvision (default) or "v1" Keras
 	Pretrained string        `yaml:"pretrained"` // "", a run/checkpoint directory of this project, or a weights.Open spec ("imagenet", .pth, .safetensors, TF.js)
 	// FreezeBackboneEpochs trains only the classifier (fc) for the first K
-	// epochs; BatchNorm running statistics still adapt (default 0).
+	// epochs, as a linear probe: the backbone runs in inference mode (its
+	// BatchNorm statistics are used, not updated) and gets no gradient
+	// (default 0).
 	FreezeBackboneEpochs int `yaml:"freeze_backbone_epochs"`
 }
 

@@ -300,10 +300,7 @@ func (r *runner) step(f fed, epoch, idx int, applyStep, frozen bool) (pendingSte
 		k, nb := cfg.Optim.AccumSteps, r.trainLoader.NumBatches()
 		groupStart := idx - idx%k
 		lr := cfg.Schedule.LearningRate(float64(epoch)+float64(groupStart)/float64(max(nb, 1)), cfg.Run.Epochs, cfg.Optim.LR)
-		in := stepInputs{LR: lr, BackboneLR: lr * cfg.Optim.BackboneLRMult, BackboneOn: !frozen, Examples: examples}
-		if frozen {
-			in.BackboneLR = 0
-		}
+		in := stepInputs{LR: lr, BackboneLR: lr * cfg.Optim.BackboneLRMult, Examples: examples, Frozen: frozen}
 		if cfg.Mixup.enabled() {
 			p := cfg.Mixup.draw(mixRNG(cfg.Run.Seed, epoch, idx), cfg.Data.TrainCrop(), cfg.Data.TrainCrop())
 			in.Mix = &p
@@ -311,7 +308,7 @@ func (r *runner) step(f fed, epoch, idx int, applyStep, frozen bool) (pendingSte
 		loss, correct, err = r.steps.train(images, labels, in)
 		st.LR = lr
 	} else {
-		loss, correct, err = r.steps.accumulate(images, labels)
+		loss, correct, err = r.steps.accumulate(images, labels, frozen)
 	}
 	if err != nil {
 		return fail(err)

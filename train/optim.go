@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
@@ -20,7 +22,6 @@ const optimizerScope = "/optimizer"
 type hyper struct {
 	LR         *Node // learning rate of the classifier (fc)
 	BackboneLR *Node // learning rate of every other parameter
-	BackboneOn *Node // 1: the backbone is updated; 0: frozen (no update, optimizer state untouched)
 }
 
 // optimizer builds the parameter updates inside the training graph:
@@ -33,16 +34,16 @@ type hyper struct {
 //     (sqrt(v/(1-b2^t)) + eps), with t counted per parameter group.
 //
 // Parameters are in two groups: the classifier "head" (paths containing
-// "/fc/") and the "backbone" (everything else), each with its own rate.
+// "/fc/") and the "backbone" (everything else), each with its own rate. A
+// step updates the parameters it is given and only their state: the
+// frozen-backbone step gives the head's, so the backbone's weights, moments
+// and step count stay as they are.
 type optimizer struct {
 	cfg OptimConfig
-	// freezing says whether the backbone may be frozen during the run; only
-	// then does the graph carry the selects that keep it untouched.
-	freezing bool
 }
 
-func newOptimizer(cfg OptimConfig, freezing bool) *optimizer {
-	return &optimizer{cfg: cfg, freezing: freezing}
+func newOptimizer(cfg OptimConfig) *optimizer {
+	return &optimizer{cfg: cfg}
 }
 
 // isBNOrBias reports whether the variable at path is a BatchNorm scale or
@@ -74,29 +75,9 @@ func (o *optimizer) apply(store *model.Store, g *Graph, params []*model.Variable
 	if len(params) != len(grads) {
 		panic(fmt.Sprintf("train: %d parameters, %d gradients", len(params), len(grads)))
 	}
-	c := o.cfg
-	var counts map[bool]*Node // Adam step count t per group (true: backbone), after this step's increment
-	if c.Name == "adamw" {
-		counts = map[bool]*Node{}
-		for _, backbone := range []bool{false, true} {
-			name := "head"
-			if backbone {
-				name = "backbone"
-			}
-			cv := store.VariableWithShape(optimizerScope+"/adam_steps/"+name, ScalarOne(g, h.LR.DType()).Shape(), initializer.Zero).SetTrainable(false)
-			t := cv.NodeValue(g)
-			inc := ScalarOne(g, t.DType())
-			if backbone && o.freezing {
-				inc = h.BackboneOn
-			}
-			t = Add(t, inc)
-			cv.SetNodeValue(t)
-			counts[backbone] = t
-		}
-	}
+	counts := map[bool]*Node{} // Adam step count t per group (true: backbone), after this step's increment
 	for i, v := range params {
 		w := v.NodeValue(g)
-		grad := grads[i]
 		backbone := !resnet.IsHead(v.Path())
 		lr := h.LR
 		if backbone {
@@ -104,22 +85,32 @@ func (o *optimizer) apply(store *model.Store, g *Graph, params []*model.Variable
 		}
 		lr = ConvertDType(lr, w.DType())
 		var updates []update
-		switch c.Name {
+		switch o.cfg.Name {
 		case "adamw":
-			updates = o.adamw(store, v, w, grad, lr, counts[backbone])
-		default:
-			updates = o.sgd(store, v, w, grad, lr)
-		}
-		frozen := backbone && o.freezing
-		for _, u := range updates {
-			value := u.value
-			if frozen {
-				on := GreaterThan(h.BackboneOn, ScalarZero(g, h.BackboneOn.DType()))
-				value = Where(BroadcastToShape(on, value.Shape()), value, u.v.NodeValue(g))
+			if counts[backbone] == nil {
+				counts[backbone] = adamStepCount(store, g, backbone, h.LR.DType())
 			}
-			u.v.SetNodeValue(value)
+			updates = o.adamw(store, v, w, grads[i], lr, counts[backbone])
+		default:
+			updates = o.sgd(store, v, w, grads[i], lr)
+		}
+		for _, u := range updates {
+			u.v.SetNodeValue(u.value)
 		}
 	}
+}
+
+// adamStepCount increments the AdamW step count of a parameter group (the
+// backbone's or the head's) and returns its new value.
+func adamStepCount(store *model.Store, g *Graph, backbone bool, dt dtypes.DType) *Node {
+	name := "head"
+	if backbone {
+		name = "backbone"
+	}
+	cv := store.VariableWithShape(optimizerScope+"/adam_steps/"+name, shapes.Make(dt), initializer.Zero).SetTrainable(false)
+	t := Add(cv.NodeValue(g), ScalarOne(g, dt))
+	cv.SetNodeValue(t)
+	return t
 }
 
 // update is a new value for a variable.

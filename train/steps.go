@@ -17,73 +17,97 @@ import (
 // with the variables under scope.
 type forwardFn func(scope *model.Scope, images *Node) *Node
 
-// forwardWithPrecision returns the network's forward function for a
-// run.precision: "bfloat16" casts the float32 images to bfloat16, so the
-// convolutions run in bfloat16 while the variables (master weights), batch
-// norm, logits and loss stay float32 (see resnet.ParamDType).
-func forwardWithPrecision(net *resnet.Model, precision string) forwardFn {
+// forwardWithPrecision returns logits (resnet.Model.Logits or
+// FrozenLogits) for a run.precision: "bfloat16" casts the float32 images to
+// bfloat16, so the convolutions run in bfloat16 while the variables (master
+// weights), batch norm, logits and loss stay float32 (see
+// resnet.ParamDType).
+func forwardWithPrecision(logits forwardFn, precision string) forwardFn {
 	if precision != "bfloat16" {
-		return net.Logits
+		return logits
 	}
 	return func(scope *model.Scope, images *Node) *Node {
-		return net.Logits(scope, ConvertDType(images, dtypes.BFloat16))
+		return logits(scope, ConvertDType(images, dtypes.BFloat16))
 	}
 }
 
-// steps holds the compiled graphs of one model: a training step (forward,
-// backward, optimizer update), with gradient accumulation a micro-step that
-// only adds its gradients to /optimizer/accum, and inference.
+// steps holds the compiled graphs of one model: the training step, the
+// frozen-backbone step (model.freeze_backbone_epochs) and inference.
 type steps struct {
-	be        compute.Backend
-	store     *model.Store
-	trainExec *model.Exec // (images, labels, hyper[10]: stepInputs.tensor) -> (mean loss, top-1 count)
-	accumExec *model.Exec // (images, labels) -> (mean loss, top-1 count); nil without accumulation
-	evalExec  *model.Exec // images -> logits
+	be       compute.Backend
+	store    *model.Store
+	full     stepExecs
+	frozen   stepExecs   // nil execs without a frozen forward (stepConfig.frozen)
+	evalExec *model.Exec // images -> logits
 }
 
-// stepInputs are the scalars fed to a training step.
+// stepExecs are the graphs of one kind of step: an optimizer step (forward,
+// backward, update) and, with gradient accumulation, a micro-step that only
+// adds its gradients to /optimizer/accum.
+type stepExecs struct {
+	train *model.Exec // (images, labels, hyper[9]: stepInputs.tensor) -> (mean loss, top-1 count)
+	accum *model.Exec // (images, labels) -> (mean loss, top-1 count); nil without accumulation
+}
+
+// stepInputs are the scalars fed to a training step, and which step runs.
 type stepInputs struct {
 	LR, BackboneLR float64
-	BackboneOn     bool
 	// Examples is the number of examples whose gradients the step applies:
 	// the batch plus those accumulated since the last step.
 	Examples int
 	Mix      *mixParams // the batch's mixup/cutmix draw (nil: none)
+	Frozen   bool       // run the frozen-backbone step (BackboneLR is then unused)
 }
 
 func (in stepInputs) tensor() *tensors.Tensor {
-	on := float32(0)
-	if in.BackboneOn {
-		on = 1
-	}
 	mix := noMix
 	if in.Mix != nil {
 		mix = *in.Mix
 	}
-	values := append([]float32{float32(in.LR), float32(in.BackboneLR), on, 1 / float32(in.Examples)}, mix.values()...)
+	values := append([]float32{float32(in.LR), float32(in.BackboneLR), 1 / float32(in.Examples)}, mix.values()...)
 	return tensors.FromFlatDataAndDimensions(values, len(values))
 }
 
-// newSteps builds the graphs (compiled lazily on first use). With accumulate,
-// the training step adds the gradients stored by accumulation micro-steps.
-// With mixup (non-nil), the training step mixes its batch as stepInputs.Mix
-// says and trains on the mixed soft targets.
-func newSteps(be compute.Backend, store *model.Store, forward forwardFn, opt *optimizer, smoothing float64, accumulate bool, mixup *mixer) *steps {
+// stepConfig is what the training graphs are made of.
+type stepConfig struct {
+	forward forwardFn // the network (resnet.Model.Logits)
+	// frozen is the network with its backbone frozen
+	// (resnet.Model.FrozenLogits); nil: no frozen-backbone step.
+	frozen     forwardFn
+	opt        *optimizer
+	smoothing  float64 // label smoothing
+	accumulate bool    // the training step adds the gradients stored by accumulation micro-steps
+	mixup      *mixer  // non-nil: the step mixes its batch as stepInputs.Mix says
+}
+
+// newSteps builds the graphs (compiled lazily on first use).
+func newSteps(be compute.Backend, store *model.Store, c stepConfig) *steps {
 	s := &steps{be: be, store: store}
-	sg := stepGraph{store: store, forward: forward, smoothing: smoothing, mixup: mixup}
-	s.trainExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels, in *Node) (*Node, *Node) {
-		return sg.train(images, labels, in, opt, accumulate)
-	})
-	if accumulate {
-		s.accumExec = model.MustNewExec(be, store, func(_ *model.Scope, images, labels *Node) (*Node, *Node) {
-			return sg.accumulate(images, labels)
-		})
+	sg := stepGraph{store: store, forward: c.forward, smoothing: c.smoothing, mixup: c.mixup}
+	s.full = newStepExecs(be, store, c, sg)
+	if c.frozen != nil {
+		sg.forward, sg.frozen = c.frozen, true
+		s.frozen = newStepExecs(be, store, c, sg)
 	}
 	s.evalExec = model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
 		store.SetTraining(images.Graph(), false)
-		return forward(store.Scope(resnet.RootScope), images)
+		return c.forward(store.Scope(resnet.RootScope), images)
 	})
 	return s
+}
+
+// newStepExecs makes the graphs of the step sg builds.
+func newStepExecs(be compute.Backend, store *model.Store, c stepConfig, sg stepGraph) stepExecs {
+	var e stepExecs
+	e.train = model.MustNewExec(be, store, func(_ *model.Scope, images, labels, in *Node) (*Node, *Node) {
+		return sg.train(images, labels, in, c.opt, c.accumulate)
+	})
+	if c.accumulate {
+		e.accum = model.MustNewExec(be, store, func(_ *model.Scope, images, labels *Node) (*Node, *Node) {
+			return sg.accumulate(images, labels)
+		})
+	}
+	return e
 }
 
 // stepGraph builds the training graphs: the network under resnet.RootScope, its
@@ -93,14 +117,19 @@ type stepGraph struct {
 	forward   forwardFn
 	smoothing float64
 	mixup     *mixer // nil without mixup/CutMix
+	// frozen: the frozen-backbone step. The graph runs in inference mode
+	// and only the classifier (resnet.IsHead) is trained; forward must stop
+	// the gradient at the features (resnet.Model.FrozenLogits).
+	frozen bool
 }
 
-// gradients returns the trainable parameters under resnet.RootScope that the
-// graph uses, the gradients of the summed loss, the mean loss and how many
-// examples rank their label first.
+// gradients returns the parameters under resnet.RootScope that the step
+// trains (those the graph uses; only the head's in a frozen step), the
+// gradients of the summed loss, the mean loss and how many examples rank
+// their label first.
 func (sg stepGraph) gradients(images, labels, mix *Node) (params []*model.Variable, grads []*Node, meanLoss, correct *Node) {
 	g := images.Graph()
-	sg.store.SetTraining(g, true)
+	sg.store.SetTraining(g, !sg.frozen)
 	scope := sg.store.Scope(resnet.RootScope)
 	if mix != nil {
 		images = sg.mixup.images(images, mix)
@@ -113,7 +142,7 @@ func (sg stepGraph) gradients(images, labels, mix *Node) (params []*model.Variab
 		losses = crossEntropy(logits, labels, sg.smoothing)
 	}
 	for v := range scope.IterVariables() {
-		if v.Trainable && v.InUseByGraph(g) {
+		if v.Trainable && v.InUseByGraph(g) && (!sg.frozen || resnet.IsHead(v.Path())) {
 			params = append(params, v)
 		}
 	}
@@ -133,11 +162,10 @@ func (sg stepGraph) train(images, labels, in *Node, opt *optimizer, accumulate b
 	g := images.Graph()
 	var mix *Node
 	if sg.mixup != nil {
-		mix = Slice(in, AxisRange(4, 10))
+		mix = Slice(in, AxisRange(3, 9))
 	}
 	params, grads, loss, correct := sg.gradients(images, labels, mix)
-	invCount := Slice(in, AxisElem(3))
-	invCount = Reshape(invCount)
+	invCount := Reshape(Slice(in, AxisElem(2)))
 	for i, v := range params {
 		grad := grads[i]
 		if accumulate {
@@ -147,8 +175,8 @@ func (sg stepGraph) train(images, labels, in *Node, opt *optimizer, accumulate b
 		}
 		grads[i] = Mul(grad, ConvertDType(invCount, grad.DType()))
 	}
-	h := hyper{LR: Reshape(Slice(in, AxisElem(0))), BackboneLR: Reshape(Slice(in, AxisElem(1))), BackboneOn: Reshape(Slice(in, AxisElem(2)))}
-	opt.apply(sg.store, g, params, opt.clip(params, grads, h), h)
+	h := hyper{LR: Reshape(Slice(in, AxisElem(0))), BackboneLR: Reshape(Slice(in, AxisElem(1)))}
+	opt.apply(sg.store, g, params, opt.clip(params, grads), h)
 	return loss, correct
 }
 
@@ -164,21 +192,33 @@ func (sg stepGraph) accumulate(images, labels *Node) (loss, correct *Node) {
 	return loss, correct
 }
 
+// execs returns the graphs of the full or the frozen-backbone step.
+func (s *steps) execs(frozen bool) stepExecs {
+	if frozen {
+		if s.frozen.train == nil {
+			panic("train: no frozen-backbone step was built")
+		}
+		return s.frozen
+	}
+	return s.full
+}
+
 // train runs one optimizer step on a batch (plus any accumulated gradients)
 // and returns its mean loss (float32) and top-1 count (int32), left on the
 // device until read. images and labels may be tensors or donated buffers
 // (graph.DonateTensorBuffer).
 func (s *steps) train(images, labels any, in stepInputs) (loss, correct *tensors.Tensor, err error) {
 	defer recoverErr(&err)
-	out := s.trainExec.MustCall(images, labels, in.tensor())
+	out := s.execs(in.Frozen).train.MustCall(images, labels, in.tensor())
 	return out[0], out[1], nil
 }
 
-// accumulate adds a batch's gradients to the accumulation buffers and
-// returns its mean loss and top-1 count, as train.
-func (s *steps) accumulate(images, labels any) (loss, correct *tensors.Tensor, err error) {
+// accumulate adds a batch's gradients to the accumulation buffers (the
+// head's only, when frozen) and returns its mean loss and top-1 count, as
+// train.
+func (s *steps) accumulate(images, labels any, frozen bool) (loss, correct *tensors.Tensor, err error) {
 	defer recoverErr(&err)
-	out := s.accumExec.MustCall(images, labels)
+	out := s.execs(frozen).accum.MustCall(images, labels)
 	return out[0], out[1], nil
 }
 

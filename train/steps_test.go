@@ -113,10 +113,10 @@ func TestGradientAccumulation(t *testing.T) {
 	be, err := backend.New("go")
 	require.NoError(t, err)
 	cfg := OptimConfig{Name: "sgd", Momentum: 0.9, WeightDecay: 1e-3}
-	in := stepInputs{LR: 0.1, BackboneLR: 0.05, BackboneOn: true, Examples: 4}
+	in := stepInputs{LR: 0.1, BackboneLR: 0.05, Examples: 4}
 
 	whole := linearStore(t)
-	ws := newSteps(be, whole, linearForward, newOptimizer(cfg, false), 0.1, false, nil)
+	ws := newSteps(be, whole, stepConfig{forward: linearForward, opt: newOptimizer(cfg), smoothing: 0.1})
 	for _, first := range []int{0, 4} {
 		images, labels := linearBatch(first, 4)
 		_, _, err := ws.train(images, labels, in)
@@ -124,11 +124,11 @@ func TestGradientAccumulation(t *testing.T) {
 	}
 
 	acc := linearStore(t)
-	as := newSteps(be, acc, linearForward, newOptimizer(cfg, false), 0.1, true, nil)
+	as := newSteps(be, acc, stepConfig{forward: linearForward, opt: newOptimizer(cfg), smoothing: 0.1, accumulate: true})
 	for _, split := range [][2]int{{0, 2}, {4, 3}} { // [first, size of the first micro-batch]
 		first, n1 := split[0], split[1]
 		images, labels := linearBatch(first, n1)
-		_, _, err := as.accumulate(images, labels)
+		_, _, err := as.accumulate(images, labels, false)
 		require.NoError(t, err)
 		images, labels = linearBatch(first+n1, 4-n1)
 		_, _, err = as.train(images, labels, in)

@@ -273,19 +273,25 @@ func writeRunInfo(cfg Config, runDir string, prep preprocess.Convention) error {
 }
 
 // buildGraphs makes the optimizer and the training and evaluation graphs
-// (and the moving average's, with optim.ema_decay). Training batches are
-// uint8 pixels, normalised in the graph by norm.
+// (the frozen-backbone step's with model.freeze_backbone_epochs, the moving
+// average's with optim.ema_decay). Training batches are uint8 pixels,
+// normalised in the graph by norm.
 func (r *runner) buildGraphs(be compute.Backend, net *resnet.Model, norm dataset.Normalize) {
 	cfg := r.cfg
-	opt := newOptimizer(cfg.Optim, cfg.Model.FreezeBackboneEpochs > 0)
-	forward := normalizePixels(forwardWithPrecision(net, cfg.Run.Precision), norm)
-	var mix *mixer
-	if cfg.Mixup.enabled() {
-		mix = &mixer{norm: norm}
+	forward := func(logits forwardFn) forwardFn {
+		return normalizePixels(forwardWithPrecision(logits, cfg.Run.Precision), norm)
 	}
-	r.steps = newSteps(be, r.store, forward, opt, cfg.Optim.LabelSmoothing, cfg.Optim.AccumSteps > 1, mix)
+	c := stepConfig{forward: forward(net.Logits), opt: newOptimizer(cfg.Optim),
+		smoothing: cfg.Optim.LabelSmoothing, accumulate: cfg.Optim.AccumSteps > 1}
+	if cfg.Model.FreezeBackboneEpochs > 0 {
+		c.frozen = forward(net.FrozenLogits)
+	}
+	if cfg.Mixup.enabled() {
+		c.mixup = &mixer{norm: norm}
+	}
+	r.steps = newSteps(be, r.store, c)
 	if cfg.Optim.EMADecay > 0 {
-		r.ema = newEMA(be, r.store, forward, cfg.Optim)
+		r.ema = newEMA(be, r.store, c.forward, cfg.Optim)
 	}
 }
 

@@ -154,7 +154,7 @@ func TestNonFiniteLoss(t *testing.T) {
 
 // TestFineTuneFrozenBackbone fine-tunes a 4-class model from a 3-class run:
 // the head is replaced, the preprocessing comes from the source run, and a
-// frozen backbone keeps its weights (BatchNorm statistics still adapt).
+// frozen backbone keeps its weights and BatchNorm running statistics.
 func TestFineTuneFrozenBackbone(t *testing.T) {
 	src := tinyConfig(t)
 	src.Run.Epochs = 1
@@ -187,14 +187,15 @@ func TestFineTuneFrozenBackbone(t *testing.T) {
 	require.Len(t, after["/model/fc/biases"], 4)
 	checked := 0
 	for name, v := range after {
-		if !strings.HasPrefix(name, "/model/") || resnet.IsHead(name) || strings.HasSuffix(name, "/mean") || strings.HasSuffix(name, "/variance") {
-			continue
+		switch {
+		case strings.HasPrefix(name, optimizerScope+"/"):
+			require.Contains(t, name, "~fc~", "the frozen step keeps optimizer state for the head only")
+		case strings.HasPrefix(name, "/model/") && !resnet.IsHead(name):
+			require.Equal(t, before[name], v, "%s changed while frozen", name)
+			checked++
 		}
-		require.Equal(t, before[name], v, "%s changed while frozen", name)
-		checked++
 	}
-	require.Greater(t, checked, 40)
-	require.NotEqual(t, before["/model/stem/bn/mean"], after["/model/stem/bn/mean"], "BN statistics adapt while frozen")
+	require.Greater(t, checked, 80, "weights and BN running statistics")
 }
 
 func TestRunErrors(t *testing.T) {

@@ -7,6 +7,7 @@
 package resnet
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -240,6 +241,20 @@ func (b blockSpec) outChannels() int { return b.branch[len(b.branch)-1].out }
 // With LayoutKeras every conv also has a bias ("conv*/bias").
 func (m *Model) Logits(scope *model.Scope, images *Node) *Node {
 	features := m.Features(scope, images)
+	return m.fc(scope.In(headScope), features)
+}
+
+// FrozenLogits is Logits with the backbone frozen, for a linear probe: the features come from an
+// inference-mode forward (batch norm normalises with its running statistics and leaves them
+// unchanged, as timm's FrozenBatchNorm2d) and pass through StopGradient, so that a gradient of the
+// logits reaches the classifier (fc) only and the backward pass never enters the backbone. The graph
+// must be in inference mode (scope.IsTraining(g) false); the variables are those of Logits.
+func (m *Model) FrozenLogits(scope *model.Scope, images *Node) *Node {
+	if scope.IsTraining(images.Graph()) {
+		// An error value: model.Exec returns it as the call's error.
+		panic(errors.New("resnet: FrozenLogits needs a graph in inference mode (a frozen backbone's batch norm uses its running statistics)"))
+	}
+	features := StopGradient(m.Features(scope, images))
 	return m.fc(scope.In(headScope), features)
 }
 

@@ -309,3 +309,47 @@ func TestLogitsRun(t *testing.T) {
 		}
 	}
 }
+
+// TestFrozenLogits: FrozenLogits gives the inference-mode logits of Logits, the gradient of its output
+// reaches the classifier only (zero for every backbone parameter), and it refuses a training graph (whose
+// batch norm would update its running statistics).
+func TestFrozenLogits(t *testing.T) {
+	backend := testBackend(t)
+	m, err := New("resnet18", 5, LayoutTorchvision)
+	require.NoError(t, err)
+	store := model.NewStore()
+	store.RootScope().SetParam(model.ParamInitialSeed, int64(42))
+	paths := []string{"stem/conv/kernel", "layer1/block_0/bn1/scale", "layer4/block_1/conv2/kernel", "fc/weights", "fc/biases"}
+	build := func(logits func(*model.Scope, *Node) *Node, training bool) *model.Exec {
+		exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *Node) []*Node {
+			g := images.Graph()
+			store.SetTraining(g, training)
+			out := logits(scope.In("model"), images)
+			var params []*Node
+			for _, p := range paths {
+				params = append(params, store.GetVariable("/model/"+p).NodeValue(g))
+			}
+			return append([]*Node{out}, Gradient(ReduceAllSum(Square(out)), params...)...)
+		})
+		require.NoError(t, err)
+		return exec
+	}
+	images := randomImages(2, 32, 1)
+	plain, err := build(m.Logits, false).Call(images)
+	require.NoError(t, err)
+	outs, err := build(m.FrozenLogits, false).Call(images)
+	require.NoError(t, err)
+	require.Equal(t, tensors.MustCopyFlatData[float32](plain[0]), tensors.MustCopyFlatData[float32](outs[0]))
+	for i, p := range paths {
+		grad := tensors.MustCopyFlatData[float32](outs[1+i])
+		require.NotEqual(t, make([]float32, len(grad)), tensors.MustCopyFlatData[float32](plain[1+i]), "%s: Logits has a gradient", p)
+		if IsHead(p) {
+			require.NotEqual(t, make([]float32, len(grad)), grad, "%s has no gradient", p)
+		} else {
+			require.Equal(t, make([]float32, len(grad)), grad, "a gradient reached %s", p)
+		}
+	}
+
+	_, err = build(m.FrozenLogits, true).Call(images)
+	require.ErrorContains(t, err, "inference mode")
+}

@@ -1,0 +1,266 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/internal/backend"
+	"github.com/gocls/gocls/models/resnet"
+)
+
+// isHeadState reports whether a checkpoint variable is the classifier's or
+// its optimizer state (momentum, moments, accumulation buffers, AdamW step
+// count of the head group).
+func isHeadState(name string) bool {
+	return resnet.IsHead(name) || strings.Contains(name, "~fc~") || name == optimizerScope+"/adam_steps/head"
+}
+
+// requireFrozenBetween checks two checkpoints' variables around frozen
+// epochs: every backbone weight, BN running statistic and optimizer state of
+// the backbone is bit-identical, while the head's weights and optimizer
+// state changed (its accumulation buffers, empty at both ends, aside). The
+// weight average is left out: it moves towards the unchanged backbone.
+func requireFrozenBetween(t *testing.T, before, after map[string][]float32) {
+	t.Helper()
+	require.Len(t, after, len(before), "same variables")
+	backbone, head := 0, 0
+	for name, b := range before {
+		switch {
+		case strings.HasPrefix(name, emaScope+"/"), strings.HasPrefix(name, optimizerScope+"/accum/"):
+		case isHeadState(name):
+			require.NotEqual(t, b, after[name], "%s did not train", name)
+			head++
+		default:
+			require.Equal(t, b, after[name], "%s changed in a frozen epoch", name)
+			backbone++
+		}
+	}
+	require.GreaterOrEqual(t, backbone, 100+60, "ResNet18: 100 backbone variables, 60 of them with optimizer state")
+	require.GreaterOrEqual(t, head, 4, "head weights and biases and their optimizer state")
+}
+
+// TestFrozenEpochKeepsBackbone trains one epoch in full, then resumes with
+// model.freeze_backbone_epochs covering the second: between the two
+// checkpoints on disk the backbone, its BN statistics and its optimizer
+// state are bit-identical while the head trains, with every option that
+// acts on a step and with bfloat16 activations.
+func TestFrozenEpochKeepsBackbone(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"sgd nesterov", func(c *Config) { c.Optim.Nesterov = true }},
+		{"adamw", func(c *Config) { c.Optim.Name, c.Optim.LR = "adamw", 1e-3 }},
+		{"adamw mixup smoothing clip ema", func(c *Config) {
+			c.Optim.Name, c.Optim.LR = "adamw", 1e-3
+			c.Optim.LabelSmoothing, c.Optim.ClipGradNorm = 0.1, 0.5
+			c.Optim.EMADecay, c.Optim.EMAWarmup = 0.9, true
+			c.Mixup.MixupAlpha, c.Mixup.CutmixAlpha = 0.8, 1
+		}},
+		{"sgd accumulation", func(c *Config) { c.Optim.AccumSteps = 2 }},
+		{"sgd bfloat16", func(c *Config) { c.Run.Precision = "bfloat16" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tinyConfig(t)
+			tc.edit(&cfg)
+			cfg.Run.Epochs = 1
+			mustRun(t, cfg, hooks{})
+			cfg.Run.Epochs, cfg.Model.FreezeBackboneEpochs = 2, 2
+			res := mustRun(t, cfg, hooks{})
+			require.Equal(t, 2, res.Epochs)
+			requireFrozenBetween(t, loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(1))),
+				loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2))))
+		})
+	}
+}
+
+// TestFrozenStepIsLinearProbe: a frozen-backbone SGD step moves the head
+// exactly as gradient descent on a logistic regression (softmax
+// cross-entropy, with label smoothing) over the features the inference
+// forward gives, computed in float64; every other variable, BN running
+// statistics included, keeps its value bit for bit.
+func TestFrozenStepIsLinearProbe(t *testing.T) {
+	const batch, size, classes, lr = 4, 16, 3, 0.5
+	for _, smoothing := range []float64{0, 0.1} {
+		t.Run(fmt.Sprintf("smoothing %g", smoothing), func(t *testing.T) {
+			be, err := backend.New("go")
+			require.NoError(t, err)
+			net, err := resnet.New("resnet18", classes, resnet.LayoutTorchvision)
+			require.NoError(t, err)
+			store := model.NewStore()
+			require.NoError(t, store.SetRNGStateFromSeed(1))
+			s := newSteps(be, store, stepConfig{forward: net.Logits, frozen: net.FrozenLogits,
+				opt: newOptimizer(OptimConfig{Name: "sgd"}), smoothing: smoothing})
+			rng := rand.New(rand.NewPCG(3, 4))
+			// A full step first, so that the BN statistics are not their initial values.
+			images, labels := randomBatch(rng, batch, size, classes)
+			_, _, err = s.train(images, labels, stepInputs{LR: 0.1, BackboneLR: 0.1, Examples: batch})
+			require.NoError(t, err)
+
+			images, labels = randomBatch(rng, batch, size, classes)
+			features := inferenceFeatures(t, s, net, images)
+			before := storeValues(store)
+			_, _, err = s.train(images, labels, stepInputs{LR: lr, Examples: batch, Frozen: true})
+			require.NoError(t, err)
+			after := storeValues(store)
+
+			wantW, wantB := linearProbeStep(features, tensors.MustCopyFlatData[int32](labels), before["/model/fc/weights"],
+				before["/model/fc/biases"], classes, lr, smoothing)
+			requireUpdate(t, before["/model/fc/weights"], wantW, after["/model/fc/weights"])
+			requireUpdate(t, before["/model/fc/biases"], wantB, after["/model/fc/biases"])
+			for name, v := range before {
+				if !resnet.IsHead(name) {
+					require.Equal(t, v, after[name], "%s changed in a frozen step", name)
+				}
+			}
+		})
+	}
+}
+
+// requireUpdate checks that a variable moved from before to (about) want:
+// the update got-before equals want-before to 1e-5 of the largest update
+// (the features of a random network are large), and is not zero.
+func requireUpdate(t *testing.T, before []float32, want []float64, got []float32) {
+	t.Helper()
+	wantUp, gotUp := make([]float64, len(want)), make([]float64, len(want))
+	largest := 0.0
+	for i := range want {
+		wantUp[i], gotUp[i] = want[i]-float64(before[i]), float64(got[i])-float64(before[i])
+		largest = max(largest, math.Abs(wantUp[i]))
+	}
+	require.Greater(t, largest, 0.0)
+	require.InDeltaSlice(t, wantUp, gotUp, 1e-5*largest)
+}
+
+// inferenceFeatures runs the backbone of s's variables in inference mode:
+// the pooled features [batch][width].
+func inferenceFeatures(t *testing.T, s *steps, net *resnet.Model, images *tensors.Tensor) [][]float64 {
+	t.Helper()
+	exec := model.MustNewExec(s.be, s.store, func(_ *model.Scope, images *Node) *Node {
+		s.store.SetTraining(images.Graph(), false)
+		return net.Features(s.store.Scope(resnet.RootScope), images)
+	})
+	out, err := exec.Call(images)
+	require.NoError(t, err)
+	flat := tensors.MustCopyFlatData[float32](out[0])
+	n := images.Shape().Dimensions[0]
+	features := make([][]float64, n)
+	for i := range features {
+		features[i] = toF64(flat[i*len(flat)/n : (i+1)*len(flat)/n])
+	}
+	return features
+}
+
+// linearProbeStep is one gradient-descent step, in float64, on the mean
+// softmax cross-entropy of logits = features·w + b against the labels
+// smoothed by e: w [width, classes] and b [classes] move by -lr times
+// features^T (p - q) / n and sum(p - q) / n.
+func linearProbeStep(features [][]float64, labels []int32, w, b []float32, classes int, lr, e float64) (newW, newB []float64) {
+	newW, newB = toF64(w), toF64(b)
+	n := float64(len(features))
+	for i, f := range features {
+		logits := make([]float64, classes)
+		for k := range logits {
+			logits[k] = float64(b[k])
+			for j, x := range f {
+				logits[k] += x * float64(w[j*classes+k])
+			}
+		}
+		p := softmax64(logits)
+		for k := range p {
+			q := e / float64(classes)
+			if k == int(labels[i]) {
+				q += 1 - e
+			}
+			d := (p[k] - q) / n
+			newB[k] -= lr * d
+			for j, x := range f {
+				newW[j*classes+k] -= lr * x * d
+			}
+		}
+	}
+	return newW, newB
+}
+
+func softmax64(z []float64) []float64 {
+	top := slices.Max(z)
+	out := make([]float64, len(z))
+	sum := 0.0
+	for k, v := range z {
+		out[k] = math.Exp(v - top)
+		sum += out[k]
+	}
+	for k := range out {
+		out[k] /= sum
+	}
+	return out
+}
+
+// TestResumeInFrozenEpochs: with the first 2 of 3 epochs frozen, a run
+// cancelled in the middle of an accumulation group of epoch 2 and resumed
+// ends with the same metrics and bit-identical weights as a straight run
+// (resumeConfig: momentum, accumulation, schedule, smoothing, EMA, clipping).
+func TestResumeInFrozenEpochs(t *testing.T) {
+	frozenConfig := func() Config {
+		cfg := resumeConfig(t)
+		cfg.Model.FreezeBackboneEpochs = 2
+		return cfg
+	}
+	straight := mustRun(t, frozenConfig(), hooks{})
+	require.Equal(t, 3, straight.Epochs)
+
+	cfg := frozenConfig()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	micro := 0
+	_, err := run(ctx, cfg, io.Discard, hooks{afterStep: func(int) {
+		if micro++; micro == 4 { // epoch 2, first micro-batch of a group of two
+			cancel()
+		}
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	runDir := filepath.Join(cfg.Run.Dir, cfg.Run.Name)
+	require.DirExists(t, filepath.Join(runDir, interruptedDir))
+
+	resumed := mustRun(t, cfg, hooks{})
+	requireSameHistory(t, straight.History, resumed.History)
+	for _, epoch := range []int{2, 3} {
+		require.Equal(t, loadVars(t, filepath.Join(straight.RunDir, checkpoint.Name(epoch))),
+			loadVars(t, filepath.Join(runDir, checkpoint.Name(epoch))), "epoch %d", epoch)
+	}
+}
+
+// TestFrozenThenFull: after the frozen epoch the full step trains the
+// backbone, and the head's optimizer state carries on from the frozen
+// steps: the AdamW step count of the head counts every step, the
+// backbone's only those of the full epoch.
+func TestFrozenThenFull(t *testing.T) {
+	cfg := tinyConfig(t) // 3 steps per epoch
+	cfg.Optim.Name, cfg.Optim.LR = "adamw", 1e-3
+	cfg.Model.FreezeBackboneEpochs = 1
+	res := mustRun(t, cfg, hooks{})
+	frozen := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(1)))
+	full := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2)))
+
+	steps := optimizerScope + "/adam_steps/"
+	require.Equal(t, []float32{3}, frozen[steps+"head"])
+	require.NotContains(t, frozen, steps+"backbone", "no backbone optimizer state while frozen")
+	require.Equal(t, []float32{6}, full[steps+"head"])
+	require.Equal(t, []float32{3}, full[steps+"backbone"])
+	for _, name := range []string{"/model/stem/conv/kernel", "/model/layer4/block_1/bn2/scale", "/model/stem/bn/mean", "/model/fc/weights"} {
+		require.NotEqual(t, frozen[name], full[name], "%s did not train after the frozen epoch", name)
+	}
+}
