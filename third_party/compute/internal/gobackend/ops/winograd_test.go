@@ -1,0 +1,167 @@
+// Copyright 2026 The gocls Authors. SPDX-License-Identifier: Apache-2.0
+
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// wgMaxRelError is the accuracy asked of the Winograd path: max |got - ref| / max |ref| over the output,
+// against a float64 direct convolution.
+const wgMaxRelError = 1e-3
+
+// wgCases are 3x3 stride-1 convolutions: odd sizes (partial edge tiles), padding 0, 1, 2 and
+// asymmetric, batch 1 and 3, channel counts that are not multiples of 8 or 16, other axes layouts (the
+// input gradient's swapped kernel axes, NCHW), more input channels than fcKC and more output channels
+// than one NR panel.
+func wgCases() []fcCase {
+	p := func(lo, hi int) [][2]int { return [][2]int{{lo, hi}, {lo, hi}} }
+	return []fcCase{
+		{"p1_odd", nhwc, []int{3, 9, 11, 13}, []int{3, 3, 13, 33}, nil, p(1, 1), nil, nil},
+		{"p0", nhwc, []int{1, 10, 7, 20}, []int{3, 3, 20, 17}, nil, p(0, 0), nil, nil},
+		{"p2", nhwc, []int{3, 5, 6, 7}, []int{3, 3, 7, 40}, nil, p(2, 2), nil, nil},
+		{"asym_pad", nhwc, []int{1, 8, 9, 16}, []int{3, 3, 16, 64}, nil, [][2]int{{2, 0}, {0, 1}}, nil, nil},
+		{"tiny_1x1_out", nhwc, []int{3, 3, 3, 5}, []int{3, 3, 5, 3}, nil, p(0, 0), nil, nil},
+		{"cin_over_kc", nhwc, []int{1, 7, 7, 300}, []int{3, 3, 300, 70}, nil, p(1, 1), nil, nil},
+		{"many_tiles", nhwc, []int{3, 30, 29, 24}, []int{3, 3, 24, 100}, nil, p(1, 1), nil, nil},
+		{"input_grad", inputGrad, []int{3, 13, 13, 40}, []int{3, 3, 24, 40}, nil, p(1, 1), nil, nil},
+		{"nchw", nchw, []int{3, 12, 10, 9}, []int{19, 12, 3, 3}, nil, p(1, 1), nil, nil},
+	}
+}
+
+// relError returns max |got - want| / max |want|.
+func relError(got []float32, want []float64) float64 {
+	var maxErr, maxRef float64
+	for i, w := range want {
+		maxErr = max(maxErr, math.Abs(float64(got[i])-w))
+		maxRef = max(maxRef, math.Abs(w))
+	}
+	return maxErr / maxRef
+}
+
+// forEachWgTransform runs f with the AVX2 transforms (where this build and CPU have them) and the Go ones.
+func forEachWgTransform(t *testing.T, f func(t *testing.T)) {
+	for _, simd := range []bool{true, false} {
+		t.Run(fmt.Sprintf("simd=%v", simd), func(t *testing.T) {
+			saved := [3]any{wgInputTransform, wgOutputTransform, wgKernelTransform}
+			wgInputTransform, wgOutputTransform, wgKernelTransform = wgTransforms(simd)
+			t.Cleanup(func() {
+				wgInputTransform = saved[0].(func(d, res *[wgXi][wgL]float32))
+				wgOutputTransform = saved[1].(func(m []float32, stride int, res *[wgOut * wgOut][wgL]float32))
+				wgKernelTransform = saved[2].(func(g *[9][wgL]float32, res *[wgXi][wgL]float32))
+			})
+			f(t)
+		})
+	}
+}
+
+// TestWinogradMatchesNaive checks the Winograd path, with every micro-kernel, both transform
+// implementations and 1 to 3 workers, against the float64 direct convolution.
+func TestWinogradMatchesNaive(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		forEachWgTransform(t, func(t *testing.T) {
+			for _, c := range wgCases() {
+				for _, workers := range []int{1, 3} {
+					for _, fly := range []bool{false, true} {
+						t.Run(fmt.Sprintf("%s/w%d/fly=%v", c.name, workers, fly), func(t *testing.T) {
+							params, inShape, kShape, outShape := c.build(t)
+							p, ok := newFastConvPlan(params, inShape, kShape, outShape)
+							if !ok || !winogradApplies(p) {
+								t.Fatalf("%s: not a Winograd convolution", c.name)
+							}
+							rng := rand.New(rand.NewPCG(5, uint64(len(c.name))))
+							in, kern := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
+							out := randFloat32s(rng, outShape.Size()) // garbage: must be fully overwritten
+							planWinograd(p, workers, fly).run(in, kern, out, workers)
+							e := relError(out, naiveConv(c, in, kern, outShape))
+							if e > wgMaxRelError {
+								t.Fatalf("relative error %.3g > %g", e, wgMaxRelError)
+							}
+							t.Logf("relative error (max abs error / max abs reference) %.3g", e)
+						})
+					}
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkWinogradResNet50 times ResNet50's 3x3 stride-1 convolutions (batch 8) and the gradients that
+// are such convolutions, by fastConv and by Winograd, in direct-convolution GFLOP/s (2*M*N*K, as
+// BenchmarkFastConvResNet50), with the micro-kernel GOMLX_FASTCONV_KERNEL picks:
+//
+//	cd third_party/compute && go test ./internal/gobackend/ops -run '^$' -bench WinogradResNet50
+func BenchmarkWinogradResNet50(b *testing.B) {
+	for _, r := range resnet50Convs {
+		if r.k != 3 || r.s != 1 {
+			continue
+		}
+		for _, c := range resnet50ConvCases(r.hw, r.cin, r.cout, r.k, r.s, 8) {
+			params, inShape, kShape, outShape := c.build(b)
+			p, _ := newFastConvPlan(params, inShape, kShape, outShape)
+			if !winogradApplies(p) {
+				continue
+			}
+			for _, algo := range []string{"fastconv", "winograd"} {
+				name := fmt.Sprintf("%s_%d-%d_%d/%s/%s", c.name, r.cin, r.cout, r.hw, sgemmKernelName, algo)
+				b.Run(name, func(b *testing.B) {
+					rng := rand.New(rand.NewPCG(1, 2))
+					in, kern := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
+					out := make([]float32, outShape.Size())
+					workers := runtime.GOMAXPROCS(0)
+					run := p.run
+					w, _ := newWinogradPlan(p, workers)
+					if algo == "winograd" {
+						run = w.run
+					}
+					for b.Loop() {
+						run(in, kern, out, workers)
+					}
+					flops := 2 * float64(p.m) * float64(p.n) * float64(p.k)
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// TestWinogradEpilogues checks the fused epilogues (batch norm, residual, ReLU; ReLU-gradient mask) on the
+// Winograd path against fastConv with the same epilogue, with every micro-kernel (and so with the
+// AVX-512 epilogues and the Go ones), over channel groups that split the output channels.
+func TestWinogradEpilogues(t *testing.T) {
+	c := fcCase{"epilogue", nhwc, []int{2, 9, 10, 24}, []int{3, 3, 24, 80}, nil, [][2]int{{1, 1}, {1, 1}}, nil, nil}
+	forEachKernel(t, func(t *testing.T) {
+		for _, epi := range []string{"bn", "bn_res_relu", "mask"} {
+			t.Run(epi, func(t *testing.T) {
+				params, inShape, kShape, outShape := c.build(t)
+				p, _ := newFastConvPlan(params, inShape, kShape, outShape)
+				rng := rand.New(rand.NewPCG(6, 7))
+				in, kern := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
+				switch epi {
+				case "mask":
+					p.epiMask = randFloat32s(rng, outShape.Size())
+				default:
+					p.epiA, p.epiB = randFloat32s(rng, p.n), randFloat32s(rng, p.n)
+					if epi == "bn_res_relu" {
+						p.epiRes, p.epiReLU = randFloat32s(rng, outShape.Size()), true
+					}
+				}
+				want := make([]float32, outShape.Size())
+				p.run(in, kern, want, 1)
+				got := make([]float32, outShape.Size())
+				w := planWinograd(p, 3, false)
+				if w.kGroups < 2 {
+					t.Fatalf("%d channel groups: the epilogue is not tested on split channels", w.kGroups)
+				}
+				w.run(in, kern, got, 3)
+				if e := relError(got, float64s(want)); e > wgMaxRelError {
+					t.Fatalf("relative error %.3g > %g against fastConv", e, wgMaxRelError)
+				}
+			})
+		}
+	})
+}
