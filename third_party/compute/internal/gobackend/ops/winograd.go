@@ -70,9 +70,7 @@ func newWinogradPlan(p *fastConvPlan, workers int) (*winogradPlan, bool) {
 	if !winogradOn || !winogradApplies(p) || !winogradWins(p) {
 		return nil, false
 	}
-	// The transformed kernel (36*cin*npad floats) is transformed on the fly where it would not stay in
-	// cache (over 4 MiB).
-	return planWinograd(p, workers, wgXi*p.cin*p.npad*4 > 4<<20), true
+	return planWinograd(p, workers, wgFly(p)), true
 }
 
 // winogradApplies reports whether p is a convolution F(4x4, 3x3) computes: 3x3 kernel, stride 1, no input
@@ -89,6 +87,10 @@ func winogradApplies(p *fastConvPlan) bool {
 func winogradWins(p *fastConvPlan) bool {
 	return p.cin >= 16 && p.cout >= 16 && p.outDim[0] >= wgOut && p.outDim[1] >= wgOut
 }
+
+// wgFly reports whether p's kernel is to be transformed on the fly: where the transformed kernel
+// (36*cin*npad floats) would not stay in cache (over 4 MiB).
+func wgFly(p *fastConvPlan) bool { return wgXi*p.cin*p.npad*4 > 4<<20 }
 
 // planWinograd sizes the blocks of p for workers goroutines, with the kernel transformed on the fly if
 // fly.

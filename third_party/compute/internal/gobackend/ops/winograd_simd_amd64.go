@@ -18,8 +18,6 @@ func wgTransforms(simd bool) (func(d, res *[wgXi][wgL]float32), func(m []float32
 	return wgInputTransformGo, wgOutputTransformGo, wgKernelTransformGo
 }
 
-type f32x8 = archsimd.Float32x8
-
 // wgInputTransformAVX2 is wgInputTransformGo with AVX2.
 func wgInputTransformAVX2(d, res *[wgXi][wgL]float32) {
 	var tmp [wgXi][wgL]float32
@@ -51,64 +49,58 @@ func wgInput1DAVX2(src, dst *[wgXi][wgL]float32, at, step int) {
 	d1.MulAdd(four, d5.Sub(d3.Mul(five))).Store(&dst[at+5*step])
 }
 
-// wgOutputTransformAVX2 is wgOutputTransformGo with AVX2.
+// wgOutputTransformAVX2 is wgOutputTransformGo with AVX2. (Vectors are kept in variables, not arrays:
+// arrays of them go through memory slowly.)
 func wgOutputTransformAVX2(m []float32, stride int, res *[wgOut * wgOut][wgL]float32) {
 	_ = m[(wgXi-1)*stride+wgL-1]
 	var tmp [wgOut * wgIn][wgL]float32 // Aᵀ M, [i*6+j]
+	at := func(i, j int) *[wgL]float32 { return (*[wgL]float32)(m[(i*wgIn+j)*stride:]) }
 	for j := range wgIn {
-		var c [wgIn]f32x8
-		for i := range wgIn {
-			c[i] = archsimd.LoadFloat32x8Slice(m[(i*wgIn+j)*stride:])
-		}
-		o := wgOutput1DAVX2(c)
-		for i := range wgOut {
-			o[i].Store(&tmp[i*wgIn+j])
-		}
+		wgOutput1DAVX2(at(0, j), at(1, j), at(2, j), at(3, j), at(4, j), at(5, j),
+			&tmp[j], &tmp[wgIn+j], &tmp[2*wgIn+j], &tmp[3*wgIn+j])
 	}
 	for i := range wgOut {
-		var c [wgIn]f32x8
-		for j := range wgIn {
-			c[j] = archsimd.LoadFloat32x8(&tmp[i*wgIn+j])
-		}
-		o := wgOutput1DAVX2(c)
-		for j := range wgOut {
-			o[j].Store(&res[i*wgOut+j])
-		}
+		t := tmp[i*wgIn:]
+		wgOutput1DAVX2(&t[0], &t[1], &t[2], &t[3], &t[4], &t[5],
+			&res[i*wgOut], &res[i*wgOut+1], &res[i*wgOut+2], &res[i*wgOut+3])
 	}
 }
 
-// wgOutput1DAVX2 is Aᵀ times a column of vectors.
-func wgOutput1DAVX2(m [wgIn]f32x8) [wgOut]f32x8 {
+// wgOutput1DAVX2 is Aᵀ times the column of vectors m0..m5, written to o0..o3.
+func wgOutput1DAVX2(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3 *[wgL]float32) {
 	two, four, eight := archsimd.BroadcastFloat32x8(2), archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(8)
-	a, b, c, d := m[1].Add(m[2]), m[1].Sub(m[2]), m[3].Add(m[4]), m[3].Sub(m[4])
-	return [wgOut]f32x8{m[0].Add(a).Add(c), d.MulAdd(two, b), c.MulAdd(four, a), d.MulAdd(eight, b).Add(m[5])}
+	v1, v2 := archsimd.LoadFloat32x8(m1), archsimd.LoadFloat32x8(m2)
+	v3, v4 := archsimd.LoadFloat32x8(m3), archsimd.LoadFloat32x8(m4)
+	a, b, c, d := v1.Add(v2), v1.Sub(v2), v3.Add(v4), v3.Sub(v4)
+	archsimd.LoadFloat32x8(m0).Add(a).Add(c).Store(o0)
+	d.MulAdd(two, b).Store(o1)
+	c.MulAdd(four, a).Store(o2)
+	d.MulAdd(eight, b).Add(archsimd.LoadFloat32x8(m5)).Store(o3)
 }
 
 // wgKernelTransformAVX2 is wgKernelTransformGo with AVX2.
 func wgKernelTransformAVX2(g *[9][wgL]float32, res *[wgXi][wgL]float32) {
 	var tmp [wgIn * 3][wgL]float32 // G g, [i*3+j]
 	for j := range 3 {
-		o := wgKernel1DAVX2(archsimd.LoadFloat32x8(&g[j]), archsimd.LoadFloat32x8(&g[3+j]), archsimd.LoadFloat32x8(&g[6+j]))
-		for i := range wgIn {
-			o[i].Store(&tmp[i*3+j])
-		}
+		wgKernel1DAVX2(&g[j], &g[3+j], &g[6+j], tmp[j:], 3)
 	}
 	for i := range wgIn {
-		o := wgKernel1DAVX2(archsimd.LoadFloat32x8(&tmp[i*3]), archsimd.LoadFloat32x8(&tmp[i*3+1]), archsimd.LoadFloat32x8(&tmp[i*3+2]))
-		for j := range wgIn {
-			o[j].Store(&res[i*wgIn+j])
-		}
+		wgKernel1DAVX2(&tmp[i*3], &tmp[i*3+1], &tmp[i*3+2], res[i*wgIn:], 1)
 	}
 }
 
-// wgKernel1DAVX2 is G times a column of vectors.
-func wgKernel1DAVX2(g0, g1, g2 f32x8) [wgIn]f32x8 {
+// wgKernel1DAVX2 is G times the column of vectors g0, g1, g2, written to dst[i*step] for i < 6.
+func wgKernel1DAVX2(g0, g1, g2 *[wgL]float32, dst [][wgL]float32, step int) {
+	_ = dst[5*step]
 	quarter, half := archsimd.BroadcastFloat32x8(0.25), archsimd.BroadcastFloat32x8(0.5)
-	sixth := archsimd.BroadcastFloat32x8(float32(1.0 / 6))
-	q0 := g0.Mul(quarter)
-	s := g0.Add(g2)
-	p := q0.Add(g2)
-	h := g1.Mul(half)
-	negSixth := archsimd.BroadcastFloat32x8(float32(-1.0 / 6))
-	return [wgIn]f32x8{q0, s.Add(g1).Mul(negSixth), s.Sub(g1).Mul(negSixth), p.Add(h).Mul(sixth), p.Sub(h).Mul(sixth), g2}
+	sixth, negSixth := archsimd.BroadcastFloat32x8(float32(1.0/6)), archsimd.BroadcastFloat32x8(float32(-1.0/6))
+	v0, v1, v2 := archsimd.LoadFloat32x8(g0), archsimd.LoadFloat32x8(g1), archsimd.LoadFloat32x8(g2)
+	q0 := v0.Mul(quarter)
+	s, p, h := v0.Add(v2), q0.Add(v2), v1.Mul(half)
+	q0.Store(&dst[0])
+	s.Add(v1).Mul(negSixth).Store(&dst[step])
+	s.Sub(v1).Mul(negSixth).Store(&dst[2*step])
+	p.Add(h).Mul(sixth).Store(&dst[3*step])
+	p.Sub(h).Mul(sixth).Store(&dst[4*step])
+	v2.Store(&dst[5*step])
 }
