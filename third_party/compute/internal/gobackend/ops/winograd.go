@@ -42,10 +42,30 @@ var winogradOn = func() bool {
 	return on
 }()
 
+// wgFuncs are the Winograd transforms, over wgL channels at a time: input (Bᵀ d B), output (Aᵀ M A),
+// kernel (G g Gᵀ), and for the kernel gradient, output gradient (A dy Aᵀ) and weight (Gᵀ D G).
+type wgFuncs struct {
+	input  func(d, res *[wgXi][wgL]float32)
+	output func(m []float32, stride int, res *[wgOut * wgOut][wgL]float32)
+	kernel func(g *[9][wgL]float32, res *[wgXi][wgL]float32)
+	grad   func(t *[wgOut * wgOut][wgL]float32, res *[wgXi][wgL]float32)
+	weight func(d []float32, stride int, res *[9][wgL]float32)
+}
+
+// wgFuncsGo are the portable transforms.
+var wgFuncsGo = wgFuncs{wgInputTransformGo, wgOutputTransformGo, wgKernelTransformGo, wgGradTransformGo, wgWeightTransformGo}
+
+// wg are the transforms in use (see wgTransforms).
+var wg = wgTransforms(true)
+
 // runConvPlan runs p by Winograd where that applies (see newWinogradPlan), else by fastConv.
 func runConvPlan(p *fastConvPlan, in, kern, out []float32, workers int) {
 	if w, ok := newWinogradPlan(p, workers); ok {
 		w.run(in, kern, out, workers)
+		return
+	}
+	if g, ok := newWinogradGradPlan(p); ok {
+		g.run(in, kern, out, workers)
 		return
 	}
 	p.run(in, kern, out, workers)
@@ -198,7 +218,7 @@ func (w *winogradPlan) transformKernel(kern, u []float32, workers int) {
 // dst[ξ*stride:][:wgL].
 func (w *winogradPlan) kernelChunk(kern, dst []float32, stride, c, k0 int, s *wgScratch) {
 	w.gatherKernel(kern, &s.g, c, k0)
-	wgKernelTransform(&s.g, &s.res)
+	wg.kernel(&s.g, &s.res)
 	_ = dst[(wgXi-1)*stride+wgL-1]
 	for xi := range wgXi {
 		*(*[wgL]float32)(dst[xi*stride:]) = s.res[xi]
@@ -240,7 +260,7 @@ func (w *winogradPlan) transformInput(in, v []float32, t0, rows int, s *wgScratc
 		base := (r/fcMR*w.cin)*fcMR + r%fcMR
 		for c0 := 0; c0 < w.cin; c0 += wgL {
 			w.gatherInput(in, d, b, y-w.padLow[0], x-w.padLow[1], c0)
-			wgInputTransform(d, res)
+			wg.input(d, res)
 			lanes := min(wgL, w.cin-c0)
 			for xi := range wgXi {
 				dst := v[base+(xi*panels*w.cin+c0)*fcMR:]
@@ -334,7 +354,7 @@ func (w *winogradPlan) transformOutput(m, out []float32, t0, rows, kLo, kHi int,
 		b, y, x := w.tile(t0 + r)
 		ny, nx := min(wgOut, w.outDim[0]-y), min(wgOut, w.outDim[1]-x)
 		for k0 := kLo; k0 < kHi; k0 += wgL {
-			wgOutputTransform(m[r*w.kw+k0-kLo:], w.tb*w.kw, res)
+			wg.output(m[r*w.kw+k0-kLo:], w.tb*w.kw, res)
 			lanes := min(wgL, kHi-k0)
 			for i := range ny {
 				for j := range nx {

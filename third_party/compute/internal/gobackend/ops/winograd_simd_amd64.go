@@ -6,16 +6,14 @@ package ops
 
 import "simd/archsimd"
 
-// The Winograd transforms in use: AVX2 with FMA (8 channels a vector) where the CPU has them, else Go.
-var wgInputTransform, wgOutputTransform, wgKernelTransform = wgTransforms(true)
-
-// wgTransforms returns the AVX2 transforms if simd and the CPU has AVX2 and FMA, else the Go ones.
-func wgTransforms(simd bool) (func(d, res *[wgXi][wgL]float32), func(m []float32, stride int, res *[wgOut * wgOut][wgL]float32),
-	func(g *[9][wgL]float32, res *[wgXi][wgL]float32)) {
+// wgTransforms returns the AVX2 transforms (8 channels a vector) if simd and the CPU has AVX2 and FMA,
+// else the Go ones.
+func wgTransforms(simd bool) wgFuncs {
 	if simd && archsimd.X86.AVX2() && archsimd.X86.FMA() {
-		return wgInputTransformAVX2, wgOutputTransformAVX2, wgKernelTransformAVX2
+		return wgFuncs{wgInputTransformAVX2, wgOutputTransformAVX2, wgKernelTransformAVX2, wgGradTransformAVX2,
+			wgWeightTransformAVX2}
 	}
-	return wgInputTransformGo, wgOutputTransformGo, wgKernelTransformGo
+	return wgFuncsGo
 }
 
 // wgInputTransformAVX2 is wgInputTransformGo with AVX2.
@@ -103,4 +101,58 @@ func wgKernel1DAVX2(g0, g1, g2 *[wgL]float32, dst [][wgL]float32, step int) {
 	p.Add(h).Mul(sixth).Store(&dst[3*step])
 	p.Sub(h).Mul(sixth).Store(&dst[4*step])
 	v2.Store(&dst[5*step])
+}
+
+// wgGradTransformAVX2 is wgGradTransformGo with AVX2.
+func wgGradTransformAVX2(t *[wgOut * wgOut][wgL]float32, res *[wgXi][wgL]float32) {
+	var tmp [wgIn * wgOut][wgL]float32 // A t, [i*4+j]
+	for j := range wgOut {
+		wgGrad1DAVX2(&t[j], &t[wgOut+j], &t[2*wgOut+j], &t[3*wgOut+j], tmp[j:], wgOut)
+	}
+	for i := range wgIn {
+		r := tmp[i*wgOut:]
+		wgGrad1DAVX2(&r[0], &r[1], &r[2], &r[3], res[i*wgIn:], 1)
+	}
+}
+
+// wgGrad1DAVX2 is A times the column of vectors g0..g3, written to dst[i*step] for i < 6.
+func wgGrad1DAVX2(g0, g1, g2, g3 *[wgL]float32, dst [][wgL]float32, step int) {
+	_ = dst[5*step]
+	two, four, eight := archsimd.BroadcastFloat32x8(2), archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(8)
+	v0, v1, v2, v3 := archsimd.LoadFloat32x8(g0), archsimd.LoadFloat32x8(g1), archsimd.LoadFloat32x8(g2), archsimd.LoadFloat32x8(g3)
+	e, o := v0.Add(v2), v1.Add(v3)
+	e4, o2 := v2.MulAdd(four, v0), v3.MulAdd(eight, v1.Mul(two))
+	v0.Store(&dst[0])
+	e.Add(o).Store(&dst[step])
+	e.Sub(o).Store(&dst[2*step])
+	e4.Add(o2).Store(&dst[3*step])
+	e4.Sub(o2).Store(&dst[4*step])
+	v3.Store(&dst[5*step])
+}
+
+// wgWeightTransformAVX2 is wgWeightTransformGo with AVX2.
+func wgWeightTransformAVX2(d []float32, stride int, res *[9][wgL]float32) {
+	_ = d[(wgXi-1)*stride+wgL-1]
+	var tmp [3 * wgIn][wgL]float32 // Gᵀ D, [i*6+j]
+	at := func(i, j int) *[wgL]float32 { return (*[wgL]float32)(d[(i*wgIn+j)*stride:]) }
+	for j := range wgIn {
+		wgWeight1DAVX2(at(0, j), at(1, j), at(2, j), at(3, j), at(4, j), at(5, j), &tmp[j], &tmp[wgIn+j], &tmp[2*wgIn+j])
+	}
+	for i := range 3 {
+		t := tmp[i*wgIn:]
+		wgWeight1DAVX2(&t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &res[i*3], &res[i*3+1], &res[i*3+2])
+	}
+}
+
+// wgWeight1DAVX2 is Gᵀ times the column of vectors h0..h5, written to o0..o2.
+func wgWeight1DAVX2(h0, h1, h2, h3, h4, h5, o0, o1, o2 *[wgL]float32) {
+	quarter := archsimd.BroadcastFloat32x8(0.25)
+	sixth, twelfth := archsimd.BroadcastFloat32x8(float32(1.0/6)), archsimd.BroadcastFloat32x8(float32(1.0/12))
+	v1, v2 := archsimd.LoadFloat32x8(h1), archsimd.LoadFloat32x8(h2)
+	v3, v4 := archsimd.LoadFloat32x8(h3), archsimd.LoadFloat32x8(h4)
+	s12, d12, s34, d34 := v1.Add(v2), v2.Sub(v1), v3.Add(v4), v3.Sub(v4)
+	// h0/4 - s12/6 + s34/24 = h0/4 + (s34/4 - s12)/6
+	archsimd.LoadFloat32x8(h0).Mul(quarter).Add(s34.Mul(quarter).Sub(s12).Mul(sixth)).Store(o0)
+	d12.Mul(sixth).Add(d34.Mul(twelfth)).Store(o1)
+	s34.Sub(s12).MulAdd(sixth, archsimd.LoadFloat32x8(h5)).Store(o2)
 }

@@ -48,13 +48,9 @@ func relError(got []float32, want []float64) float64 {
 func forEachWgTransform(t *testing.T, f func(t *testing.T)) {
 	for _, simd := range []bool{true, false} {
 		t.Run(fmt.Sprintf("simd=%v", simd), func(t *testing.T) {
-			saved := [3]any{wgInputTransform, wgOutputTransform, wgKernelTransform}
-			wgInputTransform, wgOutputTransform, wgKernelTransform = wgTransforms(simd)
-			t.Cleanup(func() {
-				wgInputTransform = saved[0].(func(d, res *[wgXi][wgL]float32))
-				wgOutputTransform = saved[1].(func(m []float32, stride int, res *[wgOut * wgOut][wgL]float32))
-				wgKernelTransform = saved[2].(func(g *[9][wgL]float32, res *[wgXi][wgL]float32))
-			})
+			saved := wg
+			wg = wgTransforms(simd)
+			t.Cleanup(func() { wg = saved })
 			f(t)
 		})
 	}
@@ -91,8 +87,8 @@ func TestWinogradMatchesNaive(t *testing.T) {
 	})
 }
 
-// BenchmarkWinogradResNet50 times ResNet50's 3x3 stride-1 convolutions (batch 8) and the gradients that
-// are such convolutions, by fastConv and by Winograd (whatever winogradWins says), with the micro-kernel
+// BenchmarkWinogradResNet50 times ResNet50's 3x3 stride-1 convolutions (batch 8) and their two
+// gradients (kgrad: F(3x3, 4x4)), by fastConv and by Winograd (whatever winogradWins says), with the micro-kernel
 // GOMLX_FASTCONV_KERNEL picks. It reports direct-convolution GFLOP/s (2*M*N*K, as
 // BenchmarkFastConvResNet50) per second of wall time and per second of CPU time of the process (less
 // sensitive to other jobs on a shared machine):
@@ -106,7 +102,8 @@ func BenchmarkWinogradResNet50(b *testing.B) {
 		for _, c := range resnet50ConvCases(r.hw, r.cin, r.cout, r.k, r.s, 8) {
 			params, inShape, kShape, outShape := c.build(b)
 			p, _ := newFastConvPlan(params, inShape, kShape, outShape)
-			if !winogradApplies(p) {
+			grad := winogradGradApplies(p)
+			if !winogradApplies(p) && !grad {
 				continue
 			}
 			for _, algo := range []string{"fastconv", "winograd"} {
@@ -117,7 +114,10 @@ func BenchmarkWinogradResNet50(b *testing.B) {
 					out := make([]float32, outShape.Size())
 					workers := runtime.GOMAXPROCS(0)
 					run := p.run
-					if algo == "winograd" {
+					switch {
+					case algo == "winograd" && grad:
+						run = planWinogradGrad(p).run
+					case algo == "winograd":
 						run = planWinograd(p, workers, wgFly(p)).run
 					}
 					run(in, kern, out, workers) // allocates the scratch buffers
@@ -179,5 +179,49 @@ func TestWinogradEpilogues(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// wgGradCases are kernel-gradient convolutions (GoMLX's layout: the input's channels as batch, its batch
+// as channels, dy as the kernel) of 3x3 stride-1 convolutions with padding 0, 1, 2 and asymmetric,
+// partial edge tiles, channel counts that are not multiples of 12 or 32, and more tiles than fcKC
+// (the reduction split in blocks).
+func wgGradCases() []fcCase {
+	p := func(lo, hi int) [][2]int { return [][2]int{{lo, hi}, {lo, hi}} }
+	return []fcCase{
+		{"p1_odd", kernelGrad, []int{3, 9, 11, 20}, []int{3, 9, 11, 33}, nil, p(1, 1), nil, nil},
+		{"p0", kernelGrad, []int{2, 10, 7, 17}, []int{2, 8, 5, 19}, nil, p(0, 0), nil, nil},
+		{"p2", kernelGrad, []int{3, 5, 6, 16}, []int{3, 7, 8, 24}, nil, p(2, 2), nil, nil},
+		{"asym_pad", kernelGrad, []int{1, 8, 9, 16}, []int{1, 8, 8, 40}, nil, [][2]int{{2, 0}, {0, 1}}, nil, nil},
+		{"many_tiles", kernelGrad, []int{3, 40, 40, 16}, []int{3, 40, 40, 32}, nil, p(1, 1), nil, nil},
+	}
+}
+
+// TestWinogradGradMatchesNaive checks the kernel gradient by F(3x3, 4x4), with every micro-kernel, both
+// transform implementations and 1 to 3 workers, against the float64 direct convolution.
+func TestWinogradGradMatchesNaive(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		forEachWgTransform(t, func(t *testing.T) {
+			for _, c := range wgGradCases() {
+				for _, workers := range []int{1, 3} {
+					t.Run(fmt.Sprintf("%s/w%d", c.name, workers), func(t *testing.T) {
+						params, inShape, kShape, outShape := c.build(t)
+						p, ok := newFastConvPlan(params, inShape, kShape, outShape)
+						if !ok || !winogradGradApplies(p) {
+							t.Fatalf("%s: not a Winograd kernel gradient", c.name)
+						}
+						rng := rand.New(rand.NewPCG(9, uint64(len(c.name))))
+						in, dy := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
+						out := randFloat32s(rng, outShape.Size()) // garbage: must be fully overwritten
+						planWinogradGrad(p).run(in, dy, out, workers)
+						e := relError(out, naiveConv(c, in, dy, outShape))
+						if e > wgMaxRelError {
+							t.Fatalf("relative error %.3g > %g", e, wgMaxRelError)
+						}
+						t.Logf("relative error (max abs error / max abs reference) %.3g", e)
+					})
+				}
+			}
+		})
 	})
 }
