@@ -101,11 +101,15 @@ func winogradApplies(p *fastConvPlan) bool {
 		p.oStep == [2]int{1, 1} && p.outBase == 0 && (p.epiMask == nil && p.epiA == nil || p.outSC == 1)
 }
 
-// winogradWins reports whether F(4x4, 3x3) is faster than fastConv for p (measured on ResNet50's layers,
-// see BenchmarkWinogradResNet50): where both channel counts are at least 16 and the output has at least
-// one whole tile along each axis (smaller outputs waste most of their tile).
+// winogradWins reports whether F(4x4, 3x3) is faster than fastConv for p, as measured on ResNet50's
+// layers (BenchmarkWinogradResNet50, batch 8, 2-core AMD EPYC Zen 5): where both channel counts are at
+// least 16, the output has at least one whole tile along each axis (smaller outputs waste most of their
+// tile) and, with the AVX-512 micro-kernel, the transformed kernel stays in cache (up to 128x128
+// channels: 1.3-2.4x faster; 256 and 512 channels at 14x14 and 7x7 were 0.5-1x). With the AVX2 and Go
+// micro-kernels, 256 and 512 channels win too (1-1.3x).
 func winogradWins(p *fastConvPlan) bool {
-	return p.cin >= 16 && p.cout >= 16 && p.outDim[0] >= wgOut && p.outDim[1] >= wgOut
+	return p.cin >= 16 && p.cout >= 16 && p.outDim[0] >= wgOut && p.outDim[1] >= wgOut &&
+		(sgemmKernelName != "avx512" || !wgFly(p))
 }
 
 // wgFly reports whether p's kernel is to be transformed on the fly: where the transformed kernel

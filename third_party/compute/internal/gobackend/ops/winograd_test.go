@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"runtime"
-	"syscall"
+	"strings"
 	"testing"
 )
 
@@ -89,9 +91,7 @@ func TestWinogradMatchesNaive(t *testing.T) {
 
 // BenchmarkWinogradResNet50 times ResNet50's 3x3 stride-1 convolutions (batch 8) and their two
 // gradients (kgrad: F(3x3, 4x4)), by fastConv and by Winograd (whatever winogradWins says), with the micro-kernel
-// GOMLX_FASTCONV_KERNEL picks. It reports direct-convolution GFLOP/s (2*M*N*K, as
-// BenchmarkFastConvResNet50) per second of wall time and per second of CPU time of the process (less
-// sensitive to other jobs on a shared machine):
+// GOMLX_FASTCONV_KERNEL picks, in direct-convolution GFLOP/s (2*M*N*K, as BenchmarkFastConvResNet50):
 //
 //	cd third_party/compute && go test ./internal/gobackend/ops -run '^$' -bench WinogradResNet50
 func BenchmarkWinogradResNet50(b *testing.B) {
@@ -121,28 +121,16 @@ func BenchmarkWinogradResNet50(b *testing.B) {
 						run = planWinograd(p, workers, wgFly(p)).run
 					}
 					run(in, kern, out, workers) // allocates the scratch buffers
-					cpu0 := cpuSeconds(b)
 					b.ResetTimer()
 					for b.Loop() {
 						run(in, kern, out, workers)
 					}
-					cpu := cpuSeconds(b) - cpu0
 					flops := 2 * float64(p.m) * float64(p.n) * float64(p.k) * float64(b.N)
 					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-					b.ReportMetric(flops/cpu/1e9, "GFLOP/cpu-s")
 				})
 			}
 		}
 	}
-}
-
-// cpuSeconds returns the user and system CPU time this process has used.
-func cpuSeconds(b *testing.B) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // TestWinogradEpilogues checks the fused epilogues (batch norm, residual, ReLU; ReLU-gradient mask) on the
@@ -224,4 +212,47 @@ func TestWinogradGradMatchesNaive(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestWinogradEnv starts this test binary with GOMLX_WINOGRAD set (read once at start-up) and checks
+// that it turns the Winograd path on or off, and that an unparsable value stops the program with a
+// message naming the variable.
+func TestWinogradEnv(t *testing.T) {
+	for _, tc := range []struct {
+		env, want string
+		fails     bool
+	}{
+		{"unset", "winogradOn=true", false},
+		{winogradEnv + "=false", "winogradOn=false", false},
+		{winogradEnv + "=true", "winogradOn=true", false},
+		{winogradEnv + "=maybe", `invalid value "maybe" for environment variable "GOMLX_WINOGRAD"`, true},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestWinogradEnvChild$", "-test.count=1", "-test.v")
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, winogradEnv+"=") {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
+			cmd.Env = append(cmd.Env, "WINOGRAD_ENV_CHILD=1")
+			if tc.env != "unset" {
+				cmd.Env = append(cmd.Env, tc.env)
+			}
+			out, err := cmd.CombinedOutput()
+			if (err != nil) != tc.fails {
+				t.Fatalf("error %v, want failure %v; output:\n%s", err, tc.fails, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("output does not say %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+// TestWinogradEnvChild is TestWinogradEnv's child process: it prints whether the Winograd path is on.
+func TestWinogradEnvChild(t *testing.T) {
+	if os.Getenv("WINOGRAD_ENV_CHILD") == "" {
+		t.Skip("runs only as TestWinogradEnv's child process")
+	}
+	fmt.Printf("winogradOn=%v\n", winogradOn)
 }
