@@ -50,10 +50,12 @@ type wgFuncs struct {
 	kernel func(g *[9][wgL]float32, res *[wgXi][wgL]float32)
 	grad   func(t *[wgOut * wgOut][wgL]float32, res *[wgXi][wgL]float32)
 	weight func(d []float32, stride int, res *[9][wgL]float32)
+	simd   bool // vectorised (the Go ones are too slow for Winograd to win: used only in tests)
 }
 
 // wgFuncsGo are the portable transforms.
-var wgFuncsGo = wgFuncs{wgInputTransformGo, wgOutputTransformGo, wgKernelTransformGo, wgGradTransformGo, wgWeightTransformGo}
+var wgFuncsGo = wgFuncs{wgInputTransformGo, wgOutputTransformGo, wgKernelTransformGo, wgGradTransformGo, wgWeightTransformGo,
+	false}
 
 // wg are the transforms in use (see wgTransforms).
 var wg = wgTransforms(true)
@@ -106,9 +108,10 @@ func winogradApplies(p *fastConvPlan) bool {
 // least 16, the output has at least one whole tile along each axis (smaller outputs waste most of their
 // tile) and, with the AVX-512 micro-kernel, the transformed kernel stays in cache (up to 128x128
 // channels: 1.3-2.4x faster; 256 and 512 channels at 14x14 and 7x7 were 0.5-1x). With the AVX2 and Go
-// micro-kernels, 256 and 512 channels win too (1-1.3x).
+// micro-kernels, 256 and 512 channels win too (1-1.3x). Only with the AVX2 transforms (the Go ones are
+// about 50x slower).
 func winogradWins(p *fastConvPlan) bool {
-	return p.cin >= 16 && p.cout >= 16 && p.outDim[0] >= wgOut && p.outDim[1] >= wgOut &&
+	return wg.simd && p.cin >= 16 && p.cout >= 16 && p.outDim[0] >= wgOut && p.outDim[1] >= wgOut &&
 		(sgemmKernelName != "avx512" || !wgFly(p))
 }
 

@@ -43,9 +43,10 @@ func winogradGradApplies(p *fastConvPlan) bool {
 
 // winogradGradWins reports whether F(3x3, 4x4) is faster than fastConv for p (measured on ResNet50's
 // layers, see BenchmarkWinogradResNet50): for 16 to 128 channels in and out. With more, each worker's sum
-// D (36*C*K floats) leaves the cache, and those layers have few tiles (14x14 and smaller).
+// D (36*C*K floats) leaves the cache, and those layers have few tiles (14x14 and smaller). Only with the
+// AVX2 transforms, as winogradWins.
 func winogradGradWins(p *fastConvPlan) bool {
-	return p.batch >= 16 && p.cout >= 16 && p.batch <= 128 && p.cout <= 128
+	return wg.simd && p.batch >= 16 && p.cout >= 16 && p.batch <= 128 && p.cout <= 128
 }
 
 // planWinogradGrad sizes the plan of p.

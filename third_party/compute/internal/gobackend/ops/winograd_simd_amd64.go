@@ -11,7 +11,7 @@ import "simd/archsimd"
 func wgTransforms(simd bool) wgFuncs {
 	if simd && archsimd.X86.AVX2() && archsimd.X86.FMA() {
 		return wgFuncs{wgInputTransformAVX2, wgOutputTransformAVX2, wgKernelTransformAVX2, wgGradTransformAVX2,
-			wgWeightTransformAVX2}
+			wgWeightTransformAVX2, true}
 	}
 	return wgFuncsGo
 }
