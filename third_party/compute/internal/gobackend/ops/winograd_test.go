@@ -58,29 +58,54 @@ func forEachWgTransform(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
+// wgReference is a case's random input and kernel and the float64 direct convolution of them, computed
+// once for all the variants a test runs.
+type wgReference struct {
+	in, kern []float32
+	want     []float64
+}
+
+func newWgReference(t *testing.T, c fcCase, seed uint64) wgReference {
+	_, inShape, kShape, outShape := c.build(t)
+	rng := rand.New(rand.NewPCG(seed, uint64(len(c.name))))
+	r := wgReference{in: randFloat32s(rng, inShape.Size()), kern: randFloat32s(rng, kShape.Size())}
+	r.want = naiveConv(c, r.in, r.kern, outShape)
+	return r
+}
+
+// checkWgError runs plan on the reference's operands into garbage-filled output (which must be fully
+// overwritten) and checks the relative error, which it logs.
+func checkWgError(t *testing.T, r wgReference, run func(in, kern, out []float32, workers int), workers int) {
+	t.Helper()
+	out := randFloat32s(rand.New(rand.NewPCG(1, 1)), len(r.want))
+	run(r.in, r.kern, out, workers)
+	e := relError(out, r.want)
+	if e > wgMaxRelError {
+		t.Fatalf("relative error %.3g > %g", e, wgMaxRelError)
+	}
+	t.Logf("relative error (max abs error / max abs reference) %.3g", e)
+}
+
 // TestWinogradMatchesNaive checks the Winograd path, with every micro-kernel, both transform
-// implementations and 1 to 3 workers, against the float64 direct convolution.
+// implementations, 1 to 3 workers and the kernel transformed ahead or on the fly, against the float64
+// direct convolution.
 func TestWinogradMatchesNaive(t *testing.T) {
+	refs := map[string]wgReference{}
+	for _, c := range wgCases() {
+		refs[c.name] = newWgReference(t, c, 5)
+	}
 	forEachKernel(t, func(t *testing.T) {
 		forEachWgTransform(t, func(t *testing.T) {
 			for _, c := range wgCases() {
+				params, inShape, kShape, outShape := c.build(t)
+				p, ok := newFastConvPlan(params, inShape, kShape, outShape)
+				if !ok || !winogradApplies(p) {
+					t.Fatalf("%s: not a Winograd convolution", c.name)
+				}
 				for _, workers := range []int{1, 3} {
 					for _, fly := range []bool{false, true} {
 						t.Run(fmt.Sprintf("%s/w%d/fly=%v", c.name, workers, fly), func(t *testing.T) {
-							params, inShape, kShape, outShape := c.build(t)
-							p, ok := newFastConvPlan(params, inShape, kShape, outShape)
-							if !ok || !winogradApplies(p) {
-								t.Fatalf("%s: not a Winograd convolution", c.name)
-							}
-							rng := rand.New(rand.NewPCG(5, uint64(len(c.name))))
-							in, kern := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
-							out := randFloat32s(rng, outShape.Size()) // garbage: must be fully overwritten
-							planWinograd(p, workers, fly).run(in, kern, out, workers)
-							e := relError(out, naiveConv(c, in, kern, outShape))
-							if e > wgMaxRelError {
-								t.Fatalf("relative error %.3g > %g", e, wgMaxRelError)
-							}
-							t.Logf("relative error (max abs error / max abs reference) %.3g", e)
+							checkWgError(t, refs[c.name], planWinograd(p, workers, fly).run, workers)
 						})
 					}
 				}
@@ -188,25 +213,21 @@ func wgGradCases() []fcCase {
 // TestWinogradGradMatchesNaive checks the kernel gradient by F(3x3, 4x4), with every micro-kernel, both
 // transform implementations and 1 to 3 workers, against the float64 direct convolution.
 func TestWinogradGradMatchesNaive(t *testing.T) {
+	refs := map[string]wgReference{}
+	for _, c := range wgGradCases() {
+		refs[c.name] = newWgReference(t, c, 9)
+	}
 	forEachKernel(t, func(t *testing.T) {
 		forEachWgTransform(t, func(t *testing.T) {
 			for _, c := range wgGradCases() {
+				params, inShape, kShape, outShape := c.build(t)
+				p, ok := newFastConvPlan(params, inShape, kShape, outShape)
+				if !ok || !winogradGradApplies(p) {
+					t.Fatalf("%s: not a Winograd kernel gradient", c.name)
+				}
 				for _, workers := range []int{1, 3} {
 					t.Run(fmt.Sprintf("%s/w%d", c.name, workers), func(t *testing.T) {
-						params, inShape, kShape, outShape := c.build(t)
-						p, ok := newFastConvPlan(params, inShape, kShape, outShape)
-						if !ok || !winogradGradApplies(p) {
-							t.Fatalf("%s: not a Winograd kernel gradient", c.name)
-						}
-						rng := rand.New(rand.NewPCG(9, uint64(len(c.name))))
-						in, dy := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
-						out := randFloat32s(rng, outShape.Size()) // garbage: must be fully overwritten
-						planWinogradGrad(p).run(in, dy, out, workers)
-						e := relError(out, naiveConv(c, in, dy, outShape))
-						if e > wgMaxRelError {
-							t.Fatalf("relative error %.3g > %g", e, wgMaxRelError)
-						}
-						t.Logf("relative error (max abs error / max abs reference) %.3g", e)
+						checkWgError(t, refs[c.name], planWinogradGrad(p).run, workers)
 					})
 				}
 			}
