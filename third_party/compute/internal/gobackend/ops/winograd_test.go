@@ -9,8 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/internal/gobackend"
 )
 
 // wgMaxRelError is the accuracy asked of the Winograd path: max |got - ref| / max |ref| over the output,
@@ -276,4 +280,59 @@ func TestWinogradEnvChild(t *testing.T) {
 		t.Skip("runs only as TestWinogradEnv's child process")
 	}
 	fmt.Printf("winogradOn=%v\n", winogradOn)
+}
+
+// TestWinogradThroughExecutor runs a 3x3 stride-1 convolution and its kernel-gradient layout as
+// ConvGeneral graphs on the Go backend and checks that the executor takes the Winograd paths: the results
+// are bit for bit those of the Winograd plans run directly (fastConv's differ in the last bits).
+func TestWinogradThroughExecutor(t *testing.T) {
+	if !fastEnabled() || !winogradOn || !wg.simd {
+		t.Skip("the Winograd path is off (GOMLX_FASTCONV=false, GOMLX_WINOGRAD=false, or no AVX2 transforms)")
+	}
+	p1 := [][2]int{{1, 1}, {1, 1}}
+	for _, c := range []fcCase{
+		{"forward", nhwc, []int{2, 9, 10, 24}, []int{3, 3, 24, 40}, nil, p1, nil, nil},
+		{"kernel_grad", kernelGrad, []int{2, 9, 10, 24}, []int{2, 9, 10, 40}, nil, p1, nil, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			params, inShape, kShape, outShape := c.build(t)
+			p, _ := newFastConvPlan(params, inShape, kShape, outShape)
+			workers := runtime.GOMAXPROCS(0)
+			run := func(in, kern, out []float32, workers int) {
+				w, ok := newWinogradPlan(p, workers)
+				if !ok {
+					t.Fatalf("%s: no Winograd plan", c.name)
+				}
+				w.run(in, kern, out, workers)
+			}
+			if c.name == "kernel_grad" {
+				g, ok := newWinogradGradPlan(p)
+				if !ok {
+					t.Fatalf("%s: no Winograd plan", c.name)
+				}
+				run = g.run
+			}
+			r := newWgReference(t, c, 11)
+			want := make([]float32, outShape.Size())
+			run(r.in, r.kern, want, workers)
+			fast := make([]float32, outShape.Size())
+			p.run(r.in, r.kern, fast, workers)
+			if slices.Equal(fast, want) {
+				t.Fatal("fastConv and Winograd agree bit for bit: the test cannot tell them apart")
+			}
+
+			backend, f := testFunction(t)
+			x, k := testParameter(t, f, "x", inShape), testParameter(t, f, "k", kShape)
+			conv, err := ConvGeneral(f, x, k, c.axes, c.strides, c.paddings, nil, nil, 1, 1)
+			must(t, err)
+			must(t, f.Return([]compute.Value{conv}, nil))
+			exec, err := f.RawBuilder.Compile()
+			must(t, err)
+			out, err := exec.Execute([]compute.Buffer{testBuffer(t, backend, inShape, r.in), testBuffer(t, backend, kShape, r.kern)}, nil, 0)
+			must(t, err)
+			if got := out[0].(*gobackend.Buffer).Flat.([]float32); !slices.Equal(got, want) {
+				t.Fatalf("the executor's result is not the Winograd plan's (relative error to it %.3g)", relError(got, float64s(want)))
+			}
+		})
+	}
 }
