@@ -122,7 +122,7 @@ func execConvGeneralFast(backend *gobackend.Backend, node *gobackend.Node, input
 	if err != nil {
 		return nil, err
 	}
-	plan.run(input.Flat.([]float32), kernel.Flat.([]float32), output.Flat.([]float32), runtime.GOMAXPROCS(0))
+	runConvPlan(plan, input.Flat.([]float32), kernel.Flat.([]float32), output.Flat.([]float32), runtime.GOMAXPROCS(0))
 	return output, nil
 }
 
