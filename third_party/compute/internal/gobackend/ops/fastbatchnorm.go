@@ -182,19 +182,26 @@ func normalizeRows(x, y, mean, a, offset []float32) {
 }
 
 func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) ([]*gobackend.Buffer, error) {
+	if fused, ok := node.Data.(*fusedBNTraining); ok { // see fusedbnstats.go
+		return execFusedBNTraining(backend, node, fused, inputs)
+	}
 	eps := float64(node.Data.(*batchNormNode).epsilon)
 	x, scale, offset := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32), inputs[2].Flat.([]float32)
-	c := len(scale)
-	n := len(x) / c
 	outs, err := getBuffers(backend, node.MultiOutputsShapes)
 	if err != nil {
 		return nil, err
 	}
 	y, meanOut, varOut := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
+	mean, a := batchStatistics(channelMoments(x, len(scale)), len(x)/len(scale), scale, eps, meanOut, varOut)
+	normalizeRows(x, y, mean, a, offset)
+	return outs, nil
+}
 
-	// One pass for both statistics: sums of x and x^2 in float64 (var = E[x^2] - mean^2 loses about
-	// log10(mean^2/var) of float64's 16 digits, harmless for activations).
-	sums := channelSums(n, c, 2, func(row int, acc [][]float64) {
+// channelMoments returns, for x viewed as [n, c], the per-channel float64 sums of x and x^2, in one
+// pass (var = E[x^2] - mean^2 loses about log10(mean^2/var) of float64's 16 digits, harmless for
+// activations).
+func channelMoments(x []float32, c int) [][]float64 {
+	return channelSums(len(x)/c, c, 2, func(row int, acc [][]float64) {
 		s, sq := acc[0], acc[1]
 		for j, v := range x[row*c : row*c+c] {
 			f := float64(v)
@@ -202,8 +209,13 @@ func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, 
 			sq[j] += f * f
 		}
 	})
-	mean := make([]float32, c)
-	a := make([]float32, c)
+}
+
+// batchStatistics turns the per-channel sums of x and x^2 over n rows into the batch mean and biased
+// variance (written to meanOut, varOut) and returns the mean and a = scale/sqrt(variance+eps) as float32.
+func batchStatistics(sums [][]float64, n int, scale []float32, eps float64, meanOut, varOut []float32) (mean, a []float32) {
+	c := len(scale)
+	mean, a = make([]float32, c), make([]float32, c)
 	for j := range a {
 		m := sums[0][j] / float64(n)
 		mean[j] = float32(m)
@@ -212,8 +224,7 @@ func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, 
 		inv := 1 / math.Sqrt(variance+eps)
 		a[j] = float32(float64(scale[j]) * inv)
 	}
-	normalizeRows(x, y, mean, a, offset)
-	return outs, nil
+	return mean, a
 }
 
 func execBatchNormForInference(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) (*gobackend.Buffer, error) {

@@ -388,6 +388,8 @@ type fastConvPlan struct {
 	epiRes     []float32 // residual added before the ReLU, shaped like the output; nil: none
 	epiReLU    bool
 	epiMask    []float32 // if set (and epiA nil): outputs where epiMask <= 0 (or NaN) become 0
+
+	stats *convStats // if set: per-channel sums of the output for a fused batch norm (fusedbnstats.go)
 }
 
 // newFastConvPlan returns the plan of a float32 convolution, or false if fastConv does not handle it.
@@ -632,6 +634,9 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 	})
 
 	// Phase 2: blocks of output pixels.
+	if p.stats != nil {
+		p.stats.start(mBlocks, p.n)
+	}
 	var kda func(k int, a *float32, lda int, b, c *float32, ldc int, accumulate bool)
 	if p.directA {
 		kda = sgemmKernelDirectA()
@@ -696,6 +701,9 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 				}
 			} else {
 				p.storeC(out, cbuf, m0, rows)
+			}
+			if p.stats != nil {
+				p.blockMoments(out, blk, m0, rows)
 			}
 		}
 	})
