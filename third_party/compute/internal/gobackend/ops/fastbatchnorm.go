@@ -247,21 +247,25 @@ func execBatchNormForInference(backend *gobackend.Backend, node *gobackend.Node,
 }
 
 func execBatchNormGradient(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) ([]*gobackend.Buffer, error) {
-	eps := float64(node.Data.(*batchNormNode).epsilon)
+	if fused, ok := node.Data.(*fusedBNGradient); ok { // see fusedbngrad.go
+		return execFusedBNGradient(backend, node, fused, inputs)
+	}
 	x, scale := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32)
 	mean, variance, dy := inputs[2].Flat.([]float32), inputs[3].Flat.([]float32), inputs[4].Flat.([]float32)
-	c := len(scale)
-	n := len(x) / c
 	outs, err := getBuffers(backend, node.MultiOutputsShapes)
 	if err != nil {
 		return nil, err
 	}
-	dx, dScale, dOffset := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
-	inv := make([]float32, c)
-	for j := range inv {
-		inv[j] = float32(1 / math.Sqrt(float64(variance[j])+eps))
-	}
-	sums := channelSums(n, c, 2, func(row int, acc [][]float64) {
+	inv := invStd(variance, float64(node.Data.(*batchNormNode).epsilon))
+	batchNormGradientApply(x, dy, outs, scale, mean, inv, gradientSums(x, dy, mean, inv))
+	return outs, nil
+}
+
+// gradientSums returns the per-channel sums of dy and of dy*xhat, xhat = (x-mean)*inv, for x and dy
+// viewed as [n, C].
+func gradientSums(x, dy, mean, inv []float32) [][]float64 {
+	c := len(mean)
+	return channelSums(len(x)/c, c, 2, func(row int, acc [][]float64) {
 		sDy, sDyXhat := acc[0], acc[1]
 		xr, dyr := x[row*c:row*c+c], dy[row*c:row*c+c]
 		for j, g := range dyr {
@@ -269,7 +273,24 @@ func execBatchNormGradient(backend *gobackend.Backend, node *gobackend.Node, inp
 			sDyXhat[j] += float64(g * (xr[j] - mean[j]) * inv[j])
 		}
 	})
-	// dx = a*dy + k*(x-mean) + l with a = scale*inv, k = -a*inv*sum(dy*xhat)/n, l = -a*sum(dy)/n.
+}
+
+// invStd returns 1/sqrt(variance+eps) per channel.
+func invStd(variance []float32, eps float64) []float32 {
+	inv := make([]float32, len(variance))
+	for j := range inv {
+		inv[j] = float32(1 / math.Sqrt(float64(variance[j])+eps))
+	}
+	return inv
+}
+
+// batchNormGradientApply sets the gradient outputs (dx, dScale, dOffset) from sums, the per-channel
+// sums of dy and of dy*xhat: dScale and dOffset are those sums, and
+// dx = a*dy + k*(x-mean) + l with a = scale*inv, k = -a*inv*sum(dy*xhat)/n, l = -a*sum(dy)/n.
+func batchNormGradientApply(x, dy []float32, outs []*gobackend.Buffer, scale, mean, inv []float32, sums [][]float64) {
+	dx, dScale, dOffset := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
+	c := len(scale)
+	n := len(x) / c
 	a, k, l := make([]float32, c), make([]float32, c), make([]float32, c)
 	for j := range a {
 		dOffset[j], dScale[j] = float32(sums[0][j]), float32(sums[1][j])
@@ -279,10 +300,14 @@ func execBatchNormGradient(backend *gobackend.Backend, node *gobackend.Node, inp
 		l[j] = float32(-aj * sums[0][j] / float64(n))
 	}
 	rowsParallel(n, func(row int) {
-		xr, dyr, dxr := x[row*c:row*c+c], dy[row*c:row*c+c], dx[row*c:row*c+c]
-		for j, g := range dyr {
-			dxr[j] = a[j]*g + k[j]*(xr[j]-mean[j]) + l[j]
-		}
+		lo, hi := row*c, row*c+c
+		gradientRow(x[lo:hi], dy[lo:hi], dx[lo:hi], mean, a, k, l)
 	})
-	return outs, nil
+}
+
+// gradientRowGo sets dx = a*dy + k*(x-mean) + l per channel.
+func gradientRowGo(x, dy, dx, mean, a, k, l []float32) {
+	for j, g := range dy {
+		dx[j] = a[j]*g + k[j]*(x[j]-mean[j]) + l[j]
+	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/compute/support/envutil"
 	"github.com/pkg/errors"
 	"k8s.io/klog/v2"
@@ -112,22 +113,27 @@ func fuseConvIntoBN(f *gobackend.Function, bn *gobackend.Node) bool {
 		return false
 	}
 	fusedData(bn).conv = conv.Data.(*convNode)
+	bn.Inputs = append([]*gobackend.Node{conv.Inputs[0], conv.Inputs[1]}, bn.Inputs[1:]...)
+	replaceUses(f, conv, appendOutput(f, bn, conv.Shape))
+	return true
+}
+
+// appendOutput gives the multi-output node n one more output, shaped shape, and returns its node.
+func appendOutput(f *gobackend.Function, n *gobackend.Node, shape shapes.Shape) *gobackend.Node {
 	out := &gobackend.Node{
-		Builder:            conv.Builder,
-		OpType:             bn.OpType,
+		Builder:            n.Builder,
+		OpType:             n.OpType,
 		Index:              len(f.Nodes),
-		Shape:              conv.Shape.Clone(),
-		Inputs:             []*gobackend.Node{bn},
+		Shape:              shape.Clone(),
+		Inputs:             []*gobackend.Node{n},
 		IsNodeSelectOutput: true,
-		SelectOutputIdx:    len(bn.MultiOutputsNodes),
+		SelectOutputIdx:    len(n.MultiOutputsNodes),
 		Function:           f,
 	}
 	f.Nodes = append(f.Nodes, out)
-	bn.MultiOutputsNodes = append(bn.MultiOutputsNodes, out)
-	bn.MultiOutputsShapes = append(bn.MultiOutputsShapes, out.Shape)
-	bn.Inputs = append([]*gobackend.Node{conv.Inputs[0], conv.Inputs[1]}, bn.Inputs[1:]...)
-	replaceUses(f, conv, out)
-	return true
+	n.MultiOutputsNodes = append(n.MultiOutputsNodes, out)
+	n.MultiOutputsShapes = append(n.MultiOutputsShapes, out.Shape)
+	return out
 }
 
 // fuseReLUIntoBN follows bn's normalised output through Identity nodes, an optional Add of a residual
@@ -283,9 +289,13 @@ func normalizeRowGo(x, y, mean, a, offset, res []float32, relu bool) {
 // float64 partial per block of output pixels, summed in block order (the same result whatever worker
 // ran which block). Only the blocked path collects them (not the split reduction, nor the residue
 // classes of a dilated convolution): total is then nil.
+//
+// With x and mean set, the convolution's output is the gradient dy of a batch norm's output, and the
+// sums are those of dy and of dy*(x-mean), for the batch norm's operand x (shaped like dy) and mean.
 type convStats struct {
 	partial []float64 // [block][2][n]
 	starts  int
+	x, mean []float32
 }
 
 // start prepares for blocks blocks of n channels.
@@ -318,6 +328,10 @@ func (p *fastConvPlan) blockMoments(out []float32, blk, m0, rows int) {
 	for i := range offs {
 		_, _, offs[i] = p.pixel(m0 + i)
 	}
+	if p.stats.x != nil {
+		rowGradientMoments(out, p.stats.x, offs, p.stats.mean, acc[:p.n], acc[p.n:])
+		return
+	}
 	rowMoments(out, offs, acc[:p.n], acc[p.n:])
 }
 
@@ -329,6 +343,19 @@ func rowMomentsGo(out []float32, offs []int, sum, sq []float64) {
 			f := float64(v)
 			sum[j] += f
 			sq[j] += f * f
+		}
+	}
+}
+
+// rowGradientMomentsGo adds, for every row at off in offs of dy and x, dy to sum and dy*(x-mean) to
+// sdx per channel, in float64.
+func rowGradientMomentsGo(dy, x []float32, offs []int, mean []float32, sum, sdx []float64) {
+	for _, off := range offs {
+		xr := x[off : off+len(sum)]
+		for j, g := range dy[off : off+len(sum)] {
+			f := float64(g)
+			sum[j] += f
+			sdx[j] += f * (float64(xr[j]) - float64(mean[j]))
 		}
 	}
 }

@@ -11,3 +11,9 @@ func rowMoments(out []float32, offs []int, sum, sq []float64) { rowMomentsGo(out
 func normalizeRow(x, y, mean, a, offset, res []float32, relu bool) {
 	normalizeRowGo(x, y, mean, a, offset, res, relu)
 }
+
+func rowGradientMoments(dy, x []float32, offs []int, mean []float32, sum, sdx []float64) {
+	rowGradientMomentsGo(dy, x, offs, mean, sum, sdx)
+}
+
+func gradientRow(x, dy, dx, mean, a, k, l []float32) { gradientRowGo(x, dy, dx, mean, a, k, l) }

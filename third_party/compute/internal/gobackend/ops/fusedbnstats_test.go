@@ -26,6 +26,8 @@ var bnBlockOutputs = []string{"relu", "mean", "variance", "conv", "dConv", "dSca
 //	v = Identity(y [+ residual]); relu = Max(v, 0)
 //	d = Where(GreaterThan(v, 0), g, 0); dConv, dScale, dOffset = BatchNormGradient(conv, ..., d)
 //
+// with g = ConvGeneral(gIn, gK), 3x3 (as the next layer's input gradient would be),
+//
 // returning relu, mean, variance, conv, dConv, dScale, dOffset and, with a residual, d (its gradient),
 // and the arguments (random, x with a non-zero mean).
 func bnTrainingBlock(t *testing.T, backend *gobackend.Backend, f *gobackend.Function, c fcCase, residual bool) ([]compute.Value, []compute.Buffer) {
@@ -44,7 +46,12 @@ func bnTrainingBlock(t *testing.T, backend *gobackend.Backend, f *gobackend.Func
 	}
 	x, k := param("x", inShape, xs), param("k", kShape, randFloat32s(rng, kShape.Size()))
 	scale, offset := param("scale", vec, randFloat32s(rng, vec.Size())), param("offset", vec, randFloat32s(rng, vec.Size()))
-	g := param("g", outShape, randFloat32s(rng, outShape.Size()))
+	// The output's gradient, g, comes from a convolution, as the next layer's input gradient does.
+	gInShape := shapes.Make(dtypes.Float32, outShape.Dimensions[0], outShape.Dimensions[1], outShape.Dimensions[2], 8)
+	gKShape := shapes.Make(dtypes.Float32, 3, 3, 8, outShape.Dimensions[3])
+	gIn, gK := param("gIn", gInShape, randFloat32s(rng, gInShape.Size())), param("gK", gKShape, randFloat32s(rng, gKShape.Size()))
+	g, err := ConvGeneral(f, gIn, gK, nhwc, nil, [][2]int{{1, 1}, {1, 1}}, nil, nil, 1, 1)
+	must(t, err)
 	conv, err := ConvGeneral(f, x, k, c.axes, c.strides, c.paddings, nil, nil, 1, 1)
 	must(t, err)
 	const eps = 1e-5
@@ -73,37 +80,44 @@ func bnTrainingBlock(t *testing.T, backend *gobackend.Backend, f *gobackend.Func
 	return outs, args
 }
 
+// bnSwitches are the three fusions' switches.
+type bnSwitches struct{ stats, relu, grad bool }
+
 // runBNTrainingBlock compiles and runs bnTrainingBlock with the fusions switched as given, and returns
-// the outputs and the batch-norm node's data after the graph transformations.
-func runBNTrainingBlock(t *testing.T, c fcCase, residual, stats, relu bool) ([][]float32, any) {
-	saved := [2]bool{fuseBNStats, fuseBNReLU}
-	fuseBNStats, fuseBNReLU = stats, relu
-	defer func() { fuseBNStats, fuseBNReLU = saved[0], saved[1] }()
+// the outputs and the data of the batch-norm node and of its gradient's after the graph transformations.
+func runBNTrainingBlock(t *testing.T, c fcCase, residual bool, sw bnSwitches) (outs [][]float32, data, gradData any) {
+	saved := bnSwitches{fuseBNStats, fuseBNReLU, fuseBNGrad}
+	fuseBNStats, fuseBNReLU, fuseBNGrad = sw.stats, sw.relu, sw.grad
+	defer func() { fuseBNStats, fuseBNReLU, fuseBNGrad = saved.stats, saved.relu, saved.grad }()
 	backend, f := testFunction(t)
-	outs, args := bnTrainingBlock(t, backend, f, c, residual)
-	must(t, f.Return(outs, nil))
+	values, args := bnTrainingBlock(t, backend, f, c, residual)
+	must(t, f.Return(values, nil))
 	exec, err := f.RawBuilder.Compile()
 	must(t, err)
-	var data any
 	for _, n := range f.Nodes {
-		if n.OpType == compute.OpTypeBatchNormForTraining && !n.IsNodeSelectOutput {
+		switch {
+		case n.IsNodeSelectOutput:
+		case n.OpType == compute.OpTypeBatchNormForTraining:
 			data = n.Data
+		case n.OpType == compute.OpTypeBatchNormGradient:
+			gradData = n.Data
 		}
 	}
 	bufs, err := exec.Execute(args, nil, 0)
 	must(t, err)
-	res := make([][]float32, len(bufs))
+	outs = make([][]float32, len(bufs))
 	for i, b := range bufs {
-		res[i] = b.(*gobackend.Buffer).Flat.([]float32)
+		outs[i] = b.(*gobackend.Buffer).Flat.([]float32)
 	}
-	return res, data
+	return outs, data, gradData
 }
 
 // TestBNTrainingFusion runs a ResNet-like training block (conv -> BN -> ReLU, also with a residual) with
 // each fusion on and off, checks which fusions fired, compares every output and gradient with the
-// unfused graph (relative 1e-5), and the batch statistics with float64 two-pass statistics of the
-// convolution's output (relative 1e-6), on the blocked paths (packed, read in place, with a channel
-// tail) and on the split reduction (whose statistics take a separate pass).
+// unfused graph (relative 1e-5; dScale and dOffset, sums over the batch, relative to their largest
+// value), and the batch statistics with float64 two-pass statistics of the convolution's output
+// (relative 1e-6), on the blocked paths (packed, read in place, with a channel tail) and on the split
+// reduction (whose statistics take a separate pass).
 func TestBNTrainingFusion(t *testing.T) {
 	forEachKernel(t, testBNTrainingFusion)
 }
@@ -116,22 +130,34 @@ func testBNTrainingFusion(t *testing.T) {
 		{"7x7_s2_p3_stem", false}, {"split_k_forward", true}} {
 		t.Run(fmt.Sprint(tc.conv, "/residual=", tc.residual), func(t *testing.T) {
 			c := fcCaseNamed(t, tc.conv)
-			ref, refData := runBNTrainingBlock(t, c, tc.residual, false, false)
+			ref, refData, refGrad := runBNTrainingBlock(t, c, tc.residual, bnSwitches{})
 			if _, ok := refData.(*batchNormNode); !ok {
 				t.Fatalf("with the fusions off the batch norm's data is %T", refData)
 			}
+			if _, ok := refGrad.(*batchNormNode); !ok {
+				t.Fatalf("with the fusions off the batch-norm gradient's data is %T", refGrad)
+			}
 			checkBNStatistics(t, "unfused", ref)
-			for _, sw := range []struct{ stats, relu bool }{{true, false}, {false, true}, {true, true}} {
-				got, data := runBNTrainingBlock(t, c, tc.residual, sw.stats, sw.relu)
-				name := fmt.Sprintf("stats=%v relu=%v", sw.stats, sw.relu)
+			for _, sw := range []bnSwitches{{true, false, false}, {false, true, false}, {false, false, true}, {true, true, true}} {
+				got, data, gradData := runBNTrainingBlock(t, c, tc.residual, sw)
+				name := fmt.Sprintf("%+v", sw)
 				d, ok := data.(*fusedBNTraining)
-				if !ok || (d.conv != nil) != sw.stats || d.relu != sw.relu || d.residual != (sw.relu && tc.residual) {
+				if (sw.stats || sw.relu) && (!ok || (d.conv != nil) != sw.stats || d.relu != sw.relu || d.residual != (sw.relu && tc.residual)) {
 					t.Fatalf("%s: batch-norm node data %+v", name, data)
+				}
+				if gd, ok := gradData.(*fusedBNGradient); ok != sw.grad || (ok && gd.conv.epilogue == nil) {
+					t.Fatalf("%s: batch-norm gradient node data %+v (the ReLU mask must be fused first)", name, gradData)
 				}
 				checkBNStatistics(t, name, got)
 				for i, want := range ref {
+					scale := 1.0
+					if name := bnBlockOutputs[i]; name == "dScale" || name == "dOffset" {
+						for _, w := range want {
+							scale = max(scale, math.Abs(float64(w)))
+						}
+					}
 					for j, w := range want {
-						if math.Abs(float64(got[i][j]-w)) > 1e-5*(1+math.Abs(float64(w))) {
+						if math.Abs(float64(got[i][j]-w)) > 1e-5*(scale+math.Abs(float64(w))) {
 							t.Fatalf("%s: %s[%d] = %g, unfused %g", name, bnBlockOutputs[i], j, got[i][j], w)
 						}
 					}
@@ -208,7 +234,7 @@ func TestConvStatsCollected(t *testing.T) {
 // fuseBNEnvChild is set in the environment of TestFuseBNEnvChild's process.
 const fuseBNEnvChild = "FUSEBN_ENV_TEST_CHILD"
 
-// TestFuseBNEnv starts this test binary with GOMLX_FUSE_BNSTATS and GOMLX_FUSE_BNRELU set (read once at
+// TestFuseBNEnv starts this test binary with GOMLX_FUSE_BNSTATS, GOMLX_FUSE_BNRELU and GOMLX_FUSE_BNGRAD set (read once at
 // start-up) and checks the switches each setting gives, and that unparsable values stop the program
 // with a message naming the variable.
 func TestFuseBNEnv(t *testing.T) {
@@ -217,13 +243,15 @@ func TestFuseBNEnv(t *testing.T) {
 		want string // the child's report, or the error message
 		ok   bool
 	}{
-		{nil, "stats=true relu=true", true},
-		{[]string{fuseBNStatsEnv + "=false"}, "stats=false relu=true", true},
-		{[]string{fuseBNReLUEnv + "=0"}, "stats=true relu=false", true},
-		{[]string{fuseBNStatsEnv + "=false", fuseBNReLUEnv + "=false"}, "stats=false relu=false", true},
-		{[]string{fastConvEnv + "=false"}, "stats=false relu=false", true}, // no fast executors: no fusion
+		{nil, "stats=true relu=true grad=true", true},
+		{[]string{fuseBNStatsEnv + "=false"}, "stats=false relu=true grad=true", true},
+		{[]string{fuseBNReLUEnv + "=0"}, "stats=true relu=false grad=true", true},
+		{[]string{fuseBNGradEnv + "=false"}, "stats=true relu=true grad=false", true},
+		{[]string{fuseBNStatsEnv + "=false", fuseBNReLUEnv + "=false", fuseBNGradEnv + "=f"}, "stats=false relu=false grad=false", true},
+		{[]string{fastConvEnv + "=false"}, "stats=false relu=false grad=false", true}, // no fast executors: no fusion
 		{[]string{fuseBNStatsEnv + "=maybe"}, `invalid value "maybe" for environment variable "GOMLX_FUSE_BNSTATS"`, false},
 		{[]string{fuseBNReLUEnv + "=yes please"}, `environment variable "GOMLX_FUSE_BNRELU"`, false},
+		{[]string{fuseBNGradEnv + "=2"}, `environment variable "GOMLX_FUSE_BNGRAD"`, false},
 	} {
 		t.Run(strings.Join(tc.env, ","), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFuseBNEnvChild$", "-test.count=1", "-test.v")
@@ -249,5 +277,5 @@ func TestFuseBNEnvChild(t *testing.T) {
 	if os.Getenv(fuseBNEnvChild) == "" {
 		t.Skip("runs only as TestFuseBNEnv's child process")
 	}
-	t.Logf("stats=%v relu=%v", fuseBNStats, fuseBNReLU)
+	t.Logf("stats=%v relu=%v grad=%v", fuseBNStats, fuseBNReLU, fuseBNGrad)
 }

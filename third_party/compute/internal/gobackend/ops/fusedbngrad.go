@@ -1,0 +1,133 @@
+// Copyright 2026 The gocls Authors. SPDX-License-Identifier: Apache-2.0
+
+package ops
+
+// fusedbngrad: the batch-norm gradient's reductions from the convolution computing its output gradient.
+//
+// In a ResNet's backward pass, the gradient dy reaching a batch norm followed by a ReLU is computed by a
+// convolution (the input gradient of the next convolution) with the ReLU's mask fused into it
+// (fuseReLUMasks). BatchNormGradient then reads x and dy twice: once for sum(dy) and sum(dy*xhat), once
+// for dx. bnGradientFusion (GOMLX_FUSE_BNGRAD) makes the BatchNormGradient node run that convolution: it
+// sums dy and dy*(x-mean) per channel for each block of output pixels right after storing it (dy still
+// in cache), so only the pass computing dx reads dy from memory again. dy stays available as a fourth
+// output of the node for any other reader.
+
+import (
+	"runtime"
+	"slices"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/pkg/errors"
+)
+
+// fuseBNGradEnv set to false keeps the output gradient's convolution out of the batch-norm gradient.
+const fuseBNGradEnv = "GOMLX_FUSE_BNGRAD"
+
+// fuseBNGrad is what the environment asked for (tests switch it).
+var fuseBNGrad bool
+
+func init() {
+	if !fastEnabled() {
+		return
+	}
+	fuseBNGrad = envSwitch(fuseBNGradEnv)
+	// After convBNFusion (50), whose fuseReLUMasks gives the convolutions their masks.
+	gobackend.RegisterTransformation(40, bnGradientFusion{})
+}
+
+// fusedBNGradient is the data of a BatchNormGradient node that computes its gradOutput with the
+// convolution conv (and conv's ReLU mask epilogue, if any): its inputs are the operand, scale, mean,
+// variance, then the convolution's input, kernel and mask (if any); its outputs dx, dScale, dOffset and
+// the convolution's result dy.
+type fusedBNGradient struct {
+	epsilon float32
+	conv    *convNode
+}
+
+// bnGradientFusion is the graph transformation described in the file comment.
+type bnGradientFusion struct{}
+
+// Name implements gobackend.GraphTransformation.
+func (bnGradientFusion) Name() string { return "BatchNormGradientFusion" }
+
+// Apply implements gobackend.GraphTransformation.
+func (bnGradientFusion) Apply(b *gobackend.Builder) (bool, error) {
+	if !fuseBNGrad {
+		return false, nil
+	}
+	modified := false
+	for _, f := range b.Functions {
+		for _, bg := range slices.Clone(f.Nodes) {
+			if bg.OpType == compute.OpTypeBatchNormGradient && bg.IsMultiOutputs() && !bg.IsNodeSelectOutput &&
+				len(bg.MultiOutputsNodes) == 3 && fuseGradConvIntoBN(f, bg) {
+				modified = true
+			}
+		}
+	}
+	return modified, nil
+}
+
+// fuseGradConvIntoBN makes the live batch-norm gradient bg run the convolution computing its gradOutput,
+// if fastConv runs it with channels last (with no epilogue or a ReLU mask), and gives every other reader
+// of the convolution bg's new fourth output.
+func fuseGradConvIntoBN(f *gobackend.Function, bg *gobackend.Node) bool {
+	_, live := liveConsumers(f)
+	conv := bg.Inputs[4]
+	if !live[bg] || !gradConvFusable(conv) || !conv.Shape.Equal(bg.Inputs[0].Shape) {
+		return false
+	}
+	bg.Data = &fusedBNGradient{epsilon: bg.Data.(*batchNormNode).epsilon, conv: conv.Data.(*convNode)}
+	bg.Inputs = append(bg.Inputs[:4:4], conv.Inputs...)
+	replaceUses(f, conv, appendOutput(f, bg, conv.Shape))
+	return true
+}
+
+// gradConvFusable reports whether n is a ConvGeneral that fastConv runs, with channels last, static
+// shapes and either no epilogue or only a ReLU mask.
+func gradConvFusable(n *gobackend.Node) bool {
+	if n.OpType != compute.OpTypeConvGeneral || n.Shape.IsDynamic() {
+		return false
+	}
+	cd := n.Data.(*convNode)
+	plain := cd.epilogue == nil && len(n.Inputs) == 2
+	masked := cd.epilogue != nil && cd.epilogue.reluMask && len(n.Inputs) == 3
+	if !(plain || masked) || cd.axes.OutputChannels != n.Shape.Rank()-1 {
+		return false
+	}
+	_, ok := newFastConvPlan(cd, n.Inputs[0].Shape, n.Inputs[1].Shape, n.Shape)
+	return ok
+}
+
+// execFusedBNGradient runs a BatchNormGradient node extended by bnGradientFusion.
+func execFusedBNGradient(backend *gobackend.Backend, node *gobackend.Node, fused *fusedBNGradient, inputs []*gobackend.Buffer) ([]*gobackend.Buffer, error) {
+	x, scale := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32)
+	mean, variance := inputs[2].Flat.([]float32), inputs[3].Flat.([]float32)
+	convIn, kernel := inputs[4], inputs[5]
+	plan, ok := newFastConvPlan(fused.conv, convIn.RawShape, kernel.RawShape, node.MultiOutputsShapes[3])
+	if !ok {
+		return nil, errors.Errorf("BatchNormGradient with a fused convolution: fastConv does not run %s * %s",
+			convIn.RawShape, kernel.RawShape)
+	}
+	outs, err := getBuffers(backend, node.MultiOutputsShapes)
+	if err != nil {
+		return nil, err
+	}
+	if fused.conv.epilogue != nil {
+		plan.epiMask = inputs[6].Flat.([]float32)
+	}
+	dy := outs[3].Flat.([]float32)
+	plan.stats = &convStats{x: x, mean: mean}
+	plan.run(convIn.Flat.([]float32), kernel.Flat.([]float32), dy, runtime.GOMAXPROCS(0))
+	inv := invStd(variance, float64(fused.epsilon))
+	sums := plan.stats.total(plan.n)
+	if sums == nil { // a convolution path that does not collect them (see convStats)
+		sums = gradientSums(x, dy, mean, inv)
+	} else {
+		for j, v := range inv {
+			sums[1][j] *= float64(v) // sum(dy*(x-mean)) * inv = sum(dy*xhat)
+		}
+	}
+	batchNormGradientApply(x, dy, outs, scale, mean, inv, sums)
+	return outs, nil
+}
