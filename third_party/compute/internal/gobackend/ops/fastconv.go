@@ -102,7 +102,7 @@ func execConvGeneralFast(backend *gobackend.Backend, node *gobackend.Node, input
 		return execConvGeneral(backend, node, inputs, owned)
 	}
 	if epi := params.epilogue; epi != nil && epi.reluMask {
-		plan.epiMask = inputs[2].Flat.([]float32)
+		setMaskEpilogue(plan, epi, inputs[2:])
 	} else if epi != nil {
 		// Batch norm for inference fused into the convolution (convBNFusion): per output channel,
 		// v*a + b with a = scale/sqrt(variance+epsilon), b = offset - mean*a.
@@ -131,7 +131,7 @@ func execConvGeneralFast(backend *gobackend.Backend, node *gobackend.Node, input
 // and variance as inputs 2 to 5, and the residual as input 6.
 type convEpilogue struct {
 	epsilon  float32
-	residual bool // input 6, shaped like the output, is added after the batch norm
+	residual bool // input 6, shaped like the output, is added after the batch norm (with reluMask: input 3, before the mask)
 	relu     bool
 
 	// reluMask (without batch norm): input 2, shaped like the output, zeroes the outputs where it is not
@@ -902,6 +902,9 @@ func (p *fastConvPlan) storeC(out, cbuf []float32, m0, rows int) {
 func (p *fastConvPlan) applyEpilogue(row []float32, off, n0 int) {
 	if p.epiMask != nil {
 		mask := p.epiMask[off : off+len(row)]
+		if p.epiRes != nil { // a gradient sum fused by fuseMaskedGradientAdds (fusedbngrad.go)
+			addRow(row, p.epiRes[off:off+len(row)])
+		}
 		if maskAsm != nil && len(row)%16 == 0 && len(row) > 0 {
 			maskAsm(&row[0], &mask[0], len(row))
 			return

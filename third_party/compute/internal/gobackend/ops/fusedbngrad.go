@@ -11,6 +11,11 @@ package ops
 // sums dy and dy*(x-mean) per channel for each block of output pixels right after storing it (dy still
 // in cache), so only the pass computing dx reads dy from memory again. dy stays available as a fourth
 // output of the node for any other reader.
+//
+// Where a ReLU's output feeds two layers (a ResNet block's output: the next block's convolution and its
+// residual addition), its gradient is Where(GreaterThan(y, 0), Add(dConv, dOther), 0): an addition, a
+// comparison and a select, three passes. maskedGradientAddFusion (GOMLX_FUSE_GRADADD) makes the
+// convolution computing dConv add dOther and apply the mask as it stores its tiles.
 
 import (
 	"runtime"
@@ -21,18 +26,24 @@ import (
 	"github.com/pkg/errors"
 )
 
-// fuseBNGradEnv set to false keeps the output gradient's convolution out of the batch-norm gradient.
-const fuseBNGradEnv = "GOMLX_FUSE_BNGRAD"
+const (
+	// fuseBNGradEnv set to false keeps the output gradient's convolution out of the batch-norm gradient.
+	fuseBNGradEnv = "GOMLX_FUSE_BNGRAD"
+	// fuseGradAddEnv set to false keeps masked gradient sums out of the convolutions.
+	fuseGradAddEnv = "GOMLX_FUSE_GRADADD"
+)
 
-// fuseBNGrad is what the environment asked for (tests switch it).
-var fuseBNGrad bool
+// fuseBNGrad and fuseGradAdd are what the environment asked for (tests switch them).
+var fuseBNGrad, fuseGradAdd bool
 
 func init() {
 	if !fastEnabled() {
 		return
 	}
-	fuseBNGrad = envSwitch(fuseBNGradEnv)
-	// After convBNFusion (50), whose fuseReLUMasks gives the convolutions their masks.
+	fuseBNGrad, fuseGradAdd = envSwitch(fuseBNGradEnv), envSwitch(fuseGradAddEnv)
+	// Both after convBNFusion (50), whose fuseReLUMasks gives the convolutions their plain masks; the
+	// batch-norm gradient takes the convolutions with their masks and sums.
+	gobackend.RegisterTransformation(45, maskedGradientAddFusion{})
 	gobackend.RegisterTransformation(40, bnGradientFusion{})
 }
 
@@ -84,15 +95,16 @@ func fuseGradConvIntoBN(f *gobackend.Function, bg *gobackend.Node) bool {
 }
 
 // gradConvFusable reports whether n is a ConvGeneral that fastConv runs, with channels last, static
-// shapes and either no epilogue or only a ReLU mask.
+// shapes and either no epilogue or only a ReLU mask (with or without a gradient sum).
 func gradConvFusable(n *gobackend.Node) bool {
 	if n.OpType != compute.OpTypeConvGeneral || n.Shape.IsDynamic() {
 		return false
 	}
 	cd := n.Data.(*convNode)
 	plain := cd.epilogue == nil && len(n.Inputs) == 2
-	masked := cd.epilogue != nil && cd.epilogue.reluMask && len(n.Inputs) == 3
-	if !(plain || masked) || cd.axes.OutputChannels != n.Shape.Rank()-1 {
+	masked := cd.epilogue != nil && cd.epilogue.reluMask && !cd.epilogue.residual && len(n.Inputs) == 3
+	maskedSum := cd.epilogue != nil && cd.epilogue.reluMask && cd.epilogue.residual && len(n.Inputs) == 4
+	if !(plain || masked || maskedSum) || cd.axes.OutputChannels != n.Shape.Rank()-1 {
 		return false
 	}
 	_, ok := newFastConvPlan(cd, n.Inputs[0].Shape, n.Inputs[1].Shape, n.Shape)
@@ -114,7 +126,7 @@ func execFusedBNGradient(backend *gobackend.Backend, node *gobackend.Node, fused
 		return nil, err
 	}
 	if fused.conv.epilogue != nil {
-		plan.epiMask = inputs[6].Flat.([]float32)
+		setMaskEpilogue(plan, fused.conv.epilogue, inputs[6:])
 	}
 	dy := outs[3].Flat.([]float32)
 	plan.stats = &convStats{x: x, mean: mean}
@@ -130,4 +142,68 @@ func execFusedBNGradient(backend *gobackend.Backend, node *gobackend.Node, fused
 	}
 	batchNormGradientApply(x, dy, outs, scale, mean, inv, sums)
 	return outs, nil
+}
+
+// setMaskEpilogue sets plan's ReLU-mask epilogue epi from the convolution's extra inputs: the mask's
+// operand, then the gradient added before the mask (if epi.residual).
+func setMaskEpilogue(plan *fastConvPlan, epi *convEpilogue, extra []*gobackend.Buffer) {
+	plan.epiMask = extra[0].Flat.([]float32)
+	if epi.residual {
+		plan.epiRes = extra[1].Flat.([]float32)
+	}
+}
+
+// maskedGradientAddFusion is the graph transformation described in the file comment.
+type maskedGradientAddFusion struct{}
+
+// Name implements gobackend.GraphTransformation.
+func (maskedGradientAddFusion) Name() string { return "MaskedGradientAddFusion" }
+
+// Apply implements gobackend.GraphTransformation.
+func (maskedGradientAddFusion) Apply(b *gobackend.Builder) (bool, error) {
+	if !fuseGradAdd {
+		return false, nil
+	}
+	modified := false
+	for _, f := range b.Functions {
+		for fuseMaskedGradientAdd(f) {
+			modified = true
+		}
+	}
+	return modified, nil
+}
+
+// fuseMaskedGradientAdd rewrites one live Where(GreaterThan(y, 0), Add(conv, other), 0), with conv a
+// fast-path ConvGeneral (channels last, no epilogue) read only by the Add, read only by the Where, into
+// conv with a ReLU-mask epilogue reading y that adds other first; false if there is none.
+func fuseMaskedGradientAdd(f *gobackend.Function) bool {
+	single, live := singleConsumers(f)
+	for _, w := range f.Nodes {
+		if w.OpType != compute.OpTypeWhere || !live[w] || len(w.Inputs) != 3 || !isZeroScalarF32(w.Inputs[2]) {
+			continue
+		}
+		cond, add := w.Inputs[0], w.Inputs[1]
+		if cond.OpType != compute.OpTypeGreaterThan || len(cond.Inputs) != 2 || !isZeroScalarF32(cond.Inputs[1]) ||
+			add.OpType != compute.OpTypeAdd || len(add.Inputs) != 2 || single(add) != w {
+			continue
+		}
+		y := cond.Inputs[0]
+		for i, conv := range add.Inputs {
+			other := add.Inputs[1-i]
+			if single(conv) != add || !fusableConv(conv) || other == conv || !other.Shape.Equal(conv.Shape) ||
+				!y.Shape.Equal(conv.Shape) || !w.Shape.Equal(conv.Shape) || dependsOn(y, conv) {
+				continue
+			}
+			attachEpilogue(f, conv, &convEpilogue{reluMask: true, residual: true}, []*gobackend.Node{y, other}, w)
+			return true
+		}
+	}
+	return false
+}
+
+// addRowGo adds src to dst.
+func addRowGo(dst, src []float32) {
+	for j, v := range src {
+		dst[j] += v
+	}
 }

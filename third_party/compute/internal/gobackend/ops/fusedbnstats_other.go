@@ -17,3 +17,5 @@ func rowGradientMoments(dy, x []float32, offs []int, mean []float32, sum, sdx []
 }
 
 func gradientRow(x, dy, dx, mean, a, k, l []float32) { gradientRowGo(x, dy, dx, mean, a, k, l) }
+
+func addRow(dst, src []float32) { addRowGo(dst, src) }

@@ -124,3 +124,17 @@ func gradientRow(x, dy, dx, mean, a, k, l []float32) {
 		gradientRowGo(x[j:], dy[j:], dx[j:], mean[j:], a[j:], k[j:], l[j:])
 	}
 }
+
+// addRow is addRowGo, 16 at a time with AVX-512 when that is the micro-kernel in use.
+func addRow(dst, src []float32) {
+	n := len(dst)
+	if sgemmKernelName != "avx512" {
+		addRowGo(dst, src)
+		return
+	}
+	j := 0
+	for ; j+16 <= n; j += 16 {
+		archsimd.LoadFloat32x16Slice(dst[j : j+16]).Add(archsimd.LoadFloat32x16Slice(src[j : j+16])).StoreSlice(dst[j : j+16])
+	}
+	addRowGo(dst[j:], src[j:])
+}

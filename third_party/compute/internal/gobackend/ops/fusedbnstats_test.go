@@ -26,7 +26,8 @@ var bnBlockOutputs = []string{"relu", "mean", "variance", "conv", "dConv", "dSca
 //	v = Identity(y [+ residual]); relu = Max(v, 0)
 //	d = Where(GreaterThan(v, 0), g, 0); dConv, dScale, dOffset = BatchNormGradient(conv, ..., d)
 //
-// with g = ConvGeneral(gIn, gK), 3x3 (as the next layer's input gradient would be),
+// with g = ConvGeneral(gIn, gK), 3x3 (as the next layer's input gradient would be), plus gOther with a
+// residual,
 //
 // returning relu, mean, variance, conv, dConv, dScale, dOffset and, with a residual, d (its gradient),
 // and the arguments (random, x with a non-zero mean).
@@ -52,6 +53,10 @@ func bnTrainingBlock(t *testing.T, backend *gobackend.Backend, f *gobackend.Func
 	gIn, gK := param("gIn", gInShape, randFloat32s(rng, gInShape.Size())), param("gK", gKShape, randFloat32s(rng, gKShape.Size()))
 	g, err := ConvGeneral(f, gIn, gK, nhwc, nil, [][2]int{{1, 1}, {1, 1}}, nil, nil, 1, 1)
 	must(t, err)
+	if residual { // the block's output also feeds another layer, whose gradient adds up with g
+		g, err = Add(f, g, param("gOther", outShape, randFloat32s(rng, outShape.Size())))
+		must(t, err)
+	}
 	conv, err := ConvGeneral(f, x, k, c.axes, c.strides, c.paddings, nil, nil, 1, 1)
 	must(t, err)
 	const eps = 1e-5
@@ -81,14 +86,16 @@ func bnTrainingBlock(t *testing.T, backend *gobackend.Backend, f *gobackend.Func
 }
 
 // bnSwitches are the three fusions' switches.
-type bnSwitches struct{ stats, relu, grad bool }
+type bnSwitches struct{ stats, relu, grad, gradAdd bool }
 
 // runBNTrainingBlock compiles and runs bnTrainingBlock with the fusions switched as given, and returns
 // the outputs and the data of the batch-norm node and of its gradient's after the graph transformations.
 func runBNTrainingBlock(t *testing.T, c fcCase, residual bool, sw bnSwitches) (outs [][]float32, data, gradData any) {
-	saved := bnSwitches{fuseBNStats, fuseBNReLU, fuseBNGrad}
-	fuseBNStats, fuseBNReLU, fuseBNGrad = sw.stats, sw.relu, sw.grad
-	defer func() { fuseBNStats, fuseBNReLU, fuseBNGrad = saved.stats, saved.relu, saved.grad }()
+	saved := bnSwitches{fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd}
+	fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd = sw.stats, sw.relu, sw.grad, sw.gradAdd
+	defer func() {
+		fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd = saved.stats, saved.relu, saved.grad, saved.gradAdd
+	}()
 	backend, f := testFunction(t)
 	values, args := bnTrainingBlock(t, backend, f, c, residual)
 	must(t, f.Return(values, nil))
@@ -138,15 +145,18 @@ func testBNTrainingFusion(t *testing.T) {
 				t.Fatalf("with the fusions off the batch-norm gradient's data is %T", refGrad)
 			}
 			checkBNStatistics(t, "unfused", ref)
-			for _, sw := range []bnSwitches{{true, false, false}, {false, true, false}, {false, false, true}, {true, true, true}} {
+			for _, sw := range []bnSwitches{{true, false, false, false}, {false, true, false, false}, {false, false, true, false},
+				{false, false, true, true}, {true, true, true, true}} {
 				got, data, gradData := runBNTrainingBlock(t, c, tc.residual, sw)
 				name := fmt.Sprintf("%+v", sw)
 				d, ok := data.(*fusedBNTraining)
 				if (sw.stats || sw.relu) && (!ok || (d.conv != nil) != sw.stats || d.relu != sw.relu || d.residual != (sw.relu && tc.residual)) {
 					t.Fatalf("%s: batch-norm node data %+v", name, data)
 				}
-				if gd, ok := gradData.(*fusedBNGradient); ok != sw.grad || (ok && gd.conv.epilogue == nil) {
-					t.Fatalf("%s: batch-norm gradient node data %+v (the ReLU mask must be fused first)", name, gradData)
+				// Without the residual the mask is always fused first; with it, only with gradAdd.
+				wantGrad := sw.grad && (!tc.residual || sw.gradAdd)
+				if gd, ok := gradData.(*fusedBNGradient); ok != wantGrad || (ok && (gd.conv.epilogue == nil || gd.conv.epilogue.residual != tc.residual)) {
+					t.Fatalf("%s: batch-norm gradient node data %+v", name, gradData)
 				}
 				checkBNStatistics(t, name, got)
 				for i, want := range ref {
@@ -234,7 +244,8 @@ func TestConvStatsCollected(t *testing.T) {
 // fuseBNEnvChild is set in the environment of TestFuseBNEnvChild's process.
 const fuseBNEnvChild = "FUSEBN_ENV_TEST_CHILD"
 
-// TestFuseBNEnv starts this test binary with GOMLX_FUSE_BNSTATS, GOMLX_FUSE_BNRELU and GOMLX_FUSE_BNGRAD set (read once at
+// TestFuseBNEnv starts this test binary with GOMLX_FUSE_BNSTATS, GOMLX_FUSE_BNRELU, GOMLX_FUSE_BNGRAD and
+// GOMLX_FUSE_GRADADD set (read once at
 // start-up) and checks the switches each setting gives, and that unparsable values stop the program
 // with a message naming the variable.
 func TestFuseBNEnv(t *testing.T) {
@@ -243,15 +254,18 @@ func TestFuseBNEnv(t *testing.T) {
 		want string // the child's report, or the error message
 		ok   bool
 	}{
-		{nil, "stats=true relu=true grad=true", true},
-		{[]string{fuseBNStatsEnv + "=false"}, "stats=false relu=true grad=true", true},
-		{[]string{fuseBNReLUEnv + "=0"}, "stats=true relu=false grad=true", true},
-		{[]string{fuseBNGradEnv + "=false"}, "stats=true relu=true grad=false", true},
-		{[]string{fuseBNStatsEnv + "=false", fuseBNReLUEnv + "=false", fuseBNGradEnv + "=f"}, "stats=false relu=false grad=false", true},
-		{[]string{fastConvEnv + "=false"}, "stats=false relu=false grad=false", true}, // no fast executors: no fusion
+		{nil, "stats=true relu=true grad=true gradadd=true", true},
+		{[]string{fuseBNStatsEnv + "=false"}, "stats=false relu=true grad=true gradadd=true", true},
+		{[]string{fuseBNReLUEnv + "=0"}, "stats=true relu=false grad=true gradadd=true", true},
+		{[]string{fuseBNGradEnv + "=false"}, "stats=true relu=true grad=false gradadd=true", true},
+		{[]string{fuseGradAddEnv + "=false"}, "stats=true relu=true grad=true gradadd=false", true},
+		{[]string{fuseBNStatsEnv + "=false", fuseBNReLUEnv + "=false", fuseBNGradEnv + "=f",
+			fuseGradAddEnv + "=F"}, "stats=false relu=false grad=false gradadd=false", true},
+		{[]string{fastConvEnv + "=false"}, "stats=false relu=false grad=false gradadd=false", true}, // no fast executors: no fusion
 		{[]string{fuseBNStatsEnv + "=maybe"}, `invalid value "maybe" for environment variable "GOMLX_FUSE_BNSTATS"`, false},
 		{[]string{fuseBNReLUEnv + "=yes please"}, `environment variable "GOMLX_FUSE_BNRELU"`, false},
 		{[]string{fuseBNGradEnv + "=2"}, `environment variable "GOMLX_FUSE_BNGRAD"`, false},
+		{[]string{fuseGradAddEnv + "=-"}, `environment variable "GOMLX_FUSE_GRADADD"`, false},
 	} {
 		t.Run(strings.Join(tc.env, ","), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFuseBNEnvChild$", "-test.count=1", "-test.v")
@@ -277,5 +291,71 @@ func TestFuseBNEnvChild(t *testing.T) {
 	if os.Getenv(fuseBNEnvChild) == "" {
 		t.Skip("runs only as TestFuseBNEnv's child process")
 	}
-	t.Logf("stats=%v relu=%v grad=%v", fuseBNStats, fuseBNReLU, fuseBNGrad)
+	t.Logf("stats=%v relu=%v grad=%v gradadd=%v", fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd)
+}
+
+// TestMaskedGradientAddFusion fuses Where(GreaterThan(y, 0), Add(conv, other), 0) into the convolution,
+// with the convolution on either side of the Add, mask values that are positive, zero, negative and NaN,
+// through the blocked, split-reduction and residue-class paths, and compares with float64.
+func TestMaskedGradientAddFusion(t *testing.T) {
+	forEachKernel(t, testMaskedGradientAddFusion)
+}
+
+func testMaskedGradientAddFusion(t *testing.T) {
+	for _, name := range []string{"3x3_p1", "3x3_s2_p1", "1x1_in_place_odd_cout", "input_grad_3x3_s2", "split_k_forward"} {
+		for _, convFirst := range []bool{true, false} {
+			t.Run(fmt.Sprint(name, "/conv_first=", convFirst), func(t *testing.T) {
+				backend, f := testFunction(t)
+				c := fcCaseNamed(t, name)
+				inShape, kShape := shapes.Make(dtypes.Float32, c.inDims...), shapes.Make(dtypes.Float32, c.kDims...)
+				_, _, _, outShape := c.build(t)
+				x, k := testParameter(t, f, "x", inShape), testParameter(t, f, "k", kShape)
+				y, other := testParameter(t, f, "y", outShape), testParameter(t, f, "other", outShape)
+				conv, err := ConvGeneral(f, x, k, c.axes, c.strides, c.paddings, c.inputDilations, c.kDilate, 1, 1)
+				must(t, err)
+				operands := []compute.Value{conv, other}
+				if !convFirst {
+					operands[0], operands[1] = other, conv
+				}
+				sum, err := Add(f, operands[0], operands[1])
+				must(t, err)
+				zero, err := f.Constant([]float32{0})
+				must(t, err)
+				cond, err := GreaterThan(f, y, zero)
+				must(t, err)
+				w, err := Where(f, cond, sum, zero)
+				must(t, err)
+				must(t, f.Return([]compute.Value{w}, nil))
+				exec, err := f.RawBuilder.Compile()
+				must(t, err)
+				if epi := conv.(*gobackend.Node).Data.(*convNode).epilogue; epi == nil || !epi.reluMask || !epi.residual {
+					t.Fatalf("masked sum not fused: epilogue %+v", epi)
+				}
+				rng := rand.New(rand.NewPCG(10, 10))
+				xs, ks := randFloat32s(rng, inShape.Size()), randFloat32s(rng, kShape.Size())
+				ys, os := randFloat32s(rng, outShape.Size()), randFloat32s(rng, outShape.Size())
+				for i := range ys {
+					switch i % 7 {
+					case 1:
+						ys[i] = 0
+					case 2:
+						ys[i] = float32(math.NaN())
+					}
+				}
+				out, err := exec.Execute([]compute.Buffer{testBuffer(t, backend, inShape, xs), testBuffer(t, backend, kShape, ks),
+					testBuffer(t, backend, outShape, ys), testBuffer(t, backend, outShape, os)}, nil, 0)
+				must(t, err)
+				got := out[0].(*gobackend.Buffer).Flat.([]float32)
+				for i, v := range naiveConv(c, xs, ks, outShape) {
+					want := 0.0
+					if ys[i] > 0 {
+						want = v + float64(os[i])
+					}
+					if math.Abs(float64(got[i])-want) > 1e-4*(1+math.Abs(want)) {
+						t.Fatalf("element %d (mask %g): got %g, want %g", i, ys[i], got[i], want)
+					}
+				}
+			})
+		}
+	}
 }
