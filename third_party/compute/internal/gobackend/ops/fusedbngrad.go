@@ -23,7 +23,6 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/internal/gobackend"
-	"github.com/pkg/errors"
 )
 
 const (
@@ -116,10 +115,9 @@ func execFusedBNGradient(backend *gobackend.Backend, node *gobackend.Node, fused
 	x, scale := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32)
 	mean, variance := inputs[2].Flat.([]float32), inputs[3].Flat.([]float32)
 	convIn, kernel := inputs[4], inputs[5]
-	plan, ok := newFastConvPlan(fused.conv, convIn.RawShape, kernel.RawShape, node.MultiOutputsShapes[3])
-	if !ok {
-		return nil, errors.Errorf("BatchNormGradient with a fused convolution: fastConv does not run %s * %s",
-			convIn.RawShape, kernel.RawShape)
+	plan, err := fusedConvPlan(node, fused.conv, convIn, kernel)
+	if err != nil {
+		return nil, err
 	}
 	outs, err := getBuffers(backend, node.MultiOutputsShapes)
 	if err != nil {

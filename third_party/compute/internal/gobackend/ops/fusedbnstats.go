@@ -224,21 +224,20 @@ func dependsOn(n, target *gobackend.Node) bool {
 
 // execFusedBNTraining runs a BatchNormForTraining node extended by bnTrainingFusion.
 func execFusedBNTraining(backend *gobackend.Backend, node *gobackend.Node, fused *fusedBNTraining, inputs []*gobackend.Buffer) ([]*gobackend.Buffer, error) {
+	var plan *fastConvPlan
+	if fused.conv != nil {
+		var err error
+		if plan, err = fusedConvPlan(node, fused.conv, inputs[0], inputs[1]); err != nil {
+			return nil, err
+		}
+	}
 	outs, err := getBuffers(backend, node.MultiOutputsShapes)
 	if err != nil {
 		return nil, err
 	}
 	var x []float32
 	var sums [][]float64
-	if fused.conv != nil {
-		plan, ok := newFastConvPlan(fused.conv, inputs[0].RawShape, inputs[1].RawShape, node.MultiOutputsShapes[3])
-		if !ok {
-			for _, o := range outs {
-				backend.PutBuffer(o)
-			}
-			return nil, errors.Errorf("BatchNormForTraining with a fused convolution: fastConv does not run %s * %s",
-				inputs[0].RawShape, inputs[1].RawShape)
-		}
+	if plan != nil {
 		x = outs[3].Flat.([]float32)
 		plan.stats = new(convStats)
 		plan.run(inputs[0].Flat.([]float32), inputs[1].Flat.([]float32), x, runtime.GOMAXPROCS(0))
@@ -268,6 +267,18 @@ func execFusedBNTraining(backend *gobackend.Backend, node *gobackend.Node, fused
 		normalizeRow(x[lo:hi], y[lo:hi], mean, a, offset, r, fused.relu)
 	})
 	return outs, nil
+}
+
+// fusedConvPlan returns the plan of the convolution params of input in and kernel kern that the
+// batch-norm node runs (its output is the node's fourth); an error where fastConv does not run it,
+// which the transformations rule out.
+func fusedConvPlan(node *gobackend.Node, params *convNode, in, kern *gobackend.Buffer) (*fastConvPlan, error) {
+	plan, ok := newFastConvPlan(params, in.RawShape, kern.RawShape, node.MultiOutputsShapes[3])
+	if !ok {
+		return nil, errors.Errorf("%s with a fused convolution: fastConv does not run %s * %s", node.OpType,
+			in.RawShape, kern.RawShape)
+	}
+	return plan, nil
 }
 
 // normalizeRowGo sets y = (x-mean)*a + offset (+ res if not nil), then max(., 0) if relu (NaN stays
