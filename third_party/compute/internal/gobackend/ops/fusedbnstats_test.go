@@ -31,7 +31,7 @@ var bnBlockOutputs = []string{"relu", "mean", "variance", "conv", "dConv", "dSca
 //
 // returning relu, mean, variance, conv, dConv, dScale, dOffset and, with a residual, d (its gradient),
 // and the arguments (random, x with a non-zero mean).
-func bnTrainingBlock(t *testing.T, backend *gobackend.Backend, f *gobackend.Function, c fcCase, residual bool) ([]compute.Value, []compute.Buffer) {
+func bnTrainingBlock(t testing.TB, backend *gobackend.Backend, f *gobackend.Function, c fcCase, residual bool) ([]compute.Value, []compute.Buffer) {
 	inShape, kShape := shapes.Make(dtypes.Float32, c.inDims...), shapes.Make(dtypes.Float32, c.kDims...)
 	_, _, _, outShape := c.build(t)
 	vec := shapes.Make(dtypes.Float32, c.kDims[3])
@@ -357,5 +357,34 @@ func testMaskedGradientAddFusion(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkBNTrainingFusion times bnTrainingBlock (with the residual: all four fusions apply) at the
+// size of a ResNet50 bottleneck's last convolution in its first stage (batch 8, 56x56, 64 -> 256
+// channels), with the fusions off and on: run with -count to interleave them.
+func BenchmarkBNTrainingFusion(b *testing.B) {
+	c := fcCase{"resnet50_stage1_expand", nhwc, []int{8, 56, 56, 64}, []int{1, 1, 64, 256}, nil, nil, nil, nil}
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprint("fused=", on), func(b *testing.B) {
+			saved := bnSwitches{fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd}
+			fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd = on, on, on, on
+			defer func() { fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd = saved.stats, saved.relu, saved.grad, saved.gradAdd }()
+			backend, f := testFunction(b)
+			values, args := bnTrainingBlock(b, backend, f, c, true)
+			must(b, f.Return(values, nil))
+			exec, err := f.RawBuilder.Compile()
+			must(b, err)
+			b.ResetTimer()
+			for range b.N {
+				outs, err := exec.Execute(args, nil, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, o := range outs {
+					backend.PutBuffer(o.(*gobackend.Buffer))
+				}
+			}
+		})
 	}
 }
