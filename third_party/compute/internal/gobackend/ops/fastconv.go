@@ -683,6 +683,9 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 									p.applyEpilogue(out[at+r*p.n:at+r*p.n+fcNR], at+r*p.n, np*fcNR)
 								}
 							}
+							if p.stats != nil && kb+kc == p.k {
+								p.tileMoments(out, blk, at, np*fcNR)
+							}
 							continue
 						}
 						if kda != nil && mp < fullPanels {

@@ -331,19 +331,40 @@ func (s *convStats) total(n int) [][]float64 {
 	return [][]float64{sum, sq}
 }
 
-// blockMoments adds the output rows [m0, m0+rows) of block blk (just stored, still in cache) to the
-// block's partial sums.
+// blockMoments adds the output rows [m0, m0+rows) of block blk (just stored) to the block's partial
+// sums, except, in a direct plan, the full tiles, which tileMoments counted as they were stored.
 func (p *fastConvPlan) blockMoments(out []float32, blk, m0, rows int) {
-	acc := p.stats.partial[blk*2*p.n : (blk+1)*2*p.n]
+	if p.direct {
+		full := rows / fcMR * fcMR
+		m0, rows = m0+full, rows-full
+	}
 	offs := make([]int, rows)
 	for i := range offs {
 		_, _, offs[i] = p.pixel(m0 + i)
 	}
+	p.addMoments(out, blk, offs, 0, p.n)
+}
+
+// tileMoments adds the final output tile of a direct plan at offset at (MR rows, channels n0 to
+// n0+NR), in L1 as the micro-kernel and epilogue just wrote it, to the partial sums of block blk.
+func (p *fastConvPlan) tileMoments(out []float32, blk, at, n0 int) {
+	var offs [fcMR]int
+	for r := range offs {
+		offs[r] = at + r*p.n
+	}
+	p.addMoments(out, blk, offs[:], n0, fcNR)
+}
+
+// addMoments adds channels [n0, n0+cols) of the rows of out starting at offs (pointing at channel n0)
+// to the partial sums of block blk.
+func (p *fastConvPlan) addMoments(out []float32, blk int, offs []int, n0, cols int) {
+	acc := p.stats.partial[blk*2*p.n : (blk+1)*2*p.n]
+	sum, sq := acc[n0:n0+cols], acc[p.n+n0:p.n+n0+cols]
 	if p.stats.x != nil {
-		rowGradientMoments(out, p.stats.x, offs, p.stats.mean, acc[:p.n], acc[p.n:])
+		rowGradientMoments(out, p.stats.x, offs, p.stats.mean[n0:n0+cols], sum, sq)
 		return
 	}
-	rowMoments(out, offs, acc[:p.n], acc[p.n:])
+	rowMoments(out, offs, sum, sq)
 }
 
 // rowMomentsGo adds, for every row out[off:off+len(sum)] with off in offs, v to sum and v*v to sq per
