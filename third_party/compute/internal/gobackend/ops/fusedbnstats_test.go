@@ -370,7 +370,9 @@ func BenchmarkBNTrainingFusion(b *testing.B) {
 		b.Run(fmt.Sprint("fused=", on), func(b *testing.B) {
 			saved := bnSwitches{fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd}
 			fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd = on, on, on, on
-			defer func() { fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd = saved.stats, saved.relu, saved.grad, saved.gradAdd }()
+			defer func() {
+				fuseBNStats, fuseBNReLU, fuseBNGrad, fuseGradAdd = saved.stats, saved.relu, saved.grad, saved.gradAdd
+			}()
 			backend, f := testFunction(b)
 			values, args := bnTrainingBlock(b, backend, f, c, true)
 			must(b, f.Return(values, nil))
