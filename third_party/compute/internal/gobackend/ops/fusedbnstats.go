@@ -9,9 +9,10 @@ package ops
 // normalisation) and the addition and the ReLU each read and write a tensor of that size again.
 // bnTrainingFusion, a graph transformation, makes
 //
-//   - the batch norm run the convolution itself (GOMLX_FUSE_BNSTATS): the convolution sums each block of
-//     output pixels per channel (float64 sums of v and v^2, one partial per block, added in block order)
-//     right after storing it, while it is in cache, so the statistics cost no pass over memory. The
+//   - the batch norm run the convolution itself (GOMLX_FUSE_BNSTATS): the convolution sums its output per
+//     channel (float64 sums of v and v^2, one partial per block of output pixels, added in block order)
+//     as it stores each tile (or, where tiles go through a scratch block, each block), while it is in
+//     cache, so the statistics cost no pass over memory. The
 //     convolution's result stays available as a fourth output of the batch-norm node (the batch-norm
 //     gradient reads it);
 //   - the batch norm's normalisation add the residual and apply the ReLU in the same pass
