@@ -7,7 +7,7 @@ package ops
 // In a ResNet's backward pass, the gradient dy reaching a batch norm followed by a ReLU is computed by a
 // convolution (the input gradient of the next convolution) with the ReLU's mask fused into it
 // (fuseReLUMasks). BatchNormGradient then reads x and dy twice: once for sum(dy) and sum(dy*xhat), once
-// for dx. bnGradientFusion (GOMLX_FUSE_BNGRAD) makes the BatchNormGradient node run that convolution: it
+// for dx. bnGradientFusion (GOMLX_FUSE_BNGRAD, off by default) makes the BatchNormGradient node run that convolution: it
 // sums dy and dy*(x-mean) per channel for each block of output pixels right after storing it (dy still
 // in cache), so only the pass computing dx reads dy from memory again. dy stays available as a fourth
 // output of the node for any other reader.
@@ -26,7 +26,9 @@ import (
 )
 
 const (
-	// fuseBNGradEnv set to false keeps the output gradient's convolution out of the batch-norm gradient.
+	// fuseBNGradEnv set to true puts the output gradient's convolution into the batch-norm gradient. Off
+	// by default, as GOMLX_FUSE_BNSTATS (see fuseBNStatsEnv): the convolution's input stays alive while
+	// dx and dy are allocated.
 	fuseBNGradEnv = "GOMLX_FUSE_BNGRAD"
 	// fuseGradAddEnv set to false keeps masked gradient sums out of the convolutions.
 	fuseGradAddEnv = "GOMLX_FUSE_GRADADD"
@@ -39,7 +41,7 @@ func init() {
 	if !fastEnabled() {
 		return
 	}
-	fuseBNGrad, fuseGradAdd = envSwitch(fuseBNGradEnv), envSwitch(fuseGradAddEnv)
+	fuseBNGrad, fuseGradAdd = envSwitch(fuseBNGradEnv, false), envSwitch(fuseGradAddEnv, true)
 	// Both after convBNFusion (50), whose fuseReLUMasks gives the convolutions their plain masks; the
 	// batch-norm gradient takes the convolutions with their masks and sums.
 	gobackend.RegisterTransformation(45, maskedGradientAddFusion{})

@@ -255,11 +255,11 @@ func TestFuseBNEnv(t *testing.T) {
 		want string // the child's report, or the error message
 		ok   bool
 	}{
-		{nil, "stats=true relu=true grad=true gradadd=true", true},
-		{[]string{fuseBNStatsEnv + "=false"}, "stats=false relu=true grad=true gradadd=true", true},
-		{[]string{fuseBNReLUEnv + "=0"}, "stats=true relu=false grad=true gradadd=true", true},
-		{[]string{fuseBNGradEnv + "=false"}, "stats=true relu=true grad=false gradadd=true", true},
-		{[]string{fuseGradAddEnv + "=false"}, "stats=true relu=true grad=true gradadd=false", true},
+		{nil, "stats=false relu=true grad=false gradadd=true", true},
+		{[]string{fuseBNStatsEnv + "=true"}, "stats=true relu=true grad=false gradadd=true", true},
+		{[]string{fuseBNReLUEnv + "=0"}, "stats=false relu=false grad=false gradadd=true", true},
+		{[]string{fuseBNGradEnv + "=1"}, "stats=false relu=true grad=true gradadd=true", true},
+		{[]string{fuseGradAddEnv + "=false"}, "stats=false relu=true grad=false gradadd=false", true},
 		{[]string{fuseBNStatsEnv + "=false", fuseBNReLUEnv + "=false", fuseBNGradEnv + "=f",
 			fuseGradAddEnv + "=F"}, "stats=false relu=false grad=false gradadd=false", true},
 		{[]string{fastConvEnv + "=false"}, "stats=false relu=false grad=false gradadd=false", true}, // no fast executors: no fusion
