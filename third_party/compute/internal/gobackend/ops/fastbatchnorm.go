@@ -182,19 +182,26 @@ func normalizeRows(x, y, mean, a, offset []float32) {
 }
 
 func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) ([]*gobackend.Buffer, error) {
+	if fused, ok := node.Data.(*fusedBNTraining); ok { // see fusedbnstats.go
+		return execFusedBNTraining(backend, node, fused, inputs)
+	}
 	eps := float64(node.Data.(*batchNormNode).epsilon)
 	x, scale, offset := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32), inputs[2].Flat.([]float32)
-	c := len(scale)
-	n := len(x) / c
 	outs, err := getBuffers(backend, node.MultiOutputsShapes)
 	if err != nil {
 		return nil, err
 	}
 	y, meanOut, varOut := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
+	mean, a := batchStatistics(channelMoments(x, len(scale)), len(x)/len(scale), scale, eps, meanOut, varOut)
+	normalizeRows(x, y, mean, a, offset)
+	return outs, nil
+}
 
-	// One pass for both statistics: sums of x and x^2 in float64 (var = E[x^2] - mean^2 loses about
-	// log10(mean^2/var) of float64's 16 digits, harmless for activations).
-	sums := channelSums(n, c, 2, func(row int, acc [][]float64) {
+// channelMoments returns, for x viewed as [n, c], the per-channel float64 sums of x and x^2, in one
+// pass (var = E[x^2] - mean^2 loses about log10(mean^2/var) of float64's 16 digits, harmless for
+// activations).
+func channelMoments(x []float32, c int) [][]float64 {
+	return channelSums(len(x)/c, c, 2, func(row int, acc [][]float64) {
 		s, sq := acc[0], acc[1]
 		for j, v := range x[row*c : row*c+c] {
 			f := float64(v)
@@ -202,8 +209,13 @@ func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, 
 			sq[j] += f * f
 		}
 	})
-	mean := make([]float32, c)
-	a := make([]float32, c)
+}
+
+// batchStatistics turns the per-channel sums of x and x^2 over n rows into the batch mean and biased
+// variance (written to meanOut, varOut) and returns the mean and a = scale/sqrt(variance+eps) as float32.
+func batchStatistics(sums [][]float64, n int, scale []float32, eps float64, meanOut, varOut []float32) (mean, a []float32) {
+	c := len(scale)
+	mean, a = make([]float32, c), make([]float32, c)
 	for j := range a {
 		m := sums[0][j] / float64(n)
 		mean[j] = float32(m)
@@ -212,8 +224,7 @@ func execBatchNormForTraining(backend *gobackend.Backend, node *gobackend.Node, 
 		inv := 1 / math.Sqrt(variance+eps)
 		a[j] = float32(float64(scale[j]) * inv)
 	}
-	normalizeRows(x, y, mean, a, offset)
-	return outs, nil
+	return mean, a
 }
 
 func execBatchNormForInference(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) (*gobackend.Buffer, error) {
@@ -236,21 +247,25 @@ func execBatchNormForInference(backend *gobackend.Backend, node *gobackend.Node,
 }
 
 func execBatchNormGradient(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) ([]*gobackend.Buffer, error) {
-	eps := float64(node.Data.(*batchNormNode).epsilon)
+	if fused, ok := node.Data.(*fusedBNGradient); ok { // see fusedbngrad.go
+		return execFusedBNGradient(backend, node, fused, inputs)
+	}
 	x, scale := inputs[0].Flat.([]float32), inputs[1].Flat.([]float32)
 	mean, variance, dy := inputs[2].Flat.([]float32), inputs[3].Flat.([]float32), inputs[4].Flat.([]float32)
-	c := len(scale)
-	n := len(x) / c
 	outs, err := getBuffers(backend, node.MultiOutputsShapes)
 	if err != nil {
 		return nil, err
 	}
-	dx, dScale, dOffset := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
-	inv := make([]float32, c)
-	for j := range inv {
-		inv[j] = float32(1 / math.Sqrt(float64(variance[j])+eps))
-	}
-	sums := channelSums(n, c, 2, func(row int, acc [][]float64) {
+	inv := invStd(variance, float64(node.Data.(*batchNormNode).epsilon))
+	batchNormGradientApply(x, dy, outs, scale, mean, inv, gradientSums(x, dy, mean, inv))
+	return outs, nil
+}
+
+// gradientSums returns the per-channel sums of dy and of dy*xhat, xhat = (x-mean)*inv, for x and dy
+// viewed as [n, C].
+func gradientSums(x, dy, mean, inv []float32) [][]float64 {
+	c := len(mean)
+	return channelSums(len(x)/c, c, 2, func(row int, acc [][]float64) {
 		sDy, sDyXhat := acc[0], acc[1]
 		xr, dyr := x[row*c:row*c+c], dy[row*c:row*c+c]
 		for j, g := range dyr {
@@ -258,7 +273,24 @@ func execBatchNormGradient(backend *gobackend.Backend, node *gobackend.Node, inp
 			sDyXhat[j] += float64(g * (xr[j] - mean[j]) * inv[j])
 		}
 	})
-	// dx = a*dy + k*(x-mean) + l with a = scale*inv, k = -a*inv*sum(dy*xhat)/n, l = -a*sum(dy)/n.
+}
+
+// invStd returns 1/sqrt(variance+eps) per channel.
+func invStd(variance []float32, eps float64) []float32 {
+	inv := make([]float32, len(variance))
+	for j := range inv {
+		inv[j] = float32(1 / math.Sqrt(float64(variance[j])+eps))
+	}
+	return inv
+}
+
+// batchNormGradientApply sets the gradient outputs (dx, dScale, dOffset) from sums, the per-channel
+// sums of dy and of dy*xhat: dScale and dOffset are those sums, and
+// dx = a*dy + k*(x-mean) + l with a = scale*inv, k = -a*inv*sum(dy*xhat)/n, l = -a*sum(dy)/n.
+func batchNormGradientApply(x, dy []float32, outs []*gobackend.Buffer, scale, mean, inv []float32, sums [][]float64) {
+	dx, dScale, dOffset := outs[0].Flat.([]float32), outs[1].Flat.([]float32), outs[2].Flat.([]float32)
+	c := len(scale)
+	n := len(x) / c
 	a, k, l := make([]float32, c), make([]float32, c), make([]float32, c)
 	for j := range a {
 		dOffset[j], dScale[j] = float32(sums[0][j]), float32(sums[1][j])
@@ -268,10 +300,14 @@ func execBatchNormGradient(backend *gobackend.Backend, node *gobackend.Node, inp
 		l[j] = float32(-aj * sums[0][j] / float64(n))
 	}
 	rowsParallel(n, func(row int) {
-		xr, dyr, dxr := x[row*c:row*c+c], dy[row*c:row*c+c], dx[row*c:row*c+c]
-		for j, g := range dyr {
-			dxr[j] = a[j]*g + k[j]*(xr[j]-mean[j]) + l[j]
-		}
+		lo, hi := row*c, row*c+c
+		gradientRow(x[lo:hi], dy[lo:hi], dx[lo:hi], mean, a, k, l)
 	})
-	return outs, nil
+}
+
+// gradientRowGo sets dx = a*dy + k*(x-mean) + l per channel.
+func gradientRowGo(x, dy, dx, mean, a, k, l []float32) {
+	for j, g := range dy {
+		dx[j] = a[j]*g + k[j]*(x[j]-mean[j]) + l[j]
+	}
 }

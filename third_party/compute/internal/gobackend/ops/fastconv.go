@@ -102,7 +102,7 @@ func execConvGeneralFast(backend *gobackend.Backend, node *gobackend.Node, input
 		return execConvGeneral(backend, node, inputs, owned)
 	}
 	if epi := params.epilogue; epi != nil && epi.reluMask {
-		plan.epiMask = inputs[2].Flat.([]float32)
+		setMaskEpilogue(plan, epi, inputs[2:])
 	} else if epi != nil {
 		// Batch norm for inference fused into the convolution (convBNFusion): per output channel,
 		// v*a + b with a = scale/sqrt(variance+epsilon), b = offset - mean*a.
@@ -131,7 +131,7 @@ func execConvGeneralFast(backend *gobackend.Backend, node *gobackend.Node, input
 // and variance as inputs 2 to 5, and the residual as input 6.
 type convEpilogue struct {
 	epsilon  float32
-	residual bool // input 6, shaped like the output, is added after the batch norm
+	residual bool // input 6, shaped like the output, is added after the batch norm (with reluMask: input 3, before the mask)
 	relu     bool
 
 	// reluMask (without batch norm): input 2, shaped like the output, zeroes the outputs where it is not
@@ -388,6 +388,8 @@ type fastConvPlan struct {
 	epiRes     []float32 // residual added before the ReLU, shaped like the output; nil: none
 	epiReLU    bool
 	epiMask    []float32 // if set (and epiA nil): outputs where epiMask <= 0 (or NaN) become 0
+
+	stats *convStats // if set: per-channel sums of the output for a fused batch norm (fusedbnstats.go)
 }
 
 // newFastConvPlan returns the plan of a float32 convolution, or false if fastConv does not handle it.
@@ -632,6 +634,9 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 	})
 
 	// Phase 2: blocks of output pixels.
+	if p.stats != nil {
+		p.stats.start(mBlocks, p.n)
+	}
 	var kda func(k int, a *float32, lda int, b, c *float32, ldc int, accumulate bool)
 	if p.directA {
 		kda = sgemmKernelDirectA()
@@ -678,6 +683,9 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 									p.applyEpilogue(out[at+r*p.n:at+r*p.n+fcNR], at+r*p.n, np*fcNR)
 								}
 							}
+							if p.stats != nil && kb+kc == p.k {
+								p.tileMoments(out, blk, at, np*fcNR)
+							}
 							continue
 						}
 						if kda != nil && mp < fullPanels {
@@ -696,6 +704,9 @@ func (p *fastConvPlan) run(in, kern, out []float32, workers int) {
 				}
 			} else {
 				p.storeC(out, cbuf, m0, rows)
+			}
+			if p.stats != nil {
+				p.blockMoments(out, blk, m0, rows)
 			}
 		}
 	})
@@ -894,6 +905,9 @@ func (p *fastConvPlan) storeC(out, cbuf []float32, m0, rows int) {
 func (p *fastConvPlan) applyEpilogue(row []float32, off, n0 int) {
 	if p.epiMask != nil {
 		mask := p.epiMask[off : off+len(row)]
+		if p.epiRes != nil { // a gradient sum fused by fuseMaskedGradientAdds (fusedbngrad.go)
+			addRow(row, p.epiRes[off:off+len(row)])
+		}
 		if maskAsm != nil && len(row)%16 == 0 && len(row) > 0 {
 			maskAsm(&row[0], &mask[0], len(row))
 			return

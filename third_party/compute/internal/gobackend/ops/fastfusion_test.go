@@ -123,7 +123,7 @@ func fcCaseNamed(t *testing.T, name string) fcCase {
 	return fcCase{}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(fmt.Sprintf("%+v", err))

@@ -15,7 +15,7 @@ import (
 )
 
 // testFunction returns the main function of a fresh builder on a fresh Go backend.
-func testFunction(t *testing.T) (*gobackend.Backend, *gobackend.Function) {
+func testFunction(t testing.TB) (*gobackend.Backend, *gobackend.Function) {
 	t.Helper()
 	b, err := gobackend.New("")
 	if err != nil {
@@ -26,7 +26,7 @@ func testFunction(t *testing.T) (*gobackend.Backend, *gobackend.Function) {
 	return backend, backend.Builder(t.Name()).Main().(*gobackend.Function)
 }
 
-func testParameter(t *testing.T, f *gobackend.Function, name string, shape shapes.Shape) compute.Value {
+func testParameter(t testing.TB, f *gobackend.Function, name string, shape shapes.Shape) compute.Value {
 	t.Helper()
 	v, err := f.Parameter(name, shape, nil)
 	if err != nil {
@@ -35,7 +35,7 @@ func testParameter(t *testing.T, f *gobackend.Function, name string, shape shape
 	return v
 }
 
-func testBuffer(t *testing.T, backend *gobackend.Backend, shape shapes.Shape, flat []float32) *gobackend.Buffer {
+func testBuffer(t testing.TB, backend *gobackend.Backend, shape shapes.Shape, flat []float32) *gobackend.Buffer {
 	t.Helper()
 	buf, err := backend.BufferFromFlatData(0, flat, shape)
 	if err != nil {
