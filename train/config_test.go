@@ -71,8 +71,8 @@ func TestConfigFilesLoad(t *testing.T) {
 }
 
 // The cat12 recipes: the seed's kept as it was, the GPU recipe changing only
-// what issue 17 measured, the CPU recipe training on crops smaller than its
-// 224 evaluation.
+// what issue 17 measured, the CPU recipe a linear probe (every epoch frozen)
+// at its 224 evaluation size.
 func TestCat12Recipes(t *testing.T) {
 	load := func(name string) Config {
 		cfg, err := LoadConfig(filepath.Join(repoRoot(t), "configs", name), nil)
@@ -94,7 +94,8 @@ func TestCat12Recipes(t *testing.T) {
 	require.Equal(t, want, gpu)
 
 	require.Equal(t, 224, cpu.Data.Eval.Crop)
-	require.Less(t, cpu.Data.TrainCrop(), cpu.Data.Eval.Crop)
+	require.Equal(t, cpu.Data.Eval.Crop, cpu.Data.TrainCrop())
+	require.Equal(t, cpu.Run.Epochs, cpu.Model.FreezeBackboneEpochs)
 }
 
 func TestLoadConfigOverrides(t *testing.T) {
