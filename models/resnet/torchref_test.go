@@ -52,10 +52,14 @@ type torchRef struct {
 // Float32 is the production path (fast kernels, fused batch norm). Deep train-mode networks amplify
 // float32 rounding (for resnet50, torch's own float32 gradients of the first layers are off by ~1.5%
 // of the largest), so no float32 check can be tighter than that: the allowed error, relative to
-// max(max |value|, 1), is 5x torch's own float32 error, at least 3e-5.
+// max(max |value|, 1), is 8x torch's own float32 error, at least 3e-5. 8x rather than 5x because the
+// pure-Go backend runs 3x3 stride-1 convolutions and their gradients by Winograd F(4x4, 3x3), whose
+// transforms add rounding error (up to 1.1e-5 of the largest value per convolution in the fork's
+// tests): with it, resnet18 v1's first batch-norm gradient is off by 5.7x torch's error
+// (1.9x with GOMLX_WINOGRAD=false).
 func (r torchRef) check(t *testing.T, got []float64, what string, dt dtypes.DType) {
 	t.Helper()
-	tol, floor := max(5*r.Err32, 3e-5), 1.0
+	tol, floor := max(8*r.Err32, 3e-5), 1.0
 	if dt == dtypes.Float64 {
 		tol, floor = tol64, 1e-4
 	}
