@@ -26,7 +26,8 @@ func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Te
 	require.NoError(b, err)
 	store := model.NewStore()
 	require.NoError(b, store.SetRNGStateFromSeed(1))
-	s := newSteps(be, store, stepConfig{forward: net.Logits, frozen: net.FrozenLogits, opt: newOptimizer(DefaultConfig().Optim)})
+	s := newSteps(be, store, stepConfig{forward: net.Logits, partial: partialLogits(net),
+		trainable: resnet.BackboneLayers, opt: newOptimizer(DefaultConfig().Optim)})
 	images, labels := randomBatch(rand.New(rand.NewPCG(1, 2)), batch, size, 12)
 	return s, images, labels
 }

@@ -21,35 +21,61 @@ import (
 	"github.com/gocls/gocls/models/resnet"
 )
 
-// isHeadState reports whether a checkpoint variable is the classifier's or
-// its optimizer state (momentum, moments, accumulation buffers, AdamW step
-// count of the head group).
-func isHeadState(name string) bool {
-	return resnet.IsHead(name) || strings.Contains(name, "~fc~") || name == optimizerScope+"/adam_steps/head"
+// isTrainedState reports whether a checkpoint variable is, in a step that
+// trains the last trainable backbone layers (0: the classifier only), a
+// trained parameter, a running statistic of a trained layer's batch norm or
+// the optimizer state of either (momentum, moments, accumulation buffers,
+// AdamW step count of the group).
+func isTrainedState(name string, trainable int) bool {
+	if name == optimizerScope+"/adam_steps/backbone" {
+		return trainable > 0
+	}
+	// Optimizer state is named after its parameter's path, with "~" for "/".
+	return resnet.IsTrained(strings.ReplaceAll(name, "~", "/"), trainable)
 }
 
-// requireFrozenBetween checks two checkpoints' variables around frozen
-// epochs: every backbone weight, BN running statistic and optimizer state of
-// the backbone is bit-identical, while the head's weights and optimizer
-// state changed (its accumulation buffers, empty at both ends, aside). The
-// weight average is left out: it moves towards the unchanged backbone.
-func requireFrozenBetween(t *testing.T, before, after map[string][]float32) {
+// requireFrozenBetween checks two checkpoints' variables around epochs that
+// train the last trainable backbone layers (0: frozen epochs): every weight,
+// BN running statistic and optimizer state of the frozen layers is
+// bit-identical, while those of the classifier and the trained layers
+// changed (the accumulation buffers, empty at both ends, aside). The weight
+// average is left out: it moves towards the unchanged frozen layers.
+// minFrozen and minTrained are lower bounds on the variables of each kind.
+func requireFrozenBetween(t *testing.T, before, after map[string][]float32, trainable, minFrozen, minTrained int) {
 	t.Helper()
 	require.Len(t, after, len(before), "same variables")
-	backbone, head := 0, 0
+	frozen, trained := 0, 0
 	for name, b := range before {
 		switch {
 		case strings.HasPrefix(name, emaScope+"/"), strings.HasPrefix(name, optimizerScope+"/accum/"):
-		case isHeadState(name):
+		case isTrainedState(name, trainable):
 			require.NotEqual(t, b, after[name], "%s did not train", name)
-			head++
+			trained++
 		default:
-			require.Equal(t, b, after[name], "%s changed in a frozen epoch", name)
-			backbone++
+			require.Equal(t, b, after[name], "%s changed in a frozen layer", name)
+			frozen++
 		}
 	}
-	require.GreaterOrEqual(t, backbone, 100+60, "ResNet18: 100 backbone variables, 60 of them with optimizer state")
-	require.GreaterOrEqual(t, head, 4, "head weights and biases and their optimizer state")
+	require.GreaterOrEqual(t, frozen, minFrozen, "frozen variables")
+	require.GreaterOrEqual(t, trained, minTrained, "trained variables")
+}
+
+// stepOptions are the options that act on a training step, each with
+// momentum or moments (so every trained parameter has optimizer state).
+var stepOptions = []struct {
+	name string
+	edit func(*Config)
+}{
+	{"sgd nesterov", func(c *Config) { c.Optim.Nesterov = true }},
+	{"adamw", func(c *Config) { c.Optim.Name, c.Optim.LR = "adamw", 1e-3 }},
+	{"adamw mixup smoothing clip ema", func(c *Config) {
+		c.Optim.Name, c.Optim.LR = "adamw", 1e-3
+		c.Optim.LabelSmoothing, c.Optim.ClipGradNorm = 0.1, 0.5
+		c.Optim.EMADecay, c.Optim.EMAWarmup = 0.9, true
+		c.Mixup.MixupAlpha, c.Mixup.CutmixAlpha = 0.8, 1
+	}},
+	{"sgd accumulation", func(c *Config) { c.Optim.AccumSteps = 2 }},
+	{"sgd bfloat16", func(c *Config) { c.Run.Precision = "bfloat16" }},
 }
 
 // TestFrozenEpochKeepsBackbone trains one epoch in full, then resumes with
@@ -58,21 +84,7 @@ func requireFrozenBetween(t *testing.T, before, after map[string][]float32) {
 // state are bit-identical while the head trains, with every option that
 // acts on a step and with bfloat16 activations.
 func TestFrozenEpochKeepsBackbone(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		edit func(*Config)
-	}{
-		{"sgd nesterov", func(c *Config) { c.Optim.Nesterov = true }},
-		{"adamw", func(c *Config) { c.Optim.Name, c.Optim.LR = "adamw", 1e-3 }},
-		{"adamw mixup smoothing clip ema", func(c *Config) {
-			c.Optim.Name, c.Optim.LR = "adamw", 1e-3
-			c.Optim.LabelSmoothing, c.Optim.ClipGradNorm = 0.1, 0.5
-			c.Optim.EMADecay, c.Optim.EMAWarmup = 0.9, true
-			c.Mixup.MixupAlpha, c.Mixup.CutmixAlpha = 0.8, 1
-		}},
-		{"sgd accumulation", func(c *Config) { c.Optim.AccumSteps = 2 }},
-		{"sgd bfloat16", func(c *Config) { c.Run.Precision = "bfloat16" }},
-	} {
+	for _, tc := range stepOptions {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig(t)
 			tc.edit(&cfg)
@@ -81,8 +93,10 @@ func TestFrozenEpochKeepsBackbone(t *testing.T) {
 			cfg.Run.Epochs, cfg.Model.FreezeBackboneEpochs = 2, 2
 			res := mustRun(t, cfg, hooks{})
 			require.Equal(t, 2, res.Epochs)
+			// ResNet18: 100 backbone variables, 60 of them with optimizer
+			// state; the head's weights and biases and their state.
 			requireFrozenBetween(t, loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(1))),
-				loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2))))
+				loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2))), 0, 100+60, 4)
 		})
 	}
 }
@@ -102,7 +116,7 @@ func TestFrozenStepIsLinearProbe(t *testing.T) {
 			require.NoError(t, err)
 			store := model.NewStore()
 			require.NoError(t, store.SetRNGStateFromSeed(1))
-			s := newSteps(be, store, stepConfig{forward: net.Logits, frozen: net.FrozenLogits,
+			s := newSteps(be, store, stepConfig{forward: net.Logits, partial: partialLogits(net), trainable: resnet.BackboneLayers,
 				opt: newOptimizer(OptimConfig{Name: "sgd"}), smoothing: smoothing})
 			rng := rand.New(rand.NewPCG(3, 4))
 			// A full step first, so that the BN statistics are not their initial values.

@@ -38,6 +38,14 @@ const (
 // the unbiased (n/(n-1)) batch variance, as torch does. Otherwise it normalises with the running
 // statistics. epsilon is added to the variance before the square root.
 func BatchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum float64, zeroScale bool) *Node {
+	return batchNormWithBias(scope, x, bias, epsilon, momentum, zeroScale, scope.IsTraining(x.Graph()))
+}
+
+// batchNormWithBias is BatchNormWithBias in training mode (batch statistics, running averages
+// updated) or not, whatever the graph's mode: a partially frozen network (Model.PartialLogits) runs
+// both in one training graph. GoMLX's training flag is one per graph (Store.IsTraining reads it at
+// the root scope), so the mode of a layer is the model's to pass.
+func batchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum float64, zeroScale, training bool) *Node {
 	g := x.Graph()
 	dtype := x.DType()
 	channels := x.Shape().Dimensions[x.Rank()-1]
@@ -52,7 +60,7 @@ func BatchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum floa
 	meanVar := scope.WithInitializer(initializer.Zero).VariableWithShape(bnMeanVar, varShape).SetTrainable(false)
 	varianceVar := scope.WithInitializer(initializer.One).VariableWithShape(bnVarianceVar, varShape).SetTrainable(false)
 
-	if !scope.IsTraining(g) {
+	if !training {
 		// The mean of x is the running mean of x + bias, minus bias.
 		mean := meanVar.NodeValue(g)
 		if bias != nil {
