@@ -223,58 +223,90 @@ func softmax64(z []float64) []float64 {
 	return out
 }
 
-// TestResumeInFrozenEpochs: with the first 2 of 3 epochs frozen, a run
-// cancelled in the middle of an accumulation group of epoch 2 and resumed
-// ends with the same metrics and bit-identical weights as a straight run
-// (resumeConfig: momentum, accumulation, schedule, smoothing, EMA, clipping).
+// TestResumeInFrozenEpochs: with the first 2 of 3 epochs frozen, or the
+// first frozen and the others training 2 layers (model.trainable_layers), a
+// run cancelled in the middle of an accumulation group of epoch 2 and
+// resumed ends with the same metrics and bit-identical weights as a
+// straight run (resumeConfig: momentum, accumulation, schedule, smoothing,
+// EMA, clipping).
 func TestResumeInFrozenEpochs(t *testing.T) {
-	frozenConfig := func() Config {
-		cfg := resumeConfig(t)
-		cfg.Model.FreezeBackboneEpochs = 2
-		return cfg
+	for _, tc := range []struct {
+		name              string
+		frozen, trainable int
+	}{{"frozen", 2, resnet.BackboneLayers}, {"partial", 1, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			config := func() Config {
+				cfg := resumeConfig(t)
+				cfg.Model.FreezeBackboneEpochs, cfg.Model.TrainableLayers = tc.frozen, tc.trainable
+				return cfg
+			}
+			straight := mustRun(t, config(), hooks{})
+			require.Equal(t, 3, straight.Epochs)
+			cfg := config()
+			runDir := cancelAtMicroStep(t, cfg, 4) // epoch 2, first micro-batch of a group of two
+			resumed := mustRun(t, cfg, hooks{})
+			requireSameHistory(t, straight.History, resumed.History)
+			for _, epoch := range []int{2, 3} {
+				require.Equal(t, loadVars(t, filepath.Join(straight.RunDir, checkpoint.Name(epoch))),
+					loadVars(t, filepath.Join(runDir, checkpoint.Name(epoch))), "epoch %d", epoch)
+			}
+		})
 	}
-	straight := mustRun(t, frozenConfig(), hooks{})
-	require.Equal(t, 3, straight.Epochs)
+}
 
-	cfg := frozenConfig()
+// cancelAtMicroStep runs cfg until its micro-th micro-batch has trained,
+// then cancels it, and returns the run directory, which holds the
+// interrupted checkpoint.
+func cancelAtMicroStep(t *testing.T, cfg Config, micro int) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	micro := 0
+	done := 0
 	_, err := run(ctx, cfg, io.Discard, hooks{afterStep: func(int) {
-		if micro++; micro == 4 { // epoch 2, first micro-batch of a group of two
+		if done++; done == micro {
 			cancel()
 		}
 	}})
 	require.ErrorIs(t, err, context.Canceled)
 	runDir := filepath.Join(cfg.Run.Dir, cfg.Run.Name)
 	require.DirExists(t, filepath.Join(runDir, interruptedDir))
-
-	resumed := mustRun(t, cfg, hooks{})
-	requireSameHistory(t, straight.History, resumed.History)
-	for _, epoch := range []int{2, 3} {
-		require.Equal(t, loadVars(t, filepath.Join(straight.RunDir, checkpoint.Name(epoch))),
-			loadVars(t, filepath.Join(runDir, checkpoint.Name(epoch))), "epoch %d", epoch)
-	}
+	return runDir
 }
 
-// TestFrozenThenFull: after the frozen epoch the full step trains the
-// backbone, and the head's optimizer state carries on from the frozen
-// steps: the AdamW step count of the head counts every step, the
-// backbone's only those of the full epoch.
+// TestFrozenThenFull: after the frozen epoch the full step (or a partial
+// one, model.trainable_layers) trains the backbone, and the head's
+// optimizer state carries on from the frozen steps: the AdamW step count of
+// the head counts every step, the backbone's only those after the frozen
+// epoch. A partial step leaves the frozen layers as they were.
 func TestFrozenThenFull(t *testing.T) {
-	cfg := tinyConfig(t) // 3 steps per epoch
-	cfg.Optim.Name, cfg.Optim.LR = "adamw", 1e-3
-	cfg.Model.FreezeBackboneEpochs = 1
-	res := mustRun(t, cfg, hooks{})
-	frozen := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(1)))
-	full := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2)))
+	trains := []string{"/model/layer4/block_1/bn2/scale", "/model/layer4/block_0/bn1/mean", "/model/fc/weights"}
+	for _, tc := range []struct {
+		name           string
+		trainable      int
+		trained, fixed []string
+	}{
+		{"full", resnet.BackboneLayers, append(trains, "/model/stem/conv/kernel", "/model/stem/bn/mean"), nil},
+		{"partial", 1, trains, []string{"/model/layer3/block_1/conv2/kernel", "/model/stem/bn/mean"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tinyConfig(t) // 3 steps per epoch
+			cfg.Optim.Name, cfg.Optim.LR = "adamw", 1e-3
+			cfg.Model.FreezeBackboneEpochs, cfg.Model.TrainableLayers = 1, tc.trainable
+			res := mustRun(t, cfg, hooks{})
+			frozen := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(1)))
+			full := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2)))
 
-	steps := optimizerScope + "/adam_steps/"
-	require.Equal(t, []float32{3}, frozen[steps+"head"])
-	require.NotContains(t, frozen, steps+"backbone", "no backbone optimizer state while frozen")
-	require.Equal(t, []float32{6}, full[steps+"head"])
-	require.Equal(t, []float32{3}, full[steps+"backbone"])
-	for _, name := range []string{"/model/stem/conv/kernel", "/model/layer4/block_1/bn2/scale", "/model/stem/bn/mean", "/model/fc/weights"} {
-		require.NotEqual(t, frozen[name], full[name], "%s did not train after the frozen epoch", name)
+			steps := optimizerScope + "/adam_steps/"
+			require.Equal(t, []float32{3}, frozen[steps+"head"])
+			require.NotContains(t, frozen, steps+"backbone", "no backbone optimizer state while frozen")
+			require.Equal(t, []float32{6}, full[steps+"head"])
+			require.Equal(t, []float32{3}, full[steps+"backbone"])
+			for _, name := range tc.trained {
+				require.NotEqual(t, frozen[name], full[name], "%s did not train after the frozen epoch", name)
+			}
+			for _, name := range tc.fixed {
+				require.Equal(t, frozen[name], full[name], "%s trained in a frozen layer", name)
+			}
+		})
 	}
 }
