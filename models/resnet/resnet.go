@@ -253,6 +253,11 @@ func (m *Model) newBlock(in, width, stride int) blockSpec {
 // stageScope is the scope of stage s (0-3): layer{s+1}.
 func stageScope(s int) string { return fmt.Sprintf("layer%d", s+1) }
 
+// scopes are the block's scope and that of its stage.
+func (b blockSpec) scopes() (stage, block string) {
+	return stageScope(b.stage), fmt.Sprintf("block_%d", b.index)
+}
+
 // outChannels is the number of channels a block outputs.
 func (b blockSpec) outChannels() int { return b.branch[len(b.branch)-1].out }
 
@@ -333,7 +338,8 @@ func (m *Model) layer(scope *model.Scope, i int, x *Node, training bool) *Node {
 	stage := scope.In("%s", stageScope(i-1))
 	for _, b := range m.blocks() {
 		if b.stage == i-1 {
-			x = m.block(stage.In("block_%d", b.index), b, x, training)
+			_, block := b.scopes()
+			x = m.block(stage.In("%s", block), b, x, training)
 		}
 	}
 	return x
@@ -449,7 +455,8 @@ func (m *Model) Variables() []Var {
 	vars := m.convBNVariables(nil, "", stem)
 	features := stem.out
 	for _, b := range m.blocks() {
-		at := fmt.Sprintf("%s/block_%d/", stageScope(b.stage), b.index)
+		stageName, blockName := b.scopes()
+		at := stageName + "/" + blockName + "/"
 		if b.downsample != nil {
 			vars = m.convBNVariables(vars, at, *b.downsample)
 		}
