@@ -353,6 +353,45 @@ func TestPartialLogits(t *testing.T) {
 	}
 }
 
+// TestPartialLogitsComposes: PartialLogits with 2 trainable layers gives the logits and gradients of
+// its parts run apart: the frozen layers in an inference graph, then, on their output fed as the input
+// of a training graph, the trained layers and the classifier.
+func TestPartialLogitsComposes(t *testing.T) {
+	const trainable = 2
+	backend := testBackend(t)
+	m, err := New("resnet18", 5, LayoutTorchvision)
+	require.NoError(t, err)
+	params := []string{"layer3/block_0/conv1/kernel", "layer3/block_0/downsample/bn/scale", "layer4/block_1/conv2/kernel",
+		"layer4/block_1/bn2/offset", "fc/weights", "fc/biases"}
+	images := randomImages(2, 32, 1)
+	store := model.NewStore()
+	store.RootScope().SetParam(model.ParamInitialSeed, int64(42))
+	partial := func(scope *model.Scope, images *Node) *Node { return m.PartialLogits(scope, images, trainable) }
+	got := callWithGradients(t, backend, store, partial, true, images, params)
+
+	front, err := model.NewExec(backend, store, func(scope *model.Scope, images *Node) *Node {
+		store.SetTraining(images.Graph(), false)
+		scope, x := scope.In("model"), images
+		for layer := range BackboneLayers - trainable {
+			x = m.layer(scope, layer, x, false)
+		}
+		return x
+	})
+	require.NoError(t, err)
+	frozenOut, err := front.Call1(images)
+	require.NoError(t, err)
+	back := func(scope *model.Scope, x *Node) *Node {
+		for layer := BackboneLayers - trainable; layer < BackboneLayers; layer++ {
+			x = m.layer(scope, layer, x, true)
+		}
+		return m.fc(scope.In(headScope), ReduceMean(x, 1, 2))
+	}
+	want := callWithGradients(t, backend, store, back, true, frozenOut, params)
+	for i := range want {
+		require.Equal(t, tensors.MustCopyFlatData[float32](want[i]), tensors.MustCopyFlatData[float32](got[i]), "output %d", i)
+	}
+}
+
 // callWithGradients runs logits on images under /model in a graph in training mode or not: it
 // returns the logits and the gradients of the sum of their squares with respect to the parameters
 // at paths (under /model).
