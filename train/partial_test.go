@@ -2,12 +2,16 @@ package train
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/checkpoint"
+	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/models/resnet"
 )
 
@@ -72,5 +76,47 @@ func TestNoTrainableLayersIsFrozen(t *testing.T) {
 	for _, epoch := range []int{2, 3} { // the checkpoints kept (run.keep_last 2)
 		require.Equal(t, loadVars(t, filepath.Join(frozen.RunDir, checkpoint.Name(epoch))),
 			loadVars(t, filepath.Join(probe.RunDir, checkpoint.Name(epoch))), "epoch %d", epoch)
+	}
+}
+
+// TestPartialStepRates: a step training layer4 (model.trainable_layers 1)
+// moves its weights at the backbone's rate and the classifier's at the
+// head's. With a zero backbone rate layer4's weights stay while its batch
+// norm, in training mode, still updates its statistics; the frozen layers
+// stay whatever the rates.
+func TestPartialStepRates(t *testing.T) {
+	const batch, size, classes = 4, 16, 3
+	for _, tc := range []struct {
+		name       string
+		backboneLR float64
+	}{{"zero backbone rate", 0}, {"backbone rate", 0.1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			be, err := backend.New("go")
+			require.NoError(t, err)
+			net, err := resnet.New("resnet18", classes, resnet.LayoutTorchvision)
+			require.NoError(t, err)
+			store := model.NewStore()
+			require.NoError(t, store.SetRNGStateFromSeed(1))
+			s := newSteps(be, store, stepConfig{forward: net.Logits, partial: partialLogits(net), trainable: 1,
+				opt: newOptimizer(OptimConfig{Name: "sgd"})})
+			images, labels := randomBatch(rand.New(rand.NewPCG(3, 4)), batch, size, classes)
+			in := stepInputs{LR: 0.1, BackboneLR: tc.backboneLR, Examples: batch}
+			_, _, err = s.train(images, labels, in) // creates the variables
+			require.NoError(t, err)
+			before := storeValues(store)
+			_, _, err = s.train(images, labels, in)
+			require.NoError(t, err)
+			after := storeValues(store)
+
+			moved := func(name string) bool { return !slices.Equal(before[name], after[name]) }
+			require.True(t, moved("/model/fc/weights"), "the classifier trains")
+			require.True(t, moved("/model/layer4/block_1/bn2/mean"), "layer4's batch norm updates its statistics")
+			require.Equal(t, tc.backboneLR > 0, moved("/model/layer4/block_1/conv2/kernel"), "layer4 moves at the backbone's rate")
+			for name := range before {
+				if !resnet.IsTrained(name, 1) {
+					require.False(t, moved(name), "%s changed in a frozen layer", name)
+				}
+			}
+		})
 	}
 }
