@@ -60,6 +60,9 @@ func requireFrozenBetween(t *testing.T, before, after map[string][]float32, trai
 	require.GreaterOrEqual(t, trained, minTrained, "trained variables")
 }
 
+// allStepOptions names the stepOptions entry with most options at once.
+const allStepOptions = "adamw mixup smoothing clip ema"
+
 // stepOptions are the options that act on a training step, each with
 // momentum or moments (so every trained parameter has optimizer state).
 var stepOptions = []struct {
@@ -68,7 +71,7 @@ var stepOptions = []struct {
 }{
 	{"sgd nesterov", func(c *Config) { c.Optim.Nesterov = true }},
 	{"adamw", func(c *Config) { c.Optim.Name, c.Optim.LR = "adamw", 1e-3 }},
-	{"adamw mixup smoothing clip ema", func(c *Config) {
+	{allStepOptions, func(c *Config) {
 		c.Optim.Name, c.Optim.LR = "adamw", 1e-3
 		c.Optim.LabelSmoothing, c.Optim.ClipGradNorm = 0.1, 0.5
 		c.Optim.EMADecay, c.Optim.EMAWarmup = 0.9, true

@@ -16,15 +16,18 @@ import (
 )
 
 // TestPartialEpochKeepsFrozenLayers trains one epoch in full, then resumes
-// with model.trainable_layers 1 and 2 for the second: between the two
-// checkpoints on disk the frozen layers' weights, BN statistics and
-// optimizer state are bit-identical while the classifier and the last
-// layers train (their BN statistics and optimizer state too), with every
-// option that acts on a step and with bfloat16 activations.
+// with model.trainable_layers 1 (with every option that acts on a step and
+// with bfloat16 activations) or 2 (with all the options at once) for the
+// second: between the two checkpoints on disk the frozen layers' weights, BN
+// statistics and optimizer state are bit-identical while the classifier and
+// the last layers train (their BN statistics and optimizer state too).
 func TestPartialEpochKeepsFrozenLayers(t *testing.T) {
 	for _, trainable := range []int{1, 2} {
 		minFrozen, minTrained := partialCounts(t, trainable)
 		for _, tc := range stepOptions {
+			if trainable == 2 && tc.name != allStepOptions {
+				continue
+			}
 			t.Run(fmt.Sprintf("%d layers/%s", trainable, tc.name), func(t *testing.T) {
 				cfg := tinyConfig(t)
 				tc.edit(&cfg)

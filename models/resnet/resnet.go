@@ -395,9 +395,9 @@ func (m *Model) conv(scope *model.Scope, x *Node, c convSpec) (y, bias *Node) {
 // does).
 func (m *Model) bn(scope *model.Scope, x, bias *Node, zeroScale, training bool) *Node {
 	if pdt := ParamDType(x.DType()); pdt != x.DType() {
-		return ConvertDType(batchNormWithBias(scope, ConvertDType(x, pdt), bias, m.Epsilon, m.Momentum, zeroScale, training), x.DType())
+		return ConvertDType(BatchNormWithBias(scope, ConvertDType(x, pdt), bias, m.Epsilon, m.Momentum, zeroScale, training), x.DType())
 	}
-	return batchNormWithBias(scope, x, bias, m.Epsilon, m.Momentum, zeroScale, training)
+	return BatchNormWithBias(scope, x, bias, m.Epsilon, m.Momentum, zeroScale, training)
 }
 
 // ParamDType is the dtype of the variables for activations of dtype dt: dt itself, except that
