@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/checkpoint"
-	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/models/resnet"
 )
 
@@ -113,18 +112,12 @@ func TestFrozenStepIsLinearProbe(t *testing.T) {
 	const batch, size, classes, lr = 4, 16, 3, 0.5
 	for _, smoothing := range []float64{0, 0.1} {
 		t.Run(fmt.Sprintf("smoothing %g", smoothing), func(t *testing.T) {
-			be, err := backend.New("go")
-			require.NoError(t, err)
-			net, err := resnet.New("resnet18", classes, resnet.LayoutTorchvision)
-			require.NoError(t, err)
-			store := model.NewStore()
-			require.NoError(t, store.SetRNGStateFromSeed(1))
-			s := newSteps(be, store, stepConfig{forward: net.Logits, partial: partialLogits(net), trainable: resnet.BackboneLayers,
-				opt: newOptimizer(OptimConfig{Name: "sgd"}), smoothing: smoothing})
+			s, net := sgdSteps(t, classes, resnet.BackboneLayers, smoothing)
+			store := s.store
 			rng := rand.New(rand.NewPCG(3, 4))
 			// A full step first, so that the BN statistics are not their initial values.
 			images, labels := randomBatch(rng, batch, size, classes)
-			_, _, err = s.train(images, labels, stepInputs{LR: 0.1, BackboneLR: 0.1, Examples: batch})
+			_, _, err := s.train(images, labels, stepInputs{LR: 0.1, BackboneLR: 0.1, Examples: batch})
 			require.NoError(t, err)
 
 			images, labels = randomBatch(rng, batch, size, classes)

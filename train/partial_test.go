@@ -82,6 +82,21 @@ func TestNoTrainableLayersIsFrozen(t *testing.T) {
 	}
 }
 
+// sgdSteps builds the training graphs of a seeded ResNet18 with classes
+// outputs on the pure-Go backend: plain SGD (no momentum, no weight decay)
+// with label smoothing, training the last trainable backbone layers.
+func sgdSteps(t *testing.T, classes, trainable int, smoothing float64) (*steps, *resnet.Model) {
+	t.Helper()
+	be, err := backend.New("go")
+	require.NoError(t, err)
+	net, err := resnet.New("resnet18", classes, resnet.LayoutTorchvision)
+	require.NoError(t, err)
+	store := model.NewStore()
+	require.NoError(t, store.SetRNGStateFromSeed(1))
+	return newSteps(be, store, stepConfig{forward: net.Logits, partial: partialLogits(net), trainable: trainable,
+		opt: newOptimizer(OptimConfig{Name: "sgd"}), smoothing: smoothing}), net
+}
+
 // TestPartialStepRates: a step training layer4 (model.trainable_layers 1)
 // moves its weights at the backbone's rate and the classifier's at the
 // head's. With a zero backbone rate layer4's weights stay while its batch
@@ -94,22 +109,15 @@ func TestPartialStepRates(t *testing.T) {
 		backboneLR float64
 	}{{"zero backbone rate", 0}, {"backbone rate", 0.1}} {
 		t.Run(tc.name, func(t *testing.T) {
-			be, err := backend.New("go")
-			require.NoError(t, err)
-			net, err := resnet.New("resnet18", classes, resnet.LayoutTorchvision)
-			require.NoError(t, err)
-			store := model.NewStore()
-			require.NoError(t, store.SetRNGStateFromSeed(1))
-			s := newSteps(be, store, stepConfig{forward: net.Logits, partial: partialLogits(net), trainable: 1,
-				opt: newOptimizer(OptimConfig{Name: "sgd"})})
+			s, _ := sgdSteps(t, classes, 1, 0)
 			images, labels := randomBatch(rand.New(rand.NewPCG(3, 4)), batch, size, classes)
 			in := stepInputs{LR: 0.1, BackboneLR: tc.backboneLR, Examples: batch}
-			_, _, err = s.train(images, labels, in) // creates the variables
+			_, _, err := s.train(images, labels, in) // creates the variables
 			require.NoError(t, err)
-			before := storeValues(store)
+			before := storeValues(s.store)
 			_, _, err = s.train(images, labels, in)
 			require.NoError(t, err)
-			after := storeValues(store)
+			after := storeValues(s.store)
 
 			moved := func(name string) bool { return !slices.Equal(before[name], after[name]) }
 			require.True(t, moved("/model/fc/weights"), "the classifier trains")
