@@ -355,40 +355,46 @@ func TestPartialLogits(t *testing.T) {
 
 // TestPartialLogitsComposes: PartialLogits with 2 trainable layers gives the logits and gradients of
 // its parts run apart: the frozen layers in an inference graph, then, on their output fed as the input
-// of a training graph, the trained layers and the classifier.
+// of a training graph, the trained layers and the classifier. A training step of Logits first moves
+// every running statistic away from its initial value.
 func TestPartialLogitsComposes(t *testing.T) {
 	const trainable = 2
 	backend := testBackend(t)
-	m, err := New("resnet18", 5, LayoutTorchvision)
-	require.NoError(t, err)
 	params := []string{"layer3/block_0/conv1/kernel", "layer3/block_0/downsample/bn/scale", "layer4/block_1/conv2/kernel",
 		"layer4/block_1/bn2/offset", "fc/weights", "fc/biases"}
 	images := randomImages(2, 32, 1)
-	store := model.NewStore()
-	store.RootScope().SetParam(model.ParamInitialSeed, int64(42))
-	partial := func(scope *model.Scope, images *Node) *Node { return m.PartialLogits(scope, images, trainable) }
-	got := callWithGradients(t, backend, store, partial, true, images, params)
+	for _, layout := range []Layout{LayoutTorchvision, LayoutKeras} {
+		t.Run(string(layout), func(t *testing.T) {
+			m, err := New("resnet18", 5, layout)
+			require.NoError(t, err)
+			store := model.NewStore()
+			store.RootScope().SetParam(model.ParamInitialSeed, int64(42))
+			callWithGradients(t, backend, store, m.Logits, true, randomImages(2, 32, 2), nil)
+			partial := func(scope *model.Scope, images *Node) *Node { return m.PartialLogits(scope, images, trainable) }
+			got := callWithGradients(t, backend, store, partial, true, images, params)
 
-	front, err := model.NewExec(backend, store, func(scope *model.Scope, images *Node) *Node {
-		store.SetTraining(images.Graph(), false)
-		scope, x := scope.In("model"), images
-		for layer := range BackboneLayers - trainable {
-			x = m.layer(scope, layer, x, false)
-		}
-		return x
-	})
-	require.NoError(t, err)
-	frozenOut, err := front.Call1(images)
-	require.NoError(t, err)
-	back := func(scope *model.Scope, x *Node) *Node {
-		for layer := BackboneLayers - trainable; layer < BackboneLayers; layer++ {
-			x = m.layer(scope, layer, x, true)
-		}
-		return m.fc(scope.In(headScope), ReduceMean(x, 1, 2))
-	}
-	want := callWithGradients(t, backend, store, back, true, frozenOut, params)
-	for i := range want {
-		require.Equal(t, tensors.MustCopyFlatData[float32](want[i]), tensors.MustCopyFlatData[float32](got[i]), "output %d", i)
+			front, err := model.NewExec(backend, store, func(scope *model.Scope, images *Node) *Node {
+				store.SetTraining(images.Graph(), false)
+				scope, x := scope.In("model"), images
+				for layer := range BackboneLayers - trainable {
+					x = m.layer(scope, layer, x, false)
+				}
+				return x
+			})
+			require.NoError(t, err)
+			frozenOut, err := front.Call1(images)
+			require.NoError(t, err)
+			back := func(scope *model.Scope, x *Node) *Node {
+				for layer := BackboneLayers - trainable; layer < BackboneLayers; layer++ {
+					x = m.layer(scope, layer, x, true)
+				}
+				return m.fc(scope.In(headScope), ReduceMean(x, 1, 2))
+			}
+			want := callWithGradients(t, backend, store, back, true, frozenOut, params)
+			for i := range want {
+				require.Equal(t, tensors.MustCopyFlatData[float32](want[i]), tensors.MustCopyFlatData[float32](got[i]), "output %d", i)
+			}
+		})
 	}
 }
 
