@@ -17,16 +17,18 @@ import (
 	"github.com/gocls/gocls/models/resnet"
 )
 
-// benchSteps makes the training graphs (full and frozen-backbone) of arch at
-// size x size and returns them with a random batch.
-func benchSteps(b *testing.B, arch string, batch, size int) (*steps, *tensors.Tensor, *tensors.Tensor) {
+// benchSteps makes the training graphs (the step training the last
+// trainable backbone layers, and the frozen-backbone step) of arch at size x
+// size and returns them with a random batch.
+func benchSteps(b *testing.B, arch string, batch, size, trainable int) (*steps, *tensors.Tensor, *tensors.Tensor) {
 	be, err := backend.New(os.Getenv("GOCLS_BACKEND"))
 	require.NoError(b, err)
 	net, err := resnet.New(arch, 12, resnet.LayoutTorchvision)
 	require.NoError(b, err)
 	store := model.NewStore()
 	require.NoError(b, store.SetRNGStateFromSeed(1))
-	s := newSteps(be, store, stepConfig{forward: net.Logits, frozen: net.FrozenLogits, opt: newOptimizer(DefaultConfig().Optim)})
+	s := newSteps(be, store, stepConfig{forward: net.Logits, partial: partialLogits(net),
+		trainable: trainable, opt: newOptimizer(DefaultConfig().Optim)})
 	images, labels := randomBatch(rand.New(rand.NewPCG(1, 2)), batch, size, 12)
 	return s, images, labels
 }
@@ -54,7 +56,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		batch, size int
 	}{{"resnet18", 16, 32}, {"resnet50", 8, 64}} {
 		b.Run(tc.arch, func(b *testing.B) {
-			s, images, labels := benchSteps(b, tc.arch, tc.batch, tc.size)
+			s, images, labels := benchSteps(b, tc.arch, tc.batch, tc.size, resnet.BackboneLayers)
 			in := stepInputs{LR: 0.01, BackboneLR: 0.01, Examples: tc.batch}
 			_, _, err := s.train(images, labels, in) // compile
 			require.NoError(b, err)
@@ -71,31 +73,37 @@ func BenchmarkTrainStep(b *testing.B) {
 	}
 }
 
-// BenchmarkFrozenStep compares, back to back, a full training step, a
-// frozen-backbone step (model.freeze_backbone_epochs) and an inference
-// forward of a ResNet50 on 8 images of 224x224: the frozen step should cost
-// about the inference forward. Run with -benchtime=5x: a full step takes
-// seconds on 2 cores.
+// BenchmarkFrozenStep compares, back to back, a full training step, steps
+// training only the last 2 or 1 backbone layers (model.trainable_layers), a
+// frozen-backbone step and an inference forward of a ResNet50 on 8 images of
+// 224x224: the frozen step should cost about the inference forward, a
+// partial step that forward plus the backward of its trained layers. Run
+// with -benchtime=5x: a full step takes seconds on 2 cores.
 func BenchmarkFrozenStep(b *testing.B) {
 	const batch, size = 8, 224
-	s, images, labels := benchSteps(b, "resnet50", batch, size)
-	train := func(frozen bool) func() error {
-		in := stepInputs{LR: 0.01, BackboneLR: 0.01, Examples: batch, Frozen: frozen}
-		return func() error { _, _, err := s.train(images, labels, in); return err }
-	}
 	for _, tc := range []struct {
-		name string
-		run  func() error
+		name      string
+		trainable int  // model.trainable_layers of the training step
+		frozen    bool // run the frozen-backbone step instead
+		inference bool // run an inference forward instead
 	}{
-		{"full", train(false)},
-		{"frozen", train(true)},
-		{"inference", func() error { _, err := s.logits(images); return err }},
+		{"full", resnet.BackboneLayers, false, false},
+		{"layers=2", 2, false, false},
+		{"layers=1", 1, false, false},
+		{"frozen", resnet.BackboneLayers, true, false},
+		{"inference", resnet.BackboneLayers, false, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			require.NoError(b, tc.run()) // compile
+			s, images, labels := benchSteps(b, "resnet50", batch, size, tc.trainable)
+			in := stepInputs{LR: 0.01, BackboneLR: 0.01, Examples: batch, Frozen: tc.frozen}
+			run := func() error { _, _, err := s.train(images, labels, in); return err }
+			if tc.inference {
+				run = func() error { _, err := s.logits(images); return err }
+			}
+			require.NoError(b, run()) // compile
 			b.ResetTimer()
 			for b.Loop() {
-				if err := tc.run(); err != nil {
+				if err := run(); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -12,9 +12,10 @@ const clipEps = 1e-6
 
 // clip returns grads scaled by min(1, max/(norm+1e-6)), norm being the L2
 // norm of all of them together (torch.nn.utils.clip_grad_norm_ with
-// optim.clip_grad_norm as max_norm); unchanged when clipping is off. A
-// frozen-backbone step passes the head's gradients only, so its norm is the
-// head's, as torch leaves out parameters with requires_grad=False.
+// optim.clip_grad_norm as max_norm); unchanged when clipping is off. A step
+// with frozen layers (frozen epochs, model.trainable_layers) passes the
+// trained parameters' gradients only, so its norm is theirs, as torch leaves
+// out parameters with requires_grad=False.
 func (o *optimizer) clip(params []*model.Variable, grads []*Node) []*Node {
 	if o.cfg.ClipGradNorm <= 0 || len(grads) == 0 {
 		return grads

@@ -63,6 +63,11 @@ type ModelConfig struct {
 	// BatchNorm statistics are used, not updated) and gets no gradient
 	// (default 0).
 	FreezeBackboneEpochs int `yaml:"freeze_backbone_epochs"`
+	// TrainableLayers is how many backbone layers, counted from the end
+	// (layer4, layer3, layer2, layer1, the stem), the other epochs train
+	// besides the classifier (torchvision's trainable_backbone_layers); the
+	// rest is frozen as in the frozen epochs (default 5: all).
+	TrainableLayers int `yaml:"trainable_layers"`
 }
 
 // OptimConfig selects the optimizer, the weight decay and the loss.
@@ -120,7 +125,7 @@ func DefaultConfig() Config {
 	return Config{
 		Run:   RunConfig{Name: "default", Dir: "checkpoints", Backend: "go", Seed: 42, Epochs: 10, BatchSize: 32, KeepLast: 3, Resume: true, Progress: "auto", Precision: "float32"},
 		Data:  dataset.DefaultConfig(),
-		Model: ModelConfig{Arch: "resnet50", Layout: resnet.LayoutTorchvision},
+		Model: ModelConfig{Arch: "resnet50", Layout: resnet.LayoutTorchvision, TrainableLayers: resnet.BackboneLayers},
 		Optim: OptimConfig{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8,
 			BackboneLRMult: 1, AccumSteps: 1},
 		Mixup:    MixupConfig{Prob: 1, SwitchProb: 0.5, Mode: "batch"},
@@ -263,6 +268,9 @@ func (c ModelConfig) check(p *problems) {
 	}
 	if c.FreezeBackboneEpochs < 0 {
 		p.add("model.freeze_backbone_epochs must be >= 0, got %d", c.FreezeBackboneEpochs)
+	}
+	if c.TrainableLayers < 0 || c.TrainableLayers > resnet.BackboneLayers {
+		p.add("model.trainable_layers must be in 0..%d, got %d", resnet.BackboneLayers, c.TrainableLayers)
 	}
 }
 

@@ -128,6 +128,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad progress", "run:\n  progress: maybe\n", nil, []string{"run.progress"}},
 		{"bad arch", "model:\n  arch: resnet19\n", nil, []string{"model.arch", "resnet18"}},
 		{"bad layout", "model:\n  layout: v2\n", nil, []string{"model.layout"}},
+		{"negative trainable layers", "model:\n  trainable_layers: -1\n", nil, []string{"c.yaml", "model.trainable_layers must be in 0..5, got -1"}},
+		{"too many trainable layers", "model:\n  trainable_layers: 6\n", nil, []string{"model.trainable_layers must be in 0..5, got 6"}},
 		{"bad optimizer", "optim:\n  name: lamb\n", nil, []string{"optim.name"}},
 		{"negative lr", "optim:\n  lr: -1\n", nil, []string{"optim.lr"}},
 		{"nesterov without momentum", "optim:\n  nesterov: true\n  momentum: 0\n", nil, []string{"optim.nesterov"}},

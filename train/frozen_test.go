@@ -17,39 +17,67 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gocls/gocls/checkpoint"
-	"github.com/gocls/gocls/internal/backend"
 	"github.com/gocls/gocls/models/resnet"
 )
 
-// isHeadState reports whether a checkpoint variable is the classifier's or
-// its optimizer state (momentum, moments, accumulation buffers, AdamW step
-// count of the head group).
-func isHeadState(name string) bool {
-	return resnet.IsHead(name) || strings.Contains(name, "~fc~") || name == optimizerScope+"/adam_steps/head"
+// isTrainedState reports whether a checkpoint variable is, in a step that
+// trains the last trainable backbone layers (0: the classifier only), a
+// trained parameter, a running statistic of a trained layer's batch norm or
+// the optimizer state of either (momentum, moments, accumulation buffers,
+// AdamW step count of the group).
+func isTrainedState(name string, trainable int) bool {
+	if name == optimizerScope+"/adam_steps/backbone" {
+		return trainable > 0
+	}
+	// Optimizer state is named after its parameter's path, with "~" for "/".
+	return resnet.IsTrained(strings.ReplaceAll(name, "~", "/"), trainable)
 }
 
-// requireFrozenBetween checks two checkpoints' variables around frozen
-// epochs: every backbone weight, BN running statistic and optimizer state of
-// the backbone is bit-identical, while the head's weights and optimizer
-// state changed (its accumulation buffers, empty at both ends, aside). The
-// weight average is left out: it moves towards the unchanged backbone.
-func requireFrozenBetween(t *testing.T, before, after map[string][]float32) {
+// requireFrozenBetween checks two checkpoints' variables around epochs that
+// train the last trainable backbone layers (0: frozen epochs): every weight,
+// BN running statistic and optimizer state of the frozen layers is
+// bit-identical, while those of the classifier and the trained layers
+// changed (the accumulation buffers, empty at both ends, aside). The weight
+// average is left out: it moves towards the unchanged frozen layers.
+// minFrozen and minTrained are lower bounds on the variables of each kind.
+func requireFrozenBetween(t *testing.T, before, after map[string][]float32, trainable, minFrozen, minTrained int) {
 	t.Helper()
 	require.Len(t, after, len(before), "same variables")
-	backbone, head := 0, 0
+	frozen, trained := 0, 0
 	for name, b := range before {
 		switch {
 		case strings.HasPrefix(name, emaScope+"/"), strings.HasPrefix(name, optimizerScope+"/accum/"):
-		case isHeadState(name):
+		case isTrainedState(name, trainable):
 			require.NotEqual(t, b, after[name], "%s did not train", name)
-			head++
+			trained++
 		default:
-			require.Equal(t, b, after[name], "%s changed in a frozen epoch", name)
-			backbone++
+			require.Equal(t, b, after[name], "%s changed in a frozen layer", name)
+			frozen++
 		}
 	}
-	require.GreaterOrEqual(t, backbone, 100+60, "ResNet18: 100 backbone variables, 60 of them with optimizer state")
-	require.GreaterOrEqual(t, head, 4, "head weights and biases and their optimizer state")
+	require.GreaterOrEqual(t, frozen, minFrozen, "frozen variables")
+	require.GreaterOrEqual(t, trained, minTrained, "trained variables")
+}
+
+// allStepOptions names the stepOptions entry with most options at once.
+const allStepOptions = "adamw mixup smoothing clip ema"
+
+// stepOptions are the options that act on a training step, each with
+// momentum or moments (so every trained parameter has optimizer state).
+var stepOptions = []struct {
+	name string
+	edit func(*Config)
+}{
+	{"sgd nesterov", func(c *Config) { c.Optim.Nesterov = true }},
+	{"adamw", func(c *Config) { c.Optim.Name, c.Optim.LR = "adamw", 1e-3 }},
+	{allStepOptions, func(c *Config) {
+		c.Optim.Name, c.Optim.LR = "adamw", 1e-3
+		c.Optim.LabelSmoothing, c.Optim.ClipGradNorm = 0.1, 0.5
+		c.Optim.EMADecay, c.Optim.EMAWarmup = 0.9, true
+		c.Mixup.MixupAlpha, c.Mixup.CutmixAlpha = 0.8, 1
+	}},
+	{"sgd accumulation", func(c *Config) { c.Optim.AccumSteps = 2 }},
+	{"sgd bfloat16", func(c *Config) { c.Run.Precision = "bfloat16" }},
 }
 
 // TestFrozenEpochKeepsBackbone trains one epoch in full, then resumes with
@@ -58,21 +86,7 @@ func requireFrozenBetween(t *testing.T, before, after map[string][]float32) {
 // state are bit-identical while the head trains, with every option that
 // acts on a step and with bfloat16 activations.
 func TestFrozenEpochKeepsBackbone(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		edit func(*Config)
-	}{
-		{"sgd nesterov", func(c *Config) { c.Optim.Nesterov = true }},
-		{"adamw", func(c *Config) { c.Optim.Name, c.Optim.LR = "adamw", 1e-3 }},
-		{"adamw mixup smoothing clip ema", func(c *Config) {
-			c.Optim.Name, c.Optim.LR = "adamw", 1e-3
-			c.Optim.LabelSmoothing, c.Optim.ClipGradNorm = 0.1, 0.5
-			c.Optim.EMADecay, c.Optim.EMAWarmup = 0.9, true
-			c.Mixup.MixupAlpha, c.Mixup.CutmixAlpha = 0.8, 1
-		}},
-		{"sgd accumulation", func(c *Config) { c.Optim.AccumSteps = 2 }},
-		{"sgd bfloat16", func(c *Config) { c.Run.Precision = "bfloat16" }},
-	} {
+	for _, tc := range stepOptions {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig(t)
 			tc.edit(&cfg)
@@ -81,8 +95,10 @@ func TestFrozenEpochKeepsBackbone(t *testing.T) {
 			cfg.Run.Epochs, cfg.Model.FreezeBackboneEpochs = 2, 2
 			res := mustRun(t, cfg, hooks{})
 			require.Equal(t, 2, res.Epochs)
+			// ResNet18: 100 backbone variables, 60 of them with optimizer
+			// state; the head's weights and biases and their state.
 			requireFrozenBetween(t, loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(1))),
-				loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2))))
+				loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2))), 0, 100+60, 4)
 		})
 	}
 }
@@ -96,18 +112,12 @@ func TestFrozenStepIsLinearProbe(t *testing.T) {
 	const batch, size, classes, lr = 4, 16, 3, 0.5
 	for _, smoothing := range []float64{0, 0.1} {
 		t.Run(fmt.Sprintf("smoothing %g", smoothing), func(t *testing.T) {
-			be, err := backend.New("go")
-			require.NoError(t, err)
-			net, err := resnet.New("resnet18", classes, resnet.LayoutTorchvision)
-			require.NoError(t, err)
-			store := model.NewStore()
-			require.NoError(t, store.SetRNGStateFromSeed(1))
-			s := newSteps(be, store, stepConfig{forward: net.Logits, frozen: net.FrozenLogits,
-				opt: newOptimizer(OptimConfig{Name: "sgd"}), smoothing: smoothing})
+			s, net := sgdSteps(t, classes, resnet.BackboneLayers, smoothing)
+			store := s.store
 			rng := rand.New(rand.NewPCG(3, 4))
 			// A full step first, so that the BN statistics are not their initial values.
 			images, labels := randomBatch(rng, batch, size, classes)
-			_, _, err = s.train(images, labels, stepInputs{LR: 0.1, BackboneLR: 0.1, Examples: batch})
+			_, _, err := s.train(images, labels, stepInputs{LR: 0.1, BackboneLR: 0.1, Examples: batch})
 			require.NoError(t, err)
 
 			images, labels = randomBatch(rng, batch, size, classes)
@@ -209,58 +219,90 @@ func softmax64(z []float64) []float64 {
 	return out
 }
 
-// TestResumeInFrozenEpochs: with the first 2 of 3 epochs frozen, a run
-// cancelled in the middle of an accumulation group of epoch 2 and resumed
-// ends with the same metrics and bit-identical weights as a straight run
-// (resumeConfig: momentum, accumulation, schedule, smoothing, EMA, clipping).
+// TestResumeInFrozenEpochs: with the first 2 of 3 epochs frozen, or the
+// first frozen and the others training 2 layers (model.trainable_layers), a
+// run cancelled in the middle of an accumulation group of epoch 2 and
+// resumed ends with the same metrics and bit-identical weights as a
+// straight run (resumeConfig: momentum, accumulation, schedule, smoothing,
+// EMA, clipping).
 func TestResumeInFrozenEpochs(t *testing.T) {
-	frozenConfig := func() Config {
-		cfg := resumeConfig(t)
-		cfg.Model.FreezeBackboneEpochs = 2
-		return cfg
+	for _, tc := range []struct {
+		name              string
+		frozen, trainable int
+	}{{"frozen", 2, resnet.BackboneLayers}, {"partial", 1, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			config := func() Config {
+				cfg := resumeConfig(t)
+				cfg.Model.FreezeBackboneEpochs, cfg.Model.TrainableLayers = tc.frozen, tc.trainable
+				return cfg
+			}
+			straight := mustRun(t, config(), hooks{})
+			require.Equal(t, 3, straight.Epochs)
+			cfg := config()
+			runDir := cancelAtMicroStep(t, cfg, 4) // epoch 2, first micro-batch of a group of two
+			resumed := mustRun(t, cfg, hooks{})
+			requireSameHistory(t, straight.History, resumed.History)
+			for _, epoch := range []int{2, 3} {
+				require.Equal(t, loadVars(t, filepath.Join(straight.RunDir, checkpoint.Name(epoch))),
+					loadVars(t, filepath.Join(runDir, checkpoint.Name(epoch))), "epoch %d", epoch)
+			}
+		})
 	}
-	straight := mustRun(t, frozenConfig(), hooks{})
-	require.Equal(t, 3, straight.Epochs)
+}
 
-	cfg := frozenConfig()
+// cancelAtMicroStep runs cfg until its micro-th micro-batch has trained,
+// then cancels it, and returns the run directory, which holds the
+// interrupted checkpoint.
+func cancelAtMicroStep(t *testing.T, cfg Config, micro int) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	micro := 0
+	done := 0
 	_, err := run(ctx, cfg, io.Discard, hooks{afterStep: func(int) {
-		if micro++; micro == 4 { // epoch 2, first micro-batch of a group of two
+		if done++; done == micro {
 			cancel()
 		}
 	}})
 	require.ErrorIs(t, err, context.Canceled)
 	runDir := filepath.Join(cfg.Run.Dir, cfg.Run.Name)
 	require.DirExists(t, filepath.Join(runDir, interruptedDir))
-
-	resumed := mustRun(t, cfg, hooks{})
-	requireSameHistory(t, straight.History, resumed.History)
-	for _, epoch := range []int{2, 3} {
-		require.Equal(t, loadVars(t, filepath.Join(straight.RunDir, checkpoint.Name(epoch))),
-			loadVars(t, filepath.Join(runDir, checkpoint.Name(epoch))), "epoch %d", epoch)
-	}
+	return runDir
 }
 
-// TestFrozenThenFull: after the frozen epoch the full step trains the
-// backbone, and the head's optimizer state carries on from the frozen
-// steps: the AdamW step count of the head counts every step, the
-// backbone's only those of the full epoch.
+// TestFrozenThenFull: after the frozen epoch the full step (or a partial
+// one, model.trainable_layers) trains the backbone, and the head's
+// optimizer state carries on from the frozen steps: the AdamW step count of
+// the head counts every step, the backbone's only those after the frozen
+// epoch. A partial step leaves the frozen layers as they were.
 func TestFrozenThenFull(t *testing.T) {
-	cfg := tinyConfig(t) // 3 steps per epoch
-	cfg.Optim.Name, cfg.Optim.LR = "adamw", 1e-3
-	cfg.Model.FreezeBackboneEpochs = 1
-	res := mustRun(t, cfg, hooks{})
-	frozen := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(1)))
-	full := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2)))
+	trains := []string{"/model/layer4/block_1/bn2/scale", "/model/layer4/block_0/bn1/mean", "/model/fc/weights"}
+	for _, tc := range []struct {
+		name           string
+		trainable      int
+		trained, fixed []string
+	}{
+		{"full", resnet.BackboneLayers, append(trains, "/model/stem/conv/kernel", "/model/stem/bn/mean"), nil},
+		{"partial", 1, trains, []string{"/model/layer3/block_1/conv2/kernel", "/model/stem/bn/mean"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tinyConfig(t) // 3 steps per epoch
+			cfg.Optim.Name, cfg.Optim.LR = "adamw", 1e-3
+			cfg.Model.FreezeBackboneEpochs, cfg.Model.TrainableLayers = 1, tc.trainable
+			res := mustRun(t, cfg, hooks{})
+			frozen := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(1)))
+			full := loadVars(t, filepath.Join(res.RunDir, checkpoint.Name(2)))
 
-	steps := optimizerScope + "/adam_steps/"
-	require.Equal(t, []float32{3}, frozen[steps+"head"])
-	require.NotContains(t, frozen, steps+"backbone", "no backbone optimizer state while frozen")
-	require.Equal(t, []float32{6}, full[steps+"head"])
-	require.Equal(t, []float32{3}, full[steps+"backbone"])
-	for _, name := range []string{"/model/stem/conv/kernel", "/model/layer4/block_1/bn2/scale", "/model/stem/bn/mean", "/model/fc/weights"} {
-		require.NotEqual(t, frozen[name], full[name], "%s did not train after the frozen epoch", name)
+			steps := optimizerScope + "/adam_steps/"
+			require.Equal(t, []float32{3}, frozen[steps+"head"])
+			require.NotContains(t, frozen, steps+"backbone", "no backbone optimizer state while frozen")
+			require.Equal(t, []float32{6}, full[steps+"head"])
+			require.Equal(t, []float32{3}, full[steps+"backbone"])
+			for _, name := range tc.trained {
+				require.NotEqual(t, frozen[name], full[name], "%s did not train after the frozen epoch", name)
+			}
+			for _, name := range tc.fixed {
+				require.Equal(t, frozen[name], full[name], "%s trained in a frozen layer", name)
+			}
+		})
 	}
 }

@@ -35,9 +35,10 @@ type hyper struct {
 //
 // Parameters are in two groups: the classifier "head" (paths containing
 // "/fc/") and the "backbone" (everything else), each with its own rate. A
-// step updates the parameters it is given and only their state: the
-// frozen-backbone step gives the head's, so the backbone's weights, moments
-// and step count stay as they are.
+// step updates the parameters it is given and only their state: a step
+// with frozen layers gives the trained ones only (the frozen-backbone step
+// the head's), so the frozen layers' weights and moments stay as they are
+// (and the backbone's step count, in the frozen-backbone step).
 type optimizer struct {
 	cfg OptimConfig
 }

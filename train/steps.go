@@ -18,7 +18,7 @@ import (
 type forwardFn func(scope *model.Scope, images *Node) *Node
 
 // forwardWithPrecision returns logits (resnet.Model.Logits or
-// FrozenLogits) for a run.precision: "bfloat16" casts the float32 images to
+// PartialLogits) for a run.precision: "bfloat16" casts the float32 images to
 // bfloat16, so the convolutions run in bfloat16 while the variables (master
 // weights), batch norm, logits and loss stay float32 (see
 // resnet.ParamDType).
@@ -31,13 +31,21 @@ func forwardWithPrecision(logits forwardFn, precision string) forwardFn {
 	}
 }
 
+// partialLogits is net's PartialLogits by number of trainable backbone
+// layers (stepConfig.partial).
+func partialLogits(net *resnet.Model) func(n int) forwardFn {
+	return func(n int) forwardFn {
+		return func(scope *model.Scope, images *Node) *Node { return net.PartialLogits(scope, images, n) }
+	}
+}
+
 // steps holds the compiled graphs of one model: the training step, the
 // frozen-backbone step (model.freeze_backbone_epochs) and inference.
 type steps struct {
 	be       compute.Backend
 	store    *model.Store
-	full     stepExecs
-	frozen   stepExecs   // nil execs without a frozen forward (stepConfig.frozen)
+	full     stepExecs   // the training step (model.trainable_layers)
+	frozen   stepExecs   // nil execs without a partial forward (stepConfig.partial)
 	evalExec *model.Exec // images -> logits
 }
 
@@ -56,7 +64,7 @@ type stepInputs struct {
 	// the batch plus those accumulated since the last step.
 	Examples int
 	Mix      *mixParams // the batch's mixup/cutmix draw (nil: none)
-	Frozen   bool       // run the frozen-backbone step (BackboneLR is then unused)
+	Frozen   bool       // run the frozen-backbone (head-only) step (BackboneLR is then unused)
 }
 
 func (in stepInputs) tensor() *tensors.Tensor {
@@ -71,9 +79,14 @@ func (in stepInputs) tensor() *tensors.Tensor {
 // stepConfig is what the training graphs are made of.
 type stepConfig struct {
 	forward forwardFn // the network (resnet.Model.Logits)
-	// frozen is the network with its backbone frozen
-	// (resnet.Model.FrozenLogits); nil: no frozen-backbone step.
-	frozen     forwardFn
+	// partial is the network with only the classifier and the last n
+	// backbone layers trained (resnet.Model.PartialLogits); nil: the
+	// training step trains the whole network and there is no frozen step.
+	partial func(n int) forwardFn
+	// trainable is how many backbone layers the training step trains with
+	// partial (model.trainable_layers); resnet.BackboneLayers: all, with
+	// forward. The frozen step is partial's with none.
+	trainable  int
 	opt        *optimizer
 	smoothing  float64 // label smoothing
 	accumulate bool    // the training step adds the gradients stored by accumulation micro-steps
@@ -83,10 +96,13 @@ type stepConfig struct {
 // newSteps builds the graphs (compiled lazily on first use).
 func newSteps(be compute.Backend, store *model.Store, c stepConfig) *steps {
 	s := &steps{be: be, store: store}
-	sg := stepGraph{store: store, forward: c.forward, smoothing: c.smoothing, mixup: c.mixup}
+	sg := stepGraph{store: store, forward: c.forward, trainable: resnet.BackboneLayers, smoothing: c.smoothing, mixup: c.mixup}
+	if c.partial != nil && c.trainable < resnet.BackboneLayers {
+		sg.forward, sg.trainable = c.partial(c.trainable), c.trainable
+	}
 	s.full = newStepExecs(be, store, c, sg)
-	if c.frozen != nil {
-		sg.forward, sg.frozen = c.frozen, true
+	if c.partial != nil {
+		sg.forward, sg.trainable = c.partial(0), 0
 		s.frozen = newStepExecs(be, store, c, sg)
 	}
 	s.evalExec = model.MustNewExec(be, store, func(_ *model.Scope, images *Node) *Node {
@@ -117,19 +133,18 @@ type stepGraph struct {
 	forward   forwardFn
 	smoothing float64
 	mixup     *mixer // nil without mixup/CutMix
-	// frozen: the frozen-backbone step. The graph runs in inference mode
-	// and only the classifier (resnet.IsHead) is trained; forward must stop
-	// the gradient at the features (resnet.Model.FrozenLogits).
-	frozen bool
+	// trainable: the step trains the classifier and the last trainable
+	// backbone layers (resnet.IsTrained). forward must freeze the others:
+	// inference-mode batch norm, no gradient (resnet.Model.PartialLogits).
+	trainable int
 }
 
 // gradients returns the parameters under resnet.RootScope that the step
-// trains (those the graph uses; only the head's in a frozen step), the
-// gradients of the summed loss, the mean loss and how many examples rank
-// their label first.
+// trains (those the graph uses and resnet.IsTrained), the gradients of the
+// summed loss, the mean loss and how many examples rank their label first.
 func (sg stepGraph) gradients(images, labels, mix *Node) (params []*model.Variable, grads []*Node, meanLoss, correct *Node) {
 	g := images.Graph()
-	sg.store.SetTraining(g, !sg.frozen)
+	sg.store.SetTraining(g, true)
 	scope := sg.store.Scope(resnet.RootScope)
 	if mix != nil {
 		images = sg.mixup.images(images, mix)
@@ -142,7 +157,7 @@ func (sg stepGraph) gradients(images, labels, mix *Node) (params []*model.Variab
 		losses = crossEntropy(logits, labels, sg.smoothing)
 	}
 	for v := range scope.IterVariables() {
-		if v.Trainable && v.InUseByGraph(g) && (!sg.frozen || resnet.IsHead(v.Path())) {
+		if v.Trainable && v.InUseByGraph(g) && resnet.IsTrained(v.Path(), sg.trainable) {
 			params = append(params, v)
 		}
 	}

@@ -273,18 +273,18 @@ func writeRunInfo(cfg Config, runDir string, prep preprocess.Convention) error {
 }
 
 // buildGraphs makes the optimizer and the training and evaluation graphs
-// (the frozen-backbone step's with model.freeze_backbone_epochs, the moving
-// average's with optim.ema_decay). Training batches are uint8 pixels,
+// (the training step trains model.trainable_layers backbone layers, the
+// frozen-backbone step none; the moving average's with optim.ema_decay). Training batches are uint8 pixels,
 // normalised in the graph by norm.
 func (r *runner) buildGraphs(be compute.Backend, net *resnet.Model, norm dataset.Normalize) {
 	cfg := r.cfg
 	forward := func(logits forwardFn) forwardFn {
 		return normalizePixels(forwardWithPrecision(logits, cfg.Run.Precision), norm)
 	}
-	c := stepConfig{forward: forward(net.Logits), opt: newOptimizer(cfg.Optim),
+	c := stepConfig{forward: forward(net.Logits), trainable: cfg.Model.TrainableLayers, opt: newOptimizer(cfg.Optim),
 		smoothing: cfg.Optim.LabelSmoothing, accumulate: cfg.Optim.AccumSteps > 1}
-	if cfg.Model.FreezeBackboneEpochs > 0 {
-		c.frozen = forward(net.FrozenLogits)
+	c.partial = func(n int) forwardFn {
+		return forward(partialLogits(net)(n))
 	}
 	if cfg.Mixup.enabled() {
 		c.mixup = &mixer{norm: norm}

@@ -67,18 +67,7 @@ func TestResumeEquivalence(t *testing.T) {
 
 	t.Run("cancelled mid-group", func(t *testing.T) {
 		cfg := resumeConfig(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		micro := 0
-		_, err := run(ctx, cfg, io.Discard, hooks{afterStep: func(int) {
-			micro++
-			if micro == 4 { // epoch 2, first micro-batch of a group of two
-				cancel()
-			}
-		}})
-		require.ErrorIs(t, err, context.Canceled)
-		runDir := filepath.Join(cfg.Run.Dir, cfg.Run.Name)
-		require.DirExists(t, filepath.Join(runDir, interruptedDir))
+		runDir := cancelAtMicroStep(t, cfg, 4) // epoch 2, first micro-batch of a group of two
 		require.Equal(t, filepath.Join(runDir, checkpoint.Name(1)), latest(t, runDir))
 
 		second := mustRun(t, cfg, hooks{})

@@ -31,13 +31,17 @@ const (
 // It creates, in scope, the variables scale [C] (initialised to 1, or 0 if zeroScale), offset [C]
 // (0), and the non-trainable running statistics mean [C] (0) and variance [C] (1).
 //
-// In a training graph (scope.IsTraining(g)) it normalises with the batch mean and biased batch
-// variance over all axes but the last, and the gradient flows through both statistics (textbook
-// batch norm). It also updates the running statistics with
-// running = (1-momentum)*running + momentum*batch, where the variance fed to the running average is
-// the unbiased (n/(n-1)) batch variance, as torch does. Otherwise it normalises with the running
-// statistics. epsilon is added to the variance before the square root.
-func BatchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum float64, zeroScale bool) *Node {
+// In training mode (training true) it normalises with the batch mean and biased batch variance over
+// all axes but the last, and the gradient flows through both statistics (textbook batch norm). It
+// also updates the running statistics with running = (1-momentum)*running + momentum*batch, where
+// the variance fed to the running average is the unbiased (n/(n-1)) batch variance, as torch does.
+// Otherwise it normalises with the running statistics and leaves them unchanged. epsilon is added to
+// the variance before the square root.
+//
+// The mode is the caller's to pass rather than the graph's (scope.IsTraining, one flag per graph:
+// Store.IsTraining reads it at the root scope), since a partially frozen network
+// (Model.PartialLogits) has batch norms in both modes in one training graph.
+func BatchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum float64, zeroScale, training bool) *Node {
 	g := x.Graph()
 	dtype := x.DType()
 	channels := x.Shape().Dimensions[x.Rank()-1]
@@ -52,7 +56,7 @@ func BatchNormWithBias(scope *model.Scope, x, bias *Node, epsilon, momentum floa
 	meanVar := scope.WithInitializer(initializer.Zero).VariableWithShape(bnMeanVar, varShape).SetTrainable(false)
 	varianceVar := scope.WithInitializer(initializer.One).VariableWithShape(bnVarianceVar, varShape).SetTrainable(false)
 
-	if !scope.IsTraining(g) {
+	if !training {
 		// The mean of x is the running mean of x + bias, minus bias.
 		mean := meanVar.NodeValue(g)
 		if bias != nil {

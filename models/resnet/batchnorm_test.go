@@ -51,9 +51,9 @@ func refEvalBatchNorm(x []float64, c int, scale, offset, mean, variance []float6
 	return y
 }
 
-// batchNorm is BatchNormWithBias without a bias.
+// batchNorm is BatchNormWithBias without a bias, in the graph's mode.
 func batchNorm(scope *model.Scope, x *Node, epsilon, momentum float64, zeroScale bool) *Node {
-	return BatchNormWithBias(scope, x, nil, epsilon, momentum, zeroScale)
+	return BatchNormWithBias(scope, x, nil, epsilon, momentum, zeroScale, scope.IsTraining(x.Graph()))
 }
 
 // pseudoRandom returns n deterministic values in [lo, hi).
@@ -457,7 +457,7 @@ func TestBatchNormWithBias(t *testing.T) {
 						bnScope := scope.In("bn")
 						var y *Node
 						if folded {
-							y = BatchNormWithBias(bnScope, x, bias, f.eps, 0.1, false)
+							y = BatchNormWithBias(bnScope, x, bias, f.eps, 0.1, false, training)
 						} else {
 							y = batchNorm(bnScope, Add(x, Reshape(bias, 1, 1, 1, c)), f.eps, 0.1, false)
 						}

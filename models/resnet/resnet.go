@@ -7,7 +7,6 @@
 package resnet
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -106,6 +105,36 @@ const headScope = "fc"
 // replaces). path may be relative to the network's scope ("fc/weights") or absolute
 // ("/model/fc/weights", "/ema/fc/biases").
 func IsHead(path string) bool { return slices.Contains(strings.Split(path, "/"), headScope) }
+
+// BackboneLayers is the number of backbone layers PartialLogits counts, as torchvision's
+// trainable_backbone_layers: the stem (conv1/bn1), layer1, layer2, layer3 and layer4.
+const BackboneLayers = 5
+
+// IsTrained reports whether the variable at path belongs to the part of the network that
+// PartialLogits(scope, images, trainable) trains: the classifier or one of the last trainable
+// backbone layers. path is as for IsHead; a path outside the network's tree counts as trained.
+func IsTrained(path string, trainable int) bool {
+	for part := range strings.SplitSeq(path, "/") {
+		if layer, ok := backboneLayer(part); ok {
+			return layer >= BackboneLayers-trainable
+		}
+	}
+	return true
+}
+
+// backboneLayer is the index (0: the stem, 1-4: layer1-4) of the backbone layer whose scope is
+// name; ok is false for any other name.
+func backboneLayer(name string) (layer int, ok bool) {
+	if name == stem.at {
+		return 0, true
+	}
+	for i := range stageWidths {
+		if name == stageScope(i) {
+			return i + 1, true
+		}
+	}
+	return 0, false
+}
 
 // Model is a configured ResNet. Its fields may be changed after New and before building a graph.
 type Model struct {
@@ -221,9 +250,12 @@ func (m *Model) newBlock(in, width, stride int) blockSpec {
 	return b
 }
 
+// stageScope is the scope of stage s (0-3): layer{s+1}.
+func stageScope(s int) string { return fmt.Sprintf("layer%d", s+1) }
+
 // scopes are the block's scope and that of its stage.
 func (b blockSpec) scopes() (stage, block string) {
-	return fmt.Sprintf("layer%d", b.stage+1), fmt.Sprintf("block_%d", b.index)
+	return stageScope(b.stage), fmt.Sprintf("block_%d", b.index)
 }
 
 // outChannels is the number of channels a block outputs.
@@ -244,17 +276,20 @@ func (m *Model) Logits(scope *model.Scope, images *Node) *Node {
 	return m.fc(scope.In(headScope), features)
 }
 
-// FrozenLogits is Logits with the backbone frozen, for a linear probe: the features come from an
-// inference-mode forward (batch norm normalises with its running statistics and leaves them
-// unchanged, as timm's FrozenBatchNorm2d) and pass through StopGradient, so that a gradient of the
-// logits reaches the classifier (fc) only and the backward pass never enters the backbone. The graph
-// must be in inference mode (scope.IsTraining(g) false); the variables are those of Logits.
-func (m *Model) FrozenLogits(scope *model.Scope, images *Node) *Node {
-	if scope.IsTraining(images.Graph()) {
+// PartialLogits is Logits with only the classifier (fc) and the last trainable (0 to
+// BackboneLayers) backbone layers trained, as torchvision's trainable_backbone_layers: 0 is a
+// linear probe, 1 trains layer4 and fc, ..., BackboneLayers is Logits. The first
+// BackboneLayers-trainable layers are frozen: their batch norm normalises with its running
+// statistics and leaves them unchanged (as timm's FrozenBatchNorm2d), whatever the graph's mode,
+// and their output passes through StopGradient, so that the backward pass never enters them. The
+// trained layers run in the graph's mode (scope.IsTraining). IsTrained tells the variables of the
+// two parts apart; the variables are those of Logits.
+func (m *Model) PartialLogits(scope *model.Scope, images *Node, trainable int) *Node {
+	if trainable < 0 || trainable > BackboneLayers {
 		// An error value: model.Exec returns it as the call's error.
-		panic(errors.New("resnet: FrozenLogits needs a graph in inference mode (a frozen backbone's batch norm uses its running statistics)"))
+		panic(fmt.Errorf("resnet: %d trainable backbone layers, want 0 to %d", trainable, BackboneLayers))
 	}
-	features := StopGradient(m.Features(scope, images))
+	features := m.features(scope, images, BackboneLayers-trainable)
 	return m.fc(scope.In(headScope), features)
 }
 
@@ -265,6 +300,12 @@ func (m *Model) FrozenLogits(scope *model.Scope, images *Node) *Node {
 // variables stay float32 (see ParamDType), batch norm runs in float32, and the pooled features and
 // logits are float32.
 func (m *Model) Features(scope *model.Scope, images *Node) *Node {
+	return m.features(scope, images, 0)
+}
+
+// features is Features with the first frozen backbone layers (0: none) in inference mode and the
+// gradient stopped at their output (see PartialLogits).
+func (m *Model) features(scope *model.Scope, images *Node, frozen int) *Node {
 	if images.Rank() != 4 || images.Shape().Dimensions[3] != 3 {
 		panic(fmt.Sprintf("resnet: images must be [batch, H, W, 3], got %s", images.Shape()))
 	}
@@ -275,45 +316,60 @@ func (m *Model) Features(scope *model.Scope, images *Node) *Node {
 		panic(fmt.Sprintf("resnet: unknown layout %q", m.Layout))
 	}
 
-	// Stem: conv, BN, ReLU, 3x3/2 max-pool (padding 1; the input is >= 0 after ReLU so zero padding
-	// equals torch's -inf padding).
-	x := relu(m.convBN(scope, stem, images))
-	x = MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
-	var stage *model.Scope
-	for _, b := range m.blocks() {
-		stageName, blockName := b.scopes()
-		if b.index == 0 {
-			stage = scope.In("%s", stageName)
+	training := scope.IsTraining(images.Graph())
+	x := images
+	for layer := range BackboneLayers {
+		x = m.layer(scope, layer, x, training && layer >= frozen)
+		if layer == frozen-1 {
+			x = StopGradient(x)
 		}
-		x = m.block(stage.In("%s", blockName), b, x)
 	}
 	return ReduceMean(ConvertDType(x, ParamDType(x.DType())), 1, 2)
 }
 
-// block builds residual block b on x [batch, H, W, Cin] in the block's scope.
-func (m *Model) block(scope *model.Scope, b blockSpec, x *Node) *Node {
+// layer builds backbone layer i on x, its batch norm in training mode or not: the stem (i = 0:
+// conv, BN, ReLU, 3x3/2 max-pool with padding 1; the input is >= 0 after ReLU so zero padding
+// equals torch's -inf padding) or the blocks of stage i-1 (scope layer{i}).
+func (m *Model) layer(scope *model.Scope, i int, x *Node, training bool) *Node {
+	if i == 0 {
+		x = relu(m.convBN(scope, stem, x, training))
+		return MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+	}
+	stage := scope.In("%s", stageScope(i-1))
+	for _, b := range m.blocks() {
+		if b.stage == i-1 {
+			_, block := b.scopes()
+			x = m.block(stage.In("%s", block), b, x, training)
+		}
+	}
+	return x
+}
+
+// block builds residual block b on x [batch, H, W, Cin] in the block's scope, its batch norms in
+// training mode or not.
+func (m *Model) block(scope *model.Scope, b blockSpec, x *Node, training bool) *Node {
 	shortcut := x
 	if b.downsample != nil {
-		shortcut = m.convBN(scope, *b.downsample, x)
+		shortcut = m.convBN(scope, *b.downsample, x, training)
 	}
 	y := x
 	for i, c := range b.branch {
 		if i > 0 {
 			y = relu(y)
 		}
-		y = m.convBN(scope, c, y)
+		y = m.convBN(scope, c, y, training)
 	}
 	return relu(Add(y, shortcut))
 }
 
 // convBN builds c's conv followed by its batch norm (the conv's bias, in the Keras layout, goes to the
-// batch norm) in scope, the block's (the network's for the stem).
-func (m *Model) convBN(scope *model.Scope, c convSpec, x *Node) *Node {
+// batch norm; training: its mode) in scope, the block's (the network's for the stem).
+func (m *Model) convBN(scope *model.Scope, c convSpec, x *Node, training bool) *Node {
 	if c.at != "" {
 		scope = scope.In("%s", c.at)
 	}
 	y, bias := m.conv(scope.In("%s", c.conv), x, c)
-	return m.bn(scope.In("%s", c.bn), y, bias, c.zeroScale)
+	return m.bn(scope.In("%s", c.bn), y, bias, c.zeroScale, training)
 }
 
 // conv is c's convolution, kernel [size, size, in, out] initialised as torchvision (kaiming normal,
@@ -334,13 +390,14 @@ func (m *Model) conv(scope *model.Scope, x *Node, c convSpec) (y, bias *Node) {
 	return y, bias
 }
 
-// bn applies BatchNormWithBias (bias: the conv's, or nil) with the model's epsilon and momentum.
-// Half-precision activations are normalised in float32 (as torch's autocast does).
-func (m *Model) bn(scope *model.Scope, x, bias *Node, zeroScale bool) *Node {
+// bn applies BatchNormWithBias (bias: the conv's, or nil) with the model's epsilon and momentum, in
+// training mode or not. Half-precision activations are normalised in float32 (as torch's autocast
+// does).
+func (m *Model) bn(scope *model.Scope, x, bias *Node, zeroScale, training bool) *Node {
 	if pdt := ParamDType(x.DType()); pdt != x.DType() {
-		return ConvertDType(BatchNormWithBias(scope, ConvertDType(x, pdt), bias, m.Epsilon, m.Momentum, zeroScale), x.DType())
+		return ConvertDType(BatchNormWithBias(scope, ConvertDType(x, pdt), bias, m.Epsilon, m.Momentum, zeroScale, training), x.DType())
 	}
-	return BatchNormWithBias(scope, x, bias, m.Epsilon, m.Momentum, zeroScale)
+	return BatchNormWithBias(scope, x, bias, m.Epsilon, m.Momentum, zeroScale, training)
 }
 
 // ParamDType is the dtype of the variables for activations of dtype dt: dt itself, except that

@@ -310,46 +310,172 @@ func TestLogitsRun(t *testing.T) {
 	}
 }
 
-// TestFrozenLogits: FrozenLogits gives the inference-mode logits of Logits, the gradient of its output
-// reaches the classifier only (zero for every backbone parameter), and it refuses a training graph (whose
-// batch norm would update its running statistics).
-func TestFrozenLogits(t *testing.T) {
+// TestPartialLogits runs PartialLogits in a training graph for every number of trainable layers: the
+// gradient reaches the classifier and the trained layers only (IsTrained), and only the trained
+// layers' batch norm updates its running statistics. With every layer trained it is Logits in the
+// same graph; with none, the inference-mode Logits (a linear probe's frozen features).
+func TestPartialLogits(t *testing.T) {
 	backend := testBackend(t)
 	m, err := New("resnet18", 5, LayoutTorchvision)
 	require.NoError(t, err)
-	store := model.NewStore()
-	store.RootScope().SetParam(model.ParamInitialSeed, int64(42))
-	paths := []string{"stem/conv/kernel", "layer1/block_0/bn1/scale", "layer4/block_1/conv2/kernel", "fc/weights", "fc/biases"}
-	build := func(logits func(*model.Scope, *Node) *Node, training bool) *model.Exec {
-		exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *Node) []*Node {
-			g := images.Graph()
-			store.SetTraining(g, training)
-			out := logits(scope.In("model"), images)
-			var params []*Node
-			for _, p := range paths {
-				params = append(params, store.GetVariable("/model/"+p).NodeValue(g))
-			}
-			return append([]*Node{out}, Gradient(ReduceAllSum(Square(out)), params...)...)
-		})
-		require.NoError(t, err)
-		return exec
-	}
+	// One parameter and one running mean of each backbone layer, then the classifier's.
+	params := []string{"stem/conv/kernel", "layer1/block_0/bn1/scale", "layer2/block_0/conv1/kernel",
+		"layer3/block_1/conv2/kernel", "layer4/block_1/bn2/offset", "fc/weights", "fc/biases"}
+	means := []string{"stem/bn/mean", "layer1/block_1/bn2/mean", "layer2/block_0/downsample/bn/mean",
+		"layer3/block_0/bn1/mean", "layer4/block_1/bn2/mean"}
 	images := randomImages(2, 32, 1)
-	plain, err := build(m.Logits, false).Call(images)
-	require.NoError(t, err)
-	outs, err := build(m.FrozenLogits, false).Call(images)
-	require.NoError(t, err)
-	require.Equal(t, tensors.MustCopyFlatData[float32](plain[0]), tensors.MustCopyFlatData[float32](outs[0]))
-	for i, p := range paths {
-		grad := tensors.MustCopyFlatData[float32](outs[1+i])
-		require.NotEqual(t, make([]float32, len(grad)), tensors.MustCopyFlatData[float32](plain[1+i]), "%s: Logits has a gradient", p)
-		if IsHead(p) {
-			require.NotEqual(t, make([]float32, len(grad)), grad, "%s has no gradient", p)
-		} else {
-			require.Equal(t, make([]float32, len(grad)), grad, "a gradient reached %s", p)
-		}
+	for trainable := range BackboneLayers + 1 {
+		t.Run(fmt.Sprintf("trainable=%d", trainable), func(t *testing.T) {
+			store := model.NewStore()
+			store.RootScope().SetParam(model.ParamInitialSeed, int64(42))
+			partial := func(scope *model.Scope, images *Node) *Node { return m.PartialLogits(scope, images, trainable) }
+			got := callWithGradients(t, backend, store, partial, true, images, params)
+			for _, p := range means {
+				mean := tensors.MustCopyFlatData[float32](store.GetVariable("/model/" + p).MustValue())
+				require.Equal(t, IsTrained(p, trainable), !slices.Equal(make([]float32, len(mean)), mean),
+					"%s updated exactly when trained", p)
+			}
+			for i, p := range params {
+				grad := tensors.MustCopyFlatData[float32](got[1+i])
+				require.Equal(t, IsTrained(p, trainable), !slices.Equal(make([]float32, len(grad)), grad),
+					"%s has a gradient exactly when trained", p)
+			}
+			want := callWithGradients(t, backend, store, m.Logits, trainable > 0, images, params)
+			switch trainable {
+			case 0:
+				require.Equal(t, tensors.MustCopyFlatData[float32](want[0]), tensors.MustCopyFlatData[float32](got[0]))
+			case BackboneLayers:
+				for i := range got {
+					require.Equal(t, tensors.MustCopyFlatData[float32](want[i]), tensors.MustCopyFlatData[float32](got[i]))
+				}
+			}
+		})
 	}
+}
 
-	_, err = build(m.FrozenLogits, true).Call(images)
-	require.ErrorContains(t, err, "inference mode")
+// TestPartialLogitsComposes: PartialLogits with 2 trainable layers gives the logits and gradients of
+// its parts run apart: the frozen layers in an inference graph, then, on their output fed as the input
+// of a training graph, the trained layers and the classifier. A training step of Logits first moves
+// every running statistic away from its initial value.
+func TestPartialLogitsComposes(t *testing.T) {
+	const trainable = 2
+	backend := testBackend(t)
+	params := []string{"layer3/block_0/conv1/kernel", "layer3/block_0/downsample/bn/scale", "layer4/block_1/conv2/kernel",
+		"layer4/block_1/bn2/offset", "fc/weights", "fc/biases"}
+	images := randomImages(2, 32, 1)
+	for _, layout := range []Layout{LayoutTorchvision, LayoutKeras} {
+		t.Run(string(layout), func(t *testing.T) {
+			m, err := New("resnet18", 5, layout)
+			require.NoError(t, err)
+			store := model.NewStore()
+			store.RootScope().SetParam(model.ParamInitialSeed, int64(42))
+			callWithGradients(t, backend, store, m.Logits, true, randomImages(2, 32, 2), nil)
+			partial := func(scope *model.Scope, images *Node) *Node { return m.PartialLogits(scope, images, trainable) }
+			got := callWithGradients(t, backend, store, partial, true, images, params)
+
+			front, err := model.NewExec(backend, store, func(scope *model.Scope, images *Node) *Node {
+				store.SetTraining(images.Graph(), false)
+				scope, x := scope.In("model"), images
+				for layer := range BackboneLayers - trainable {
+					x = m.layer(scope, layer, x, false)
+				}
+				return x
+			})
+			require.NoError(t, err)
+			frozenOut, err := front.Call1(images)
+			require.NoError(t, err)
+			back := func(scope *model.Scope, x *Node) *Node {
+				for layer := BackboneLayers - trainable; layer < BackboneLayers; layer++ {
+					x = m.layer(scope, layer, x, true)
+				}
+				return m.fc(scope.In(headScope), ReduceMean(x, 1, 2))
+			}
+			want := callWithGradients(t, backend, store, back, true, frozenOut, params)
+			for i := range want {
+				require.Equal(t, tensors.MustCopyFlatData[float32](want[i]), tensors.MustCopyFlatData[float32](got[i]), "output %d", i)
+			}
+		})
+	}
+}
+
+// callWithGradients runs logits on images under /model in a graph in training mode or not: it
+// returns the logits and the gradients of the sum of their squares with respect to the parameters
+// at paths (under /model).
+func callWithGradients(t *testing.T, backend compute.Backend, store *model.Store, logits func(*model.Scope, *Node) *Node,
+	training bool, images *tensors.Tensor, paths []string) []*tensors.Tensor {
+	t.Helper()
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *Node) []*Node {
+		g := images.Graph()
+		store.SetTraining(g, training)
+		out := logits(scope.In("model"), images)
+		var params []*Node
+		for _, p := range paths {
+			params = append(params, store.GetVariable("/model/"+p).NodeValue(g))
+		}
+		return append([]*Node{out}, Gradient(ReduceAllSum(Square(out)), params...)...)
+	})
+	require.NoError(t, err)
+	outs, err := exec.Call(images)
+	require.NoError(t, err)
+	return outs
+}
+
+// TestPartialLogitsRange: a number of trainable layers outside 0 to BackboneLayers is the call's error.
+func TestPartialLogitsRange(t *testing.T) {
+	backend := testBackend(t)
+	m, err := New("resnet18", 5, LayoutTorchvision)
+	require.NoError(t, err)
+	for _, trainable := range []int{-1, BackboneLayers + 1} {
+		t.Run(fmt.Sprint(trainable), func(t *testing.T) {
+			exec, err := model.NewExec(backend, model.NewStore(), func(scope *model.Scope, images *Node) *Node {
+				return m.PartialLogits(scope.In("model"), images, trainable)
+			})
+			require.NoError(t, err)
+			_, err = exec.Call(randomImages(1, 32, 1))
+			require.ErrorContains(t, err, fmt.Sprintf("resnet: %d trainable backbone layers, want 0 to 5", trainable))
+		})
+	}
+}
+
+// TestIsTrained: which variables PartialLogits trains, by path and over a whole ResNet50's list.
+func TestIsTrained(t *testing.T) {
+	tests := []struct {
+		path      string
+		trainable int
+		want      bool
+	}{
+		{"fc/weights", 0, true},
+		{"/ema/fc/biases", 0, true},
+		{"/model/layer4/block_2/bn3/scale", 0, false},
+		{"/model/layer4/block_2/bn3/scale", 1, true},
+		{"layer3/block_0/downsample/conv/kernel", 1, false},
+		{"layer3/block_0/downsample/conv/kernel", 2, true},
+		{"/model/layer1/block_0/conv1/kernel", 3, false},
+		{"/model/layer1/block_0/conv1/kernel", 4, true},
+		{"stem/bn/variance", 4, false},
+		{"stem/conv/kernel", 5, true},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tc.path, tc.trainable), func(t *testing.T) {
+			require.Equal(t, tc.want, IsTrained(tc.path, tc.trainable))
+		})
+	}
+	m, err := New("resnet50", 3, LayoutTorchvision)
+	require.NoError(t, err)
+	// Variables of fc, layer4, ..., layer1, stem: 5 per conv and its batch norm; a stage of n
+	// bottlenecks has 3n convolutions and a projection shortcut.
+	want := []int{2, (3*3 + 1) * 5, (6*3 + 1) * 5, (4*3 + 1) * 5, (3*3 + 1) * 5, 5}
+	for trainable := range BackboneLayers + 1 {
+		count := 0
+		for _, v := range m.Variables() {
+			if IsTrained(v.Path, trainable) {
+				count++
+			}
+		}
+		sum := 0
+		for _, n := range want[:trainable+1] {
+			sum += n
+		}
+		require.Equal(t, sum, count, "variables trained with %d layers", trainable)
+	}
 }
