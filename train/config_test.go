@@ -71,8 +71,8 @@ func TestConfigFilesLoad(t *testing.T) {
 }
 
 // The cat12 recipes: the seed's kept as it was, the GPU recipe changing only
-// what issue 17 measured, the CPU recipe a linear probe (every epoch frozen)
-// at its 224 evaluation size.
+// what issue 17 measured, the CPU recipe a linear probe then layer4 alone
+// fine-tuned, with TrivialAugment, at its 224 evaluation size.
 func TestCat12Recipes(t *testing.T) {
 	load := func(name string) Config {
 		cfg, err := LoadConfig(filepath.Join(repoRoot(t), "configs", name), nil)
@@ -95,7 +95,9 @@ func TestCat12Recipes(t *testing.T) {
 
 	require.Equal(t, 224, cpu.Data.Eval.Crop)
 	require.Equal(t, cpu.Data.Eval.Crop, cpu.Data.TrainCrop())
-	require.Equal(t, cpu.Run.Epochs, cpu.Model.FreezeBackboneEpochs)
+	require.Less(t, cpu.Model.FreezeBackboneEpochs, cpu.Run.Epochs, "probe epochs, then fine-tuning")
+	require.Equal(t, 1, cpu.Model.TrainableLayers, "layer4 only")
+	require.Equal(t, "ta_wide", cpu.Data.Augment.AutoAugment)
 }
 
 func TestLoadConfigOverrides(t *testing.T) {
