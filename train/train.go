@@ -274,8 +274,8 @@ func writeRunInfo(cfg Config, runDir string, prep preprocess.Convention) error {
 
 // buildGraphs makes the optimizer and the training and evaluation graphs
 // (the training step trains model.trainable_layers backbone layers, the
-// frozen-backbone step none; the moving average's with optim.ema_decay). Training batches are uint8 pixels,
-// normalised in the graph by norm.
+// frozen-backbone step none; the moving average's with optim.ema_decay).
+// Training batches are uint8 pixels, normalised in the graph by norm.
 func (r *runner) buildGraphs(be compute.Backend, net *resnet.Model, norm dataset.Normalize) {
 	cfg := r.cfg
 	forward := func(logits forwardFn) forwardFn {
